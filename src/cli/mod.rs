@@ -1,0 +1,244 @@
+//! The command line: our verbs (`run`, `repl`, `check`, `doc`, `recipes`, `completions`, `-e`), all of
+//! which end up in the same Rhai engine and `Session`.
+
+use crate::script;
+use crate::session::Session;
+use clap::{CommandFactory, Parser, Subcommand};
+use std::rc::Rc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pipework",
+    version,
+    about = "Scriptable software-defined networking for Linux containers and namespaces",
+    long_about = "Scriptable software-defined networking for Linux containers and namespaces.\n\n\
+        Run a recipe (`pipework run lamp web=web db=db`), experiment in the REPL (`pipework repl`),\n\
+        or run one function from the shell (`pipework -e 'veth(netns(\"web\"), bridge(\"br1\"), #{ip: \"198.18.0.2/24\"})'`).",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Log every netlink operation to stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// Evaluate one Rhai expression or statement list and print its value
+    #[arg(short = 'e', long = "eval", value_name = "EXPR")]
+    pub eval: Option<String>,
+
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Run a script or embedded recipe; KEY=VALUE pairs reach it as `params`
+    Run {
+        /// Script file, or the name of an embedded recipe (see `pipework recipes`)
+        file: String,
+        /// Parameters for the script, KEY=VALUE
+        params: Vec<String>,
+    },
+    /// Interactive shell: persistent scope, history, completion, :help, :doc NAME
+    Repl,
+    /// Compile a script without running it (no side effects)
+    Check { file: String },
+    /// Print every registered function with its signature and documentation
+    Doc {
+        /// Only this function
+        name: Option<String>,
+    },
+    /// List the embedded recipe library with descriptions and parameters
+    Recipes {
+        /// Print the source of this recipe
+        name: Option<String>,
+    },
+    /// Print a shell completion script
+    Completions { shell: clap_complete::Shell },
+}
+
+pub const VERBS: &[&str] = &[
+    "run",
+    "repl",
+    "check",
+    "doc",
+    "recipes",
+    "completions",
+    "help",
+];
+
+fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>, String> {
+    raw.iter()
+        .map(|p| {
+            p.split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("parameter {p:?} is not KEY=VALUE"))
+        })
+        .collect()
+}
+
+fn owner_for(file: &str) -> String {
+    let stem = std::path::Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "script".into());
+    let clean: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if clean.is_empty() {
+        "script".into()
+    } else {
+        clean
+    }
+}
+
+fn session(verbose: bool) -> Result<Rc<Session>, i32> {
+    Session::new(verbose).map(Rc::new).map_err(|e| {
+        eprintln!("pipework: {e}");
+        1
+    })
+}
+
+/// Entry point for our own verbs; returns the process exit code.
+pub fn main_with(cli: Cli) -> i32 {
+    if let Some(expr) = cli.eval {
+        let Ok(s) = session(cli.verbose) else {
+            return 1;
+        };
+        let engine = script::engine(s.clone());
+        return match engine.eval::<rhai::Dynamic>(&expr) {
+            Ok(v) => {
+                if !v.is_unit() {
+                    println!("{}", script::api::display(&s, &v));
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("pipework: {}", script::describe_error(&e));
+                1
+            }
+        };
+    }
+    let Some(cmd) = cli.cmd else {
+        let _ = Cli::command().print_help();
+        return 2;
+    };
+    match cmd {
+        Cmd::Run { file, params } => {
+            let params = match parse_params(&params) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("pipework: {e}");
+                    return 2;
+                }
+            };
+            let (src, name) = match script::load(&file) {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("pipework: {e}");
+                    return 1;
+                }
+            };
+            let Ok(s) = session(cli.verbose) else {
+                return 1;
+            };
+            if let Err(e) = s.set_owner(&owner_for(&name)) {
+                eprintln!("pipework: {e}");
+                return 1;
+            }
+            let engine = script::engine(s.clone());
+            let res = script::compile(&engine, &src, &name)
+                .and_then(|ast| script::run(&engine, &ast, script::params_map(&params)));
+            match res {
+                Ok(_) => 0,
+                Err(e) => {
+                    eprintln!("pipework: {name}: {}", script::describe_error(&e));
+                    1
+                }
+            }
+        }
+        Cmd::Repl => {
+            let Ok(s) = session(cli.verbose) else {
+                return 1;
+            };
+            let _ = s.set_owner("repl");
+            script::repl::Repl::new(script::engine(s.clone()), s).run()
+        }
+        Cmd::Check { file } => {
+            let (src, name) = match script::load(&file) {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("pipework: {e}");
+                    return 1;
+                }
+            };
+            // A plain engine suffices to compile; no session, no sockets, no side effects.
+            let engine = rhai::Engine::new();
+            match script::compile(&engine, &src, &name) {
+                Ok(_) => {
+                    println!("{name}: ok");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("pipework: {name}: {e}");
+                    1
+                }
+            }
+        }
+        Cmd::Doc { name } => {
+            let Ok(s) = session(false) else { return 1 };
+            let engine = script::engine(s);
+            let docs = script::docs(&engine);
+            let mut shown = 0;
+            for (n, sig, doc) in &docs {
+                if name.as_deref().is_none_or(|x| x == n) {
+                    println!("{sig}\n    {doc}\n");
+                    shown += 1;
+                }
+            }
+            if shown == 0 {
+                eprintln!("pipework: no function named {:?}", name.unwrap_or_default());
+                return 1;
+            }
+            0
+        }
+        Cmd::Recipes { name } => {
+            if let Some(n) = name {
+                return match script::stdlib::get(&n) {
+                    Some(src) => {
+                        print!("{src}");
+                        0
+                    }
+                    None => {
+                        eprintln!("pipework: no embedded recipe {n:?} (see `pipework recipes`)");
+                        1
+                    }
+                };
+            }
+            for r in script::stdlib::all() {
+                println!("{:<12} {}", r.name, r.summary);
+                for (p, d) in &r.params {
+                    println!("    {p:<10} {d}");
+                }
+            }
+            0
+        }
+        Cmd::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "pipework",
+                &mut std::io::stdout(),
+            );
+            0
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Linux bridge: a veth pair, host end enslaved to the bridge, guest end born inside the guest.
+
+use super::{configure_guest_end, host_ifname, AttachOpts, Attachment, Driver, Undo};
+use crate::error::{Error, Result};
+use crate::guest::Guest;
+use crate::marker;
+use crate::net::{Ns, VethSpec};
+use crate::parse::fmt_mac;
+use crate::session::Session;
+
+pub struct LinuxBridge {
+    pub name: String,
+}
+
+impl Driver for LinuxBridge {
+    fn describe(&self) -> String {
+        format!("bridge {}", self.name)
+    }
+
+    fn validate(&self, opts: &AttachOpts) -> Result<()> {
+        opts.validate_common()
+    }
+
+    fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
+        if guest.is_host() {
+            return Err(Error::guest(
+                guest,
+                "the host is already on its bridges; attach a namespace or container instead",
+            ));
+        }
+        let host = s.host();
+        let hns = s.nl.ns(&host)?;
+        let br = hns
+            .link(&self.name)?
+            .ok_or_else(|| Error::not_found("bridge", &self.name, Some("host".into())))?;
+        if !br.is_kind("bridge") {
+            return Err(Error::Conflict(format!(
+                "{} is a {} interface, not a bridge",
+                self.name,
+                br.kind.as_deref().unwrap_or("plain")
+            )));
+        }
+        let gns = s.nl.ns(guest)?;
+        let (host_if, shortened) = host_ifname(opts, guest);
+        let mut att = Attachment {
+            guest: guest.clone(),
+            ifname: opts.ifname.clone(),
+            host_ifname: host_if.clone(),
+            via: self.describe(),
+            ips: opts.ips.clone(),
+            gateway: opts.gateway,
+            mac: String::new(),
+            owner: s.owner(),
+            created: true,
+        };
+
+        // Optimistic create: the common case costs no look-ups; EEXIST means a re-run (or a clash),
+        // which is examined only then.
+        let created = hns.add_veth(&VethSpec {
+            host_name: &host_if,
+            host_master: Some(br.index),
+            peer_name: &opts.ifname,
+            peer_ns: Some(guest.fd()),
+            peer_mac: opts.mac,
+            mtu: opts.mtu,
+        });
+        match created {
+            Ok(()) => {}
+            Err(e) if e.errno() == Some(libc::EEXIST) => {
+                return self.rerun(&hns, &gns, br.index, guest, opts, att);
+            }
+            Err(e) => return Err(e),
+        }
+        if shortened {
+            eprintln!(
+                "note: host-side name v{}pl{} is over 15 bytes; using {host_if}",
+                opts.ifname,
+                guest.key()
+            );
+        }
+        let mut undo = Undo::new(s);
+        undo.created_link(&host, &host_if);
+        let guest_label = guest.to_string();
+        hns.set_alias(
+            &host_if,
+            &marker::encode(&s.owner(), &[("guest", &guest_label), ("if", &opts.ifname)]),
+        )?;
+        let gl = gns
+            .link(&opts.ifname)?
+            .ok_or_else(|| Error::not_found("interface", &opts.ifname, Some(guest_label)))?;
+        configure_guest_end(&gns, &gl, opts, true)?;
+        att.mac = gl.mac.unwrap_or_default();
+        undo.commit();
+        Ok(att)
+    }
+}
+
+impl LinuxBridge {
+    /// Something by one of our names exists. Fine if it is the pair we made onto this very bridge:
+    /// converge it to the options and report "already present"; otherwise explain the clash.
+    fn rerun(
+        &self,
+        hns: &Ns,
+        gns: &Ns,
+        br: u32,
+        guest: &Guest,
+        opts: &AttachOpts,
+        mut att: Attachment,
+    ) -> Result<Attachment> {
+        let existing = gns.link(&opts.ifname)?;
+        let host_end = hns.link(&att.host_ifname)?;
+        match (existing, host_end) {
+            (Some(g), Some(h)) if g.is_kind("veth") && h.master == Some(br) && h.peer == Some(g.index) => {
+                configure_guest_end(gns, &g, opts, false)?;
+                att.created = false;
+                att.mac = opts.mac.map(|m| fmt_mac(&m)).or(g.mac).unwrap_or_default();
+                Ok(att)
+            }
+            (Some(_), _) => Err(Error::Conflict(format!(
+                "interface {} already exists in {guest} and is not pipework's link to {}; pick another `ifname`",
+                opts.ifname, self.name
+            ))),
+            (None, Some(h)) => Err(Error::Conflict(format!(
+                "host interface {} already exists (index {}), attached to another guest; set `host_ifname`",
+                att.host_ifname, h.index
+            ))),
+            (None, None) => Err(Error::Conflict(format!(
+                "the kernel reports {} or {} as existing, but neither can be found; retry",
+                att.host_ifname, opts.ifname
+            ))),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Host-side kinds behind one small trait, the way netavark puts bridge and macvlan behind its
+//! `NetworkDriver`: validate the request, then attach a guest. Linux bridge today; OVS, macvlan, IPoIB
+//! and direct physical interfaces slot in as further drivers without touching the front ends.
+
+mod bridge;
+
+pub use bridge::LinuxBridge;
+
+use crate::error::{Error, Result};
+use crate::guest::Guest;
+use crate::net::{LinkChange, LinkState, Ns, RouteSpec};
+use crate::parse;
+use crate::session::Session;
+use ipnetwork::IpNetwork;
+use std::fmt;
+use std::net::IpAddr;
+
+pub trait Driver {
+    /// "bridge br1", "ovs ovs0" — for messages.
+    fn describe(&self) -> String;
+    /// Reject requests this kind cannot honour, before anything is changed.
+    fn validate(&self, opts: &AttachOpts) -> Result<()>;
+    fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment>;
+}
+
+/// What the user asked for on the guest side of an attachment.
+#[derive(Clone, Debug)]
+pub struct AttachOpts {
+    pub ifname: String,
+    pub ips: Vec<IpNetwork>,
+    pub gateway: Option<IpAddr>,
+    pub mac: Option<[u8; 6]>,
+    pub mtu: Option<u32>,
+    pub host_ifname: Option<String>,
+}
+
+impl Default for AttachOpts {
+    fn default() -> Self {
+        AttachOpts {
+            ifname: "eth1".into(),
+            ips: vec![],
+            gateway: None,
+            mac: None,
+            mtu: None,
+            host_ifname: None,
+        }
+    }
+}
+
+impl AttachOpts {
+    /// Checks every driver needs: names, and a gateway that the given addresses can reach (the kernel
+    /// would refuse it later with a bare ENETUNREACH, after the interface already exists).
+    pub fn validate_common(&self) -> Result<()> {
+        parse::ifname(&self.ifname)?;
+        if let Some(h) = &self.host_ifname {
+            parse::ifname(h)?;
+        }
+        if let Some(gw) = self.gateway {
+            let link_local_v6 =
+                matches!(gw, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
+            let reachable = self.ips.iter().any(|n| n.contains(gw) && n.ip() != gw);
+            if !reachable && !link_local_v6 {
+                let why = if self.ips.iter().any(|n| n.ip() == gw) {
+                    "the gateway is the guest's own address".to_string()
+                } else if self.ips.is_empty() {
+                    "a gateway needs an address on the same subnet (set `ip`)".to_string()
+                } else {
+                    format!(
+                        "not inside any of the guest's subnets ({})",
+                        self.ips
+                            .iter()
+                            .map(|n| n.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                return Err(Error::invalid("gateway", gw, why));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The result of an attach: both ends, for printing and for later operations.
+#[derive(Clone, Debug)]
+pub struct Attachment {
+    pub guest: Guest,
+    pub ifname: String,
+    pub host_ifname: String,
+    pub via: String,
+    pub ips: Vec<IpNetwork>,
+    pub gateway: Option<IpAddr>,
+    pub mac: String,
+    pub owner: String,
+    /// False when the attachment already existed in the wanted shape (re-run).
+    pub created: bool,
+}
+
+impl fmt::Display for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{} [{}", self.guest, self.ifname, self.mac)?;
+        for ip in &self.ips {
+            write!(f, " {ip}")?;
+        }
+        if let Some(g) = self.gateway {
+            write!(f, " gw {g}")?;
+        }
+        write!(
+            f,
+            "] <-> host:{} on {} (owner {}{})",
+            self.host_ifname,
+            self.via,
+            self.owner,
+            if self.created {
+                ""
+            } else {
+                ", already present"
+            }
+        )
+    }
+}
+
+/// Host-side name for a guest's interface: `v<ifname>pl<guest>` like the original pipework, or, when
+/// that exceeds 15 bytes, a short name derived deterministically from the same inputs.
+pub fn host_ifname(opts: &AttachOpts, guest: &Guest) -> (String, bool) {
+    if let Some(h) = &opts.host_ifname {
+        return (h.clone(), false);
+    }
+    let classic = format!("v{}pl{}", opts.ifname, guest.key());
+    if classic.len() <= parse::IFNAMSIZ_MAX {
+        return (classic, false);
+    }
+    let h = parse::fnv1a(format!("{}/{}", guest.key(), opts.ifname).as_bytes());
+    (format!("vpw{:012x}", h & 0xffff_ffff_ffff), true)
+}
+
+/// Reverses what a failing attach created, in reverse order, unless `commit()` was reached.
+pub(crate) struct Undo<'a> {
+    s: &'a Session,
+    steps: Vec<(Guest, String)>,
+}
+
+impl<'a> Undo<'a> {
+    pub fn new(s: &'a Session) -> Self {
+        Undo { s, steps: vec![] }
+    }
+
+    /// Remember to delete this link if we fail later.
+    pub fn created_link(&mut self, guest: &Guest, name: &str) {
+        self.steps.push((guest.clone(), name.to_string()));
+    }
+
+    pub fn commit(mut self) {
+        self.steps.clear();
+    }
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        for (g, name) in self.steps.drain(..).rev() {
+            if self.s.nl.verbose {
+                eprintln!("rollback: delete {name} in {g}");
+            }
+            if let Ok(ns) = self.s.nl.ns(&g) {
+                let _ = ns.del_link_by_name(&name);
+            }
+        }
+    }
+}
+
+/// Bring the guest end to the wanted state: up, MAC, MTU, addresses, default gateway. Used for new
+/// and re-run attachments alike, so re-running changes only what differs.
+/// `fresh`: the link was just created, so nothing on it can already be in place.
+pub(crate) fn configure_guest_end(
+    gns: &Ns,
+    l: &LinkState,
+    opts: &AttachOpts,
+    fresh: bool,
+) -> Result<()> {
+    let mac = opts.mac.map(|m| parse::fmt_mac(&m));
+    let change = LinkChange {
+        up: (!l.up).then_some(true),
+        mac: opts.mac.filter(|_| mac != l.mac),
+        mtu: opts.mtu.filter(|m| *m != l.mtu),
+        ..Default::default()
+    };
+    if change.up.is_some() || change.mac.is_some() || change.mtu.is_some() {
+        gns.set_link(l.index, &l.name, &change)?;
+    }
+    for ip in &opts.ips {
+        gns.ensure_addr(l.index, &l.name, *ip)?;
+    }
+    if let Some(gw) = opts.gateway {
+        let dst = parse::destination("default", Some(gw))?;
+        let present = !fresh
+            && gns
+                .routes(gw.is_ipv6())?
+                .iter()
+                .any(|r| r.dst == dst && r.via == Some(gw) && r.dev == Some(l.index));
+        if !present {
+            let mut spec = RouteSpec::new(crate::net::RouteOp::Replace, dst);
+            spec.via = Some(gw);
+            spec.dev = Some(l.name.clone());
+            gns.apply_route(&spec, Some(l.index))?;
+        }
+    }
+    Ok(())
+}

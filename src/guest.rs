@@ -1,0 +1,330 @@
+//! Who we plumb into. Every guest is resolved once to an open network-namespace fd: after that, a PID
+//! being reused or a namespace file being replaced cannot redirect us into someone else's network.
+
+use crate::error::{Error, Result};
+use nix::sched::{setns, CloneFlags};
+use std::fmt;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+/// Where we record which named namespaces pipework created, and for whom (survives our own crash).
+pub const STATE_DIR: &str = "/run/pipework";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GuestKind {
+    /// The namespace pipework itself runs in.
+    Host,
+    /// A named namespace under /run/netns, as `ip netns` manages them.
+    Netns(String),
+    /// The namespace of a process, pinned at resolution time.
+    Pid(u32),
+}
+
+/// Identity of a network namespace: (device, inode) of its nsfs file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NsId(pub u64, pub u64);
+
+#[derive(Clone)]
+pub struct Guest {
+    pub kind: GuestKind,
+    ns: Arc<OwnedFd>,
+    pub id: NsId,
+}
+
+impl fmt::Display for Guest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            GuestKind::Host => write!(f, "host"),
+            GuestKind::Netns(n) => write!(f, "netns:{n}"),
+            GuestKind::Pid(p) => write!(f, "pid:{p}"),
+        }
+    }
+}
+
+impl fmt::Debug for Guest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl PartialEq for Guest {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+fn ns_id(file: &File) -> std::io::Result<NsId> {
+    let m = file.metadata()?;
+    Ok(NsId(m.dev(), m.ino()))
+}
+
+fn open_ns(path: &Path) -> std::io::Result<(OwnedFd, NsId)> {
+    let f = File::open(path)?;
+    let id = ns_id(&f)?;
+    Ok((f.into(), id))
+}
+
+/// nsfs magic: a namespace file that is still bind-mounted, not a stale empty file.
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+fn is_nsfs(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .map(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC)
+        .unwrap_or(false)
+}
+
+pub fn validate_netns_name(name: &str) -> Result<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.len() > 200 {
+        return Err(Error::invalid(
+            "namespace name",
+            name,
+            "must be a non-empty file name without '/'",
+        ));
+    }
+    Ok(())
+}
+
+pub fn netns_path(name: &str) -> PathBuf {
+    Path::new(NETNS_RUN_DIR).join(name)
+}
+
+impl Guest {
+    pub fn host() -> Result<Guest> {
+        let (fd, id) = open_ns(Path::new("/proc/thread-self/ns/net"))
+            .map_err(|e| Error::io("opening our own network namespace", e))?;
+        Ok(Guest {
+            kind: GuestKind::Host,
+            ns: Arc::new(fd),
+            id,
+        })
+    }
+
+    pub fn pid(pid: i64) -> Result<Guest> {
+        let label = format!("pid:{pid}");
+        if pid <= 0 || pid > i32::MAX as i64 {
+            return Err(Error::guest(label, "a PID must be a positive number"));
+        }
+        let path = format!("/proc/{pid}/ns/net");
+        let (fd, id) = open_ns(Path::new(&path)).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::guest(
+                &label,
+                "no such process (has it exited? PIDs are resolved when the script runs)",
+            ),
+            _ => Error::guest(&label, format!("cannot open {path}: {e}")),
+        })?;
+        Ok(Guest {
+            kind: GuestKind::Pid(pid as u32),
+            ns: Arc::new(fd),
+            id,
+        })
+    }
+
+    /// Open an existing named namespace; `Ok(None)` when there is none by that name.
+    pub fn open_netns(name: &str) -> Result<Option<Guest>> {
+        validate_netns_name(name)?;
+        let path = netns_path(name);
+        if !is_nsfs(&path) {
+            return Ok(None);
+        }
+        let (fd, id) = open_ns(&path).map_err(|e| Error::guest(format!("netns:{name}"), e))?;
+        Ok(Some(Guest {
+            kind: GuestKind::Netns(name.to_string()),
+            ns: Arc::new(fd),
+            id,
+        }))
+    }
+
+    /// Create a named namespace the way `ip netns add` does: an nsfs bind mount under a shared
+    /// /run/netns, so other mount namespaces (and `ip netns exec`) see it.
+    pub fn create_netns(name: &str) -> Result<Guest> {
+        validate_netns_name(name)?;
+        let label = format!("netns:{name}");
+        make_run_dir_shared().map_err(|e| Error::guest(&label, e))?;
+        let path = netns_path(name);
+        // A stale file (its namespace unmounted) is reused rather than reported as "exists".
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::guest(&label, format!("creating {}: {e}", path.display())))?;
+        let p = path.clone();
+        // unshare() changes only the calling thread; that thread dies right after, so no thread of
+        // ours is ever left in the new namespace.
+        let res = std::thread::spawn(move || -> std::result::Result<(), String> {
+            nix::sched::unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare: {e}"))?;
+            nix::mount::mount(
+                Some("/proc/thread-self/ns/net"),
+                &p,
+                None::<&str>,
+                nix::mount::MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| format!("bind mount: {e}"))
+        })
+        .join()
+        .unwrap_or_else(|_| Err("namespace thread panicked".into()));
+        if let Err(e) = res {
+            let _ = std::fs::remove_file(&path);
+            return Err(Error::guest(label, format!("creating namespace: {e}")));
+        }
+        Guest::open_netns(name)?
+            .ok_or_else(|| Error::guest(label, "namespace vanished after creation"))
+    }
+
+    pub fn delete_netns(name: &str) -> Result<()> {
+        validate_netns_name(name)?;
+        let path = netns_path(name);
+        let _ = nix::mount::umount2(&path, nix::mount::MntFlags::MNT_DETACH);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::guest(
+                    format!("netns:{name}"),
+                    format!("removing: {e}"),
+                ))
+            }
+        }
+        let _ = std::fs::remove_file(owner_file(name));
+        Ok(())
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        match &self.kind {
+            GuestKind::Netns(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// A short stable token for this guest, used to derive host-side interface names.
+    pub fn key(&self) -> String {
+        match &self.kind {
+            GuestKind::Host => "host".into(),
+            GuestKind::Netns(n) => n.clone(),
+            GuestKind::Pid(p) => p.to_string(),
+        }
+    }
+
+    pub fn fd(&self) -> &OwnedFd {
+        &self.ns
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.kind == GuestKind::Host
+    }
+
+    /// Run `f` on a short-lived helper thread that has joined this namespace. The thread exits
+    /// afterwards, so the namespace switch can never leak into the rest of the program.
+    pub fn run_inside<T: Send>(&self, f: impl FnOnce() -> std::io::Result<T> + Send) -> Result<T> {
+        let fd = self.ns.as_fd();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                setns(fd, CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
+                f()
+            })
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("helper thread panicked")))
+        })
+        .map_err(|e| Error::guest(self, e))
+    }
+
+    /// A Command that enters this namespace between fork and exec (no shell involved).
+    pub fn command(&self, argv: &[String]) -> Result<std::process::Command> {
+        use std::os::unix::process::CommandExt;
+        let (prog, args) = argv
+            .split_first()
+            .ok_or_else(|| Error::invalid("command", "[]", "needs at least the program name"))?;
+        let mut cmd = std::process::Command::new(prog);
+        cmd.args(args);
+        if !self.is_host() {
+            let raw = self.ns.as_raw_fd();
+            // SAFETY: setns is async-signal-safe; the fd stays open in the child until exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setns(raw, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        Ok(cmd)
+    }
+}
+
+fn make_run_dir_shared() -> std::result::Result<(), String> {
+    use nix::mount::{mount, MsFlags};
+    std::fs::create_dir_all(NETNS_RUN_DIR).map_err(|e| format!("creating {NETNS_RUN_DIR}: {e}"))?;
+    let flags = MsFlags::MS_SHARED | MsFlags::MS_REC;
+    if mount(
+        None::<&str>,
+        NETNS_RUN_DIR,
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+    .is_ok()
+    {
+        return Ok(());
+    }
+    // Not a mount point yet: make it one (bind onto itself), then shared — as iproute2 does.
+    mount(
+        Some(NETNS_RUN_DIR),
+        NETNS_RUN_DIR,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| format!("bind mount of {NETNS_RUN_DIR}: {e}"))?;
+    mount(
+        None::<&str>,
+        NETNS_RUN_DIR,
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+    .map_err(|e| format!("making {NETNS_RUN_DIR} shared: {e}"))
+}
+
+fn owner_file(name: &str) -> PathBuf {
+    Path::new(STATE_DIR).join("netns").join(name)
+}
+
+/// Record that pipework created this namespace for `owner`, so `down(owner)` can find it later.
+pub fn mark_netns_owner(name: &str, owner: &str) -> Result<()> {
+    let f = owner_file(name);
+    if let Some(dir) = f.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    std::fs::write(&f, owner).map_err(|e| Error::io(format!("writing {}", f.display()), e))
+}
+
+/// Named namespaces created by pipework, with their owners.
+pub fn owned_netns() -> Vec<(String, String)> {
+    let dir = Path::new(STATE_DIR).join("netns");
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    let mut v: Vec<(String, String)> = rd
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let owner = std::fs::read_to_string(e.path()).ok()?;
+            Some((name, owner.trim().to_string()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn netns_owner(name: &str) -> Option<String> {
+    std::fs::read_to_string(owner_file(name))
+        .ok()
+        .map(|s| s.trim().to_string())
+}

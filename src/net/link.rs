@@ -1,0 +1,267 @@
+//! Links: read them back into plain data, create bridges and veth pairs, change them, delete them.
+
+use super::Ns;
+use crate::error::Result;
+use crate::parse::fmt_mac;
+use futures::TryStreamExt;
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// What the kernel says about one interface.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LinkState {
+    pub index: u32,
+    pub name: String,
+    pub kind: Option<String>,
+    pub mac: Option<String>,
+    pub mtu: u32,
+    /// ifindex of the bridge (or other controller) this link is enslaved to.
+    pub master: Option<u32>,
+    pub up: bool,
+    pub lower_up: bool,
+    pub oper: String,
+    pub alias: Option<String>,
+    /// For veth: the peer's ifindex (in `link_netnsid`'s namespace when that is set).
+    pub peer: Option<u32>,
+    pub link_netnsid: Option<i32>,
+}
+
+impl LinkState {
+    fn from_msg(m: &LinkMessage) -> LinkState {
+        let mut s = LinkState {
+            index: m.header.index,
+            up: m.header.flags.contains(LinkFlags::Up),
+            lower_up: m.header.flags.contains(LinkFlags::LowerUp),
+            ..Default::default()
+        };
+        for a in &m.attributes {
+            match a {
+                LinkAttribute::IfName(n) => s.name = n.clone(),
+                LinkAttribute::Address(a) if a.len() == 6 => s.mac = Some(fmt_mac(a)),
+                LinkAttribute::Mtu(v) => s.mtu = *v,
+                LinkAttribute::Controller(v) => s.master = Some(*v),
+                LinkAttribute::IfAlias(v) => s.alias = Some(v.clone()),
+                LinkAttribute::Link(v) => s.peer = Some(*v),
+                LinkAttribute::LinkNetNsId(v) => s.link_netnsid = Some(*v),
+                LinkAttribute::OperState(st) => s.oper = st.to_string(),
+                LinkAttribute::LinkInfo(infos) => {
+                    for i in infos {
+                        if let LinkInfo::Kind(k) = i {
+                            s.kind = Some(k.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+
+    pub fn is_kind(&self, k: &str) -> bool {
+        self.kind.as_deref() == Some(k)
+    }
+}
+
+/// Both ends of a veth pair in one request: the peer is born directly inside the guest namespace
+/// with its final name, MAC and MTU, so there is no window where it sits in the host under a temp name.
+pub struct VethSpec<'a> {
+    pub host_name: &'a str,
+    pub host_master: Option<u32>,
+    pub peer_name: &'a str,
+    pub peer_ns: Option<&'a OwnedFd>,
+    pub peer_mac: Option<[u8; 6]>,
+    pub mtu: Option<u32>,
+}
+
+/// A partial change to one link; `None` fields are left alone.
+#[derive(Default)]
+pub struct LinkChange<'a> {
+    pub up: Option<bool>,
+    pub mtu: Option<u32>,
+    pub mac: Option<[u8; 6]>,
+    pub name: Option<&'a str>,
+    pub master: Option<Option<u32>>,
+    pub netns: Option<&'a OwnedFd>,
+    pub alias: Option<&'a str>,
+}
+
+impl Ns<'_> {
+    pub fn links(&self) -> Result<Vec<LinkState>> {
+        self.log("dump links");
+        let msgs: Vec<LinkMessage> = self
+            .nl
+            .block_on(self.h.link().get().execute().try_collect())
+            .map_err(|e| self.fail("dump links", e))?;
+        Ok(msgs.iter().map(LinkState::from_msg).collect())
+    }
+
+    /// Look a link up by name; `Ok(None)` if there is none.
+    pub fn link(&self, name: &str) -> Result<Option<LinkState>> {
+        self.log(&format!("get link {name}"));
+        let req = self.h.link().get().match_name(name.to_string()).execute();
+        match self.nl.block_on(req.try_collect::<Vec<_>>()) {
+            Ok(v) => Ok(v.first().map(LinkState::from_msg)),
+            Err(e) => {
+                let err = self.fail(&format!("get link {name}"), e);
+                if err.errno() == Some(libc::ENODEV) {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    pub fn link_by_index(&self, index: u32) -> Result<Option<LinkState>> {
+        self.log(&format!("get link #{index}"));
+        let req = self.h.link().get().match_index(index).execute();
+        match self.nl.block_on(req.try_collect::<Vec<_>>()) {
+            Ok(v) => Ok(v.first().map(LinkState::from_msg)),
+            Err(e) => {
+                let err = self.fail(&format!("get link #{index}"), e);
+                if err.errno() == Some(libc::ENODEV) {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    fn add_link(&self, op: &str, msg: LinkMessage) -> Result<()> {
+        self.log(op);
+        self.nl
+            .block_on(self.h.link().add(msg).execute())
+            .map_err(|e| self.fail(op, e))
+    }
+
+    pub fn add_bridge(&self, name: &str, mtu: Option<u32>) -> Result<()> {
+        let mut b = LinkBridge::new(name);
+        if let Some(m) = mtu {
+            b = b.mtu(m);
+        }
+        self.add_link(&format!("create bridge {name}"), b.build())
+    }
+
+    /// Set the alias (our ownership marker) by interface name.
+    pub fn set_alias(&self, name: &str, alias: &str) -> Result<()> {
+        let op = format!("set link {name} alias {alias:?}");
+        self.log(&op);
+        let msg = LinkUnspec::new_with_name(name).alias(alias).build();
+        self.nl
+            .block_on(self.h.link().set(msg).execute())
+            .map_err(|e| self.fail(&op, e))
+    }
+
+    pub fn del_link_by_name(&self, name: &str) -> Result<()> {
+        let op = format!("delete link {name}");
+        self.log(&op);
+        let msg = LinkUnspec::new_with_name(name).build();
+        self.nl
+            .block_on(self.h.link().del_with_message(msg).execute())
+            .map_err(|e| self.fail(&op, e))
+    }
+
+    pub fn add_veth(&self, v: &VethSpec) -> Result<()> {
+        // The peer cannot be created up: veth_open() fails with ENOTCONN until the pair is linked.
+        let mut peer = LinkMessageBuilder::<LinkUnspec>::new().name(v.peer_name);
+        if let Some(fd) = v.peer_ns {
+            peer = peer.setns_by_fd(fd.as_raw_fd());
+        }
+        if let Some(mac) = v.peer_mac {
+            peer = peer.address(mac.to_vec());
+        }
+        if let Some(m) = v.mtu {
+            peer = peer.mtu(m);
+        }
+        let mut host = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
+            .name(v.host_name)
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
+            .up();
+        if let Some(br) = v.host_master {
+            host = host.controller(br);
+        }
+        if let Some(m) = v.mtu {
+            host = host.mtu(m);
+        }
+        // No IFLA_IFALIAS here: RTM_NEWLINK silently ignores it, so the ownership marker is set right
+        // after with set_alias().
+        self.add_link(
+            &format!(
+                "create veth {} (peer {} in guest)",
+                v.host_name, v.peer_name
+            ),
+            host.build(),
+        )
+    }
+
+    pub fn set_link(&self, index: u32, what: &str, c: &LinkChange) -> Result<()> {
+        let mut b = LinkUnspec::new_with_index(index);
+        let mut parts = vec![];
+        match c.up {
+            Some(true) => {
+                b = b.up();
+                parts.push("up".to_string());
+            }
+            Some(false) => {
+                b = b.down();
+                parts.push("down".to_string());
+            }
+            None => {}
+        }
+        if let Some(m) = c.mtu {
+            b = b.mtu(m);
+            parts.push(format!("mtu {m}"));
+        }
+        if let Some(mac) = c.mac {
+            b = b.address(mac.to_vec());
+            parts.push(format!("address {}", fmt_mac(&mac)));
+        }
+        if let Some(n) = c.name {
+            b = b.name(n);
+            parts.push(format!("name {n}"));
+        }
+        match c.master {
+            Some(Some(m)) => {
+                b = b.controller(m);
+                parts.push(format!("master #{m}"));
+            }
+            Some(None) => {
+                b = b.nocontroller();
+                parts.push("nomaster".into());
+            }
+            None => {}
+        }
+        if let Some(fd) = c.netns {
+            b = b.setns_by_fd(fd.as_raw_fd());
+            parts.push("netns".into());
+        }
+        if let Some(a) = c.alias {
+            b = b.alias(a);
+            parts.push(format!("alias {a:?}"));
+        }
+        let op = format!("set link {what} {}", parts.join(" "));
+        self.log(&op);
+        self.nl
+            .block_on(self.h.link().set(b.build()).execute())
+            .map_err(|e| self.fail(&op, e))
+    }
+
+    pub fn del_link(&self, index: u32, what: &str) -> Result<()> {
+        let op = format!("delete link {what}");
+        self.log(&op);
+        self.nl
+            .block_on(self.h.link().del(index).execute())
+            .map_err(|e| self.fail(&op, e))
+    }
+}
+
+pub fn link_up<'a>() -> LinkChange<'a> {
+    LinkChange {
+        up: Some(true),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,204 @@
+//! Netlink plumbing: one rtnetlink connection per network namespace, opened *inside* that namespace on
+//! a helper thread and then used from the main thread (a netlink socket stays bound to the namespace it
+//! was created in). Connections are cached by namespace identity.
+
+mod link;
+mod route;
+
+pub use link::{link_up, LinkChange, LinkState, VethSpec};
+pub use route::{RouteOp, RouteSpec, RouteState};
+
+use crate::error::{Error, Result};
+use crate::guest::{Guest, NsId};
+use futures::TryStreamExt;
+use ipnetwork::IpNetwork;
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::Handle;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use tokio::runtime::Runtime;
+
+pub struct Netlink {
+    rt: Runtime,
+    conns: RefCell<HashMap<NsId, Handle>>,
+    pub verbose: bool,
+}
+
+/// A netlink connection bound to one namespace, with a label for messages ("host", "netns:web").
+pub struct Ns<'a> {
+    nl: &'a Netlink,
+    h: Handle,
+    pub label: String,
+}
+
+impl Netlink {
+    pub fn new(verbose: bool) -> Result<Netlink> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| Error::io("starting the netlink runtime", e))?;
+        Ok(Netlink {
+            rt,
+            conns: RefCell::new(HashMap::new()),
+            verbose,
+        })
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    pub fn ns(&self, guest: &Guest) -> Result<Ns<'_>> {
+        let cached = self.conns.borrow().get(&guest.id).cloned();
+        let h = if let Some(h) = cached {
+            h
+        } else {
+            let h = self.connect(guest)?;
+            self.conns.borrow_mut().insert(guest.id, h.clone());
+            h
+        };
+        Ok(Ns {
+            nl: self,
+            h,
+            label: guest.to_string(),
+        })
+    }
+
+    /// Forget a cached connection (the namespace is going away).
+    pub fn forget(&self, guest: &Guest) {
+        self.conns.borrow_mut().remove(&guest.id);
+    }
+
+    fn connect(&self, guest: &Guest) -> Result<Handle> {
+        let fd: OwnedFd = if guest.is_host() {
+            open_route_socket().map_err(|e| Error::io("opening a netlink socket", e))?
+        } else {
+            guest.run_inside(open_route_socket)?
+        };
+        let _enter = self.rt.enter();
+        // SAFETY: we own this fd and hand it over; TokioSocket takes ownership.
+        let sock = unsafe { netlink_sys::TokioSocket::from_raw_fd(fd.into_raw_fd()) };
+        let (conn, handle, _) = rtnetlink::from_socket(sock);
+        self.rt.spawn(conn);
+        Ok(handle)
+    }
+}
+
+fn open_route_socket() -> std::io::Result<OwnedFd> {
+    let mut s = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
+    s.bind_auto()?;
+    s.set_ext_ack(true).ok();
+    let fd = s.into_raw_fd_compat();
+    // SAFETY: fd was just released from the socket object.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+trait IntoRawFdCompat {
+    fn into_raw_fd_compat(self) -> i32;
+}
+
+impl IntoRawFdCompat for netlink_sys::Socket {
+    fn into_raw_fd_compat(self) -> i32 {
+        use std::os::fd::AsRawFd;
+        let fd = self.as_raw_fd();
+        std::mem::forget(self);
+        fd
+    }
+}
+
+impl Ns<'_> {
+    fn log(&self, op: &str) {
+        if self.nl.verbose {
+            eprintln!("netlink [{}] {op}", self.label);
+        }
+    }
+
+    fn fail(&self, op: &str, e: rtnetlink::Error) -> Error {
+        Error::netlink(op, &self.label, e)
+    }
+
+    /// Addresses on one interface (or all, with `None`), as (ifindex, address/prefix).
+    pub fn addrs(&self, index: Option<u32>) -> Result<Vec<(u32, IpNetwork)>> {
+        self.log(&format!(
+            "dump addresses{}",
+            index
+                .map(|i| format!(" of ifindex {i}"))
+                .unwrap_or_default()
+        ));
+        let mut req = self.h.address().get();
+        if let Some(i) = index {
+            req = req.set_link_index_filter(i);
+        }
+        let msgs: Vec<AddressMessage> = self
+            .nl
+            .block_on(req.execute().try_collect())
+            .map_err(|e| self.fail("dump addresses", e))?;
+        Ok(msgs
+            .iter()
+            .filter_map(|m| {
+                // IFA_LOCAL is the interface's own address on point-to-point links; IFA_ADDRESS otherwise.
+                let ip = m
+                    .attributes
+                    .iter()
+                    .find_map(|a| match a {
+                        AddressAttribute::Local(ip) => Some(*ip),
+                        _ => None,
+                    })
+                    .or_else(|| {
+                        m.attributes.iter().find_map(|a| match a {
+                            AddressAttribute::Address(ip) => Some(*ip),
+                            _ => None,
+                        })
+                    })?;
+                Some((
+                    m.header.index,
+                    IpNetwork::new(ip, m.header.prefix_len).ok()?,
+                ))
+            })
+            .collect())
+    }
+
+    pub fn add_addr(&self, index: u32, ifname: &str, net: IpNetwork) -> Result<()> {
+        let op = format!("add address {net} to {ifname}");
+        self.log(&op);
+        let mut req = self.h.address().add(index, net.ip(), net.prefix());
+        if net.is_ipv6() {
+            // Guests on a private segment we just built: duplicate address detection only delays the
+            // address by ~2 s and makes the first ping fail, so skip it like container runtimes do.
+            req.message_mut().attributes.push(AddressAttribute::Flags(
+                netlink_packet_route::address::AddressFlags::Nodad,
+            ));
+        }
+        self.nl
+            .block_on(req.execute())
+            .map_err(|e| self.fail(&op, e))
+    }
+
+    pub fn del_addr(&self, index: u32, ifname: &str, net: IpNetwork) -> Result<()> {
+        let op = format!("delete address {net} from {ifname}");
+        self.log(&op);
+        let mut msg = AddressMessage::default();
+        msg.header.family = match net {
+            IpNetwork::V4(_) => netlink_packet_route::AddressFamily::Inet,
+            IpNetwork::V6(_) => netlink_packet_route::AddressFamily::Inet6,
+        };
+        msg.header.prefix_len = net.prefix();
+        msg.header.index = index;
+        msg.attributes.push(AddressAttribute::Local(net.ip()));
+        msg.attributes.push(AddressAttribute::Address(net.ip()));
+        self.nl
+            .block_on(self.h.address().del(msg).execute())
+            .map_err(|e| self.fail(&op, e))
+    }
+
+    /// Ensure semantics: adding an address that is already there is not an error.
+    pub fn ensure_addr(&self, index: u32, ifname: &str, net: IpNetwork) -> Result<bool> {
+        match self.add_addr(index, ifname, net) {
+            Ok(()) => Ok(true),
+            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Validation of everything a user types, done before any kernel state changes so a typo never leaves
+//! half a topology behind.
+
+use crate::error::{Error, Result};
+use ipnetwork::IpNetwork;
+use std::net::IpAddr;
+
+/// Linux IFNAMSIZ is 16 including the NUL.
+pub const IFNAMSIZ_MAX: usize = 15;
+
+pub fn ifname(name: &str) -> Result<String> {
+    let why = if name.is_empty() {
+        "an interface name cannot be empty"
+    } else if name.len() > IFNAMSIZ_MAX {
+        "Linux limits interface names to 15 bytes"
+    } else if name == "." || name == ".." {
+        "reserved name"
+    } else if name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+    {
+        "interface names cannot contain '/', ':' or white space"
+    } else {
+        return Ok(name.to_string());
+    };
+    Err(Error::invalid("interface name", name, why))
+}
+
+/// An address with prefix, e.g. `198.18.0.1/24` or `fd00::1/64`. A bare address gets a host prefix.
+pub fn cidr(s: &str) -> Result<IpNetwork> {
+    let s = s.trim();
+    let net: IpNetwork = s.parse().map_err(|e| {
+        Error::invalid(
+            "address",
+            s,
+            format!("expected ADDRESS/PREFIX like 198.18.0.1/24 or fd00::1/64 ({e})"),
+        )
+    })?;
+    Ok(net)
+}
+
+pub fn ip(s: &str) -> Result<IpAddr> {
+    s.trim()
+        .parse()
+        .map_err(|_| Error::invalid("IP address", s, "expected an IPv4 or IPv6 address"))
+}
+
+/// A route destination: `default`, a CIDR, or a bare address (host route).
+pub fn destination(s: &str, family_hint: Option<IpAddr>) -> Result<IpNetwork> {
+    if s == "default" || s == "all" {
+        let any: IpAddr = match family_hint {
+            Some(IpAddr::V6(_)) => "::".parse().unwrap(),
+            _ => "0.0.0.0".parse().unwrap(),
+        };
+        return Ok(IpNetwork::new(any, 0).expect("prefix 0 is valid"));
+    }
+    let net = cidr(s)?;
+    // `10.1.2.3/8` as a route target is almost certainly a typo for 10.0.0.0/8; the kernel refuses it
+    // with a bare EINVAL, so say it plainly here.
+    if net.network() != net.ip() {
+        return Err(Error::invalid(
+            "route destination",
+            s,
+            format!(
+                "host bits are set; did you mean {}/{}?",
+                net.network(),
+                net.prefix()
+            ),
+        ));
+    }
+    Ok(net)
+}
+
+pub fn mac(s: &str) -> Result<[u8; 6]> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let bad = || {
+        Error::invalid(
+            "MAC address",
+            s,
+            "expected six hex bytes like 02:42:ac:11:00:02",
+        )
+    };
+    if parts.len() != 6 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 6];
+    for (o, p) in out.iter_mut().zip(&parts) {
+        if p.is_empty() || p.len() > 2 {
+            return Err(bad());
+        }
+        *o = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+    }
+    if out[0] & 1 == 1 {
+        return Err(Error::invalid(
+            "MAC address",
+            s,
+            "multicast bit is set in the first byte; an interface needs a unicast MAC",
+        ));
+    }
+    if out == [0; 6] {
+        return Err(Error::invalid(
+            "MAC address",
+            s,
+            "all-zero MAC is not usable",
+        ));
+    }
+    Ok(out)
+}
+
+pub fn fmt_mac(m: &[u8]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+pub fn mtu(v: i64) -> Result<u32> {
+    if (68..=65535).contains(&v) {
+        Ok(v as u32)
+    } else {
+        Err(Error::invalid("MTU", v, "must be between 68 and 65535"))
+    }
+}
+
+/// Durations like `5s`, `250ms`, `1m`, or a bare number of seconds.
+pub fn duration(s: &str) -> Result<std::time::Duration> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| Error::invalid("duration", s, "expected e.g. 5s, 250ms, 1m"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "us" => n / 1e6,
+        _ => return Err(Error::invalid("duration", s, "unit must be us, ms, s or m")),
+    };
+    if !(0.0..=86400.0).contains(&secs) {
+        return Err(Error::invalid(
+            "duration",
+            s,
+            "must be between 0 and one day",
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// 64-bit FNV-1a: a stable, dependency-free hash for deriving short interface names.
+pub fn fnv1a(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in data {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ifnames() {
+        assert!(ifname("eth1").is_ok());
+        assert!(ifname("a23456789012345").is_ok());
+        let e = ifname("a234567890123456").unwrap_err().to_string();
+        assert!(e.contains("15 bytes"), "{e}");
+        assert!(ifname("").is_err());
+        assert!(ifname("a/b").is_err());
+        assert!(ifname("a b").is_err());
+    }
+
+    #[test]
+    fn cidrs() {
+        assert_eq!(cidr("198.18.0.1/24").unwrap().prefix(), 24);
+        assert_eq!(cidr("198.18.0.1").unwrap().prefix(), 32);
+        assert_eq!(cidr("fd00::1/64").unwrap().prefix(), 64);
+        assert!(cidr("198.18.0.1/33").is_err());
+        assert!(cidr("198.18.0.300/24").is_err());
+        assert!(cidr("banana").is_err());
+    }
+
+    #[test]
+    fn destinations() {
+        assert_eq!(
+            destination("default", None).unwrap().to_string(),
+            "0.0.0.0/0"
+        );
+        assert_eq!(
+            destination("default", Some("fd00::1".parse().unwrap()))
+                .unwrap()
+                .to_string(),
+            "::/0"
+        );
+        assert!(destination("10.1.2.3/8", None)
+            .unwrap_err()
+            .to_string()
+            .contains("10.0.0.0/8"));
+    }
+
+    #[test]
+    fn macs() {
+        assert_eq!(
+            mac("02:42:AC:11:00:02").unwrap(),
+            [2, 0x42, 0xac, 0x11, 0, 2]
+        );
+        assert!(mac("02:42:ac:11:00").is_err());
+        assert!(mac("02:42:ac:11:00:zz").is_err());
+        assert!(mac("01:00:5e:00:00:01")
+            .unwrap_err()
+            .to_string()
+            .contains("multicast"));
+        assert!(mac("00:00:00:00:00:00").is_err());
+        assert_eq!(fmt_mac(&[2, 0x42, 0xac, 0x11, 0, 2]), "02:42:ac:11:00:02");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("250ms").unwrap().as_millis(), 250);
+        assert_eq!(duration("2").unwrap().as_secs(), 2);
+        assert_eq!(duration("1m").unwrap().as_secs(), 60);
+        assert!(duration("5 parsecs").is_err());
+        assert!(duration("-1s").is_err());
+    }
+
+    #[test]
+    fn mtus() {
+        assert!(mtu(1500).is_ok());
+        assert!(mtu(10).is_err());
+        assert!(mtu(70000).is_err());
+    }
+}

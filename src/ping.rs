@@ -1,0 +1,224 @@
+//! ICMP echo from inside a guest, natively: recipes and tests can prove reachability without depending
+//! on a `ping` binary being installed in the guest or on the host.
+
+use crate::error::{Error, Result};
+use crate::guest::Guest;
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Default)]
+pub struct PingStats {
+    pub sent: u32,
+    pub received: u32,
+    pub rtts: Vec<Duration>,
+}
+
+impl PingStats {
+    pub fn ok(&self) -> bool {
+        self.received > 0
+    }
+    pub fn avg_ms(&self) -> f64 {
+        if self.rtts.is_empty() {
+            return 0.0;
+        }
+        self.rtts
+            .iter()
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .sum::<f64>()
+            / self.rtts.len() as f64
+    }
+}
+
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for chunk in data.chunks(2) {
+        let word = if chunk.len() == 2 {
+            u16::from_be_bytes([chunk[0], chunk[1]])
+        } else {
+            u16::from_be_bytes([chunk[0], 0])
+        };
+        sum = sum.wrapping_add(word as u32);
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+fn raw_socket(v6: bool) -> std::io::Result<OwnedFd> {
+    let (dom, proto) = if v6 {
+        (libc::AF_INET6, libc::IPPROTO_ICMPV6)
+    } else {
+        (libc::AF_INET, libc::IPPROTO_ICMP)
+    };
+    // SAFETY: plain socket(2) call; the result is checked and owned immediately.
+    let fd = unsafe { libc::socket(dom, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn sockaddr(dst: IpAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: zeroed sockaddr_storage is a valid value; we fill the family-specific prefix.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match dst {
+        IpAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as u16,
+                sin_port: 0,
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in, sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        IpAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as u16,
+                sin6_port: 0,
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.octets(),
+                },
+                sin6_scope_id: 0,
+            };
+            unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in6, sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (ss, len as libc::socklen_t)
+}
+
+/// Send `count` echo requests from `guest` to `dst`, waiting up to `timeout` for each reply.
+pub fn ping(guest: &Guest, dst: IpAddr, count: u32, timeout: Duration) -> Result<PingStats> {
+    let v6 = dst.is_ipv6();
+    let sock = if guest.is_host() {
+        raw_socket(v6).map_err(|e| Error::io("opening ICMP socket", e))?
+    } else {
+        guest.run_inside(|| raw_socket(v6))?
+    };
+    let fd = sock.as_raw_fd();
+    let ident = (std::process::id() as u16) ^ (fd as u16).rotate_left(8);
+    let (addr, alen) = sockaddr(dst);
+    let mut stats = PingStats::default();
+    for seq in 1..=count as u16 {
+        let mut pkt = vec![if v6 { 128 } else { 8 }, 0, 0, 0];
+        pkt.extend_from_slice(&ident.to_be_bytes());
+        pkt.extend_from_slice(&seq.to_be_bytes());
+        pkt.extend_from_slice(b"pipework-ping-payload-0123456789");
+        if !v6 {
+            let c = checksum(&pkt);
+            pkt[2..4].copy_from_slice(&c.to_be_bytes());
+        } // the kernel fills the ICMPv6 checksum for raw ICMPv6 sockets
+        let start = Instant::now();
+        // SAFETY: buffers and address are valid for the lengths given.
+        let n = unsafe {
+            libc::sendto(
+                fd,
+                pkt.as_ptr() as *const _,
+                pkt.len(),
+                0,
+                &addr as *const _ as *const libc::sockaddr,
+                alen,
+            )
+        };
+        stats.sent += 1;
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            // Unreachable networks are a ping failure, not an error of the tool.
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EINVAL)
+            ) {
+                std::thread::sleep(Duration::from_millis(20).min(timeout));
+                continue;
+            }
+            return Err(Error::io(format!("ping {dst} from {guest}"), e));
+        }
+        if let Some(rtt) = wait_reply(fd, v6, ident, seq, dst, start, timeout) {
+            stats.received += 1;
+            stats.rtts.push(rtt);
+        }
+    }
+    Ok(stats)
+}
+
+fn wait_reply(
+    fd: i32,
+    v6: bool,
+    ident: u16,
+    seq: u16,
+    dst: IpAddr,
+    start: Instant,
+    timeout: Duration,
+) -> Option<Duration> {
+    let mut buf = [0u8; 2048];
+    loop {
+        let left = timeout.checked_sub(start.elapsed())?;
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
+            return None;
+        }
+        let mut from: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut flen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        let n = unsafe {
+            libc::recvfrom(
+                fd,
+                buf.as_mut_ptr() as *mut _,
+                buf.len(),
+                0,
+                &mut from as *mut _ as *mut libc::sockaddr,
+                &mut flen,
+            )
+        };
+        if n <= 0 {
+            continue;
+        }
+        let data = &buf[..n as usize];
+        // Raw IPv4 sockets deliver the IP header too; ICMPv6 ones do not.
+        let icmp = if v6 {
+            data
+        } else {
+            let ihl = ((data[0] & 0x0f) as usize) * 4;
+            if data.len() < ihl + 8 || data[12..16] != dst_octets(dst)[..] {
+                continue;
+            }
+            &data[ihl..]
+        };
+        let reply_type = if v6 { 129 } else { 0 };
+        if icmp.len() >= 8
+            && icmp[0] == reply_type
+            && u16::from_be_bytes([icmp[4], icmp[5]]) == ident
+            && u16::from_be_bytes([icmp[6], icmp[7]]) == seq
+        {
+            return Some(start.elapsed());
+        }
+    }
+}
+
+fn dst_octets(dst: IpAddr) -> Vec<u8> {
+    match dst {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn icmp_checksum() {
+        // Echo request, id 1 seq 1, no payload: known checksum 0xf7fd.
+        let pkt = [8u8, 0, 0, 0, 0, 1, 0, 1];
+        assert_eq!(super::checksum(&pkt), 0xf7fd);
+    }
+}

@@ -1,0 +1,653 @@
+//! The registered Rhai API: thin glue from script values to `Session` calls. Each function carries its
+//! doc comment in the engine's metadata, which is what `pipework doc` and the REPL's `:doc` print.
+
+use super::opts::{check_keys, err, opt_bool, opt_int, opt_str, opt_strs, RhaiResult};
+use crate::driver::{AttachOpts, Attachment, LinuxBridge};
+use crate::error::Error;
+use crate::guest::Guest;
+use crate::net::{LinkChange, LinkState, RouteOp, RouteSpec};
+use crate::parse;
+use crate::session::{Bridge, BridgeOpts, Session};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map};
+use std::rc::Rc;
+
+/// An interface inside a guest, looked up by name whenever it is used.
+#[derive(Clone, Debug)]
+pub struct Link {
+    pub guest: Guest,
+    pub name: String,
+}
+
+fn rt(e: Error) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(e.to_string().into(), rhai::Position::NONE).into()
+}
+
+trait IntoRhai<T> {
+    fn rhai(self) -> RhaiResult<T>;
+}
+
+impl<T> IntoRhai<T> for crate::error::Result<T> {
+    fn rhai(self) -> RhaiResult<T> {
+        self.map_err(rt)
+    }
+}
+
+fn strings(v: impl IntoIterator<Item = String>) -> Array {
+    v.into_iter().map(Dynamic::from).collect()
+}
+
+fn link_map(s: &LinkState, links: &[LinkState]) -> Map {
+    let mut m = Map::new();
+    m.insert("name".into(), s.name.clone().into());
+    m.insert("index".into(), (s.index as i64).into());
+    m.insert("kind".into(), s.kind.clone().unwrap_or_default().into());
+    m.insert("mac".into(), s.mac.clone().unwrap_or_default().into());
+    m.insert("mtu".into(), (s.mtu as i64).into());
+    m.insert("up".into(), s.up.into());
+    m.insert("state".into(), s.oper.clone().into());
+    let master = s
+        .master
+        .and_then(|i| links.iter().find(|l| l.index == i))
+        .map(|l| l.name.clone());
+    m.insert(
+        "master".into(),
+        master.map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+    );
+    m.insert(
+        "alias".into(),
+        s.alias.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+    );
+    m
+}
+
+/// Parse `veth()` options into the core's AttachOpts.
+pub fn attach_opts(func: &str, o: &Map) -> RhaiResult<AttachOpts> {
+    check_keys(
+        func,
+        o,
+        &["ip", "gateway", "mac", "ifname", "mtu", "host_ifname"],
+    )?;
+    let mut a = AttachOpts::default();
+    if let Some(n) = opt_str(func, o, "ifname")? {
+        a.ifname = parse::ifname(&n).rhai()?;
+    }
+    if let Some(n) = opt_str(func, o, "host_ifname")? {
+        a.host_ifname = Some(parse::ifname(&n).rhai()?);
+    }
+    for ip in opt_strs(func, o, "ip")? {
+        a.ips.push(parse::cidr(&ip).rhai()?);
+    }
+    if let Some(g) = opt_str(func, o, "gateway")? {
+        a.gateway = Some(parse::ip(&g).rhai()?);
+    }
+    if let Some(m) = opt_str(func, o, "mac")? {
+        a.mac = Some(parse::mac(&m).rhai()?);
+    }
+    if let Some(m) = opt_int(func, o, "mtu")? {
+        a.mtu = Some(parse::mtu(m).rhai()?);
+    }
+    a.validate_common().rhai()?;
+    Ok(a)
+}
+
+fn route_from_map(o: &Map) -> RhaiResult<RouteSpec> {
+    let f = "route";
+    check_keys(
+        f,
+        o,
+        &["op", "to", "via", "dev", "metric", "table", "src", "onlink"],
+    )?;
+    let op = match opt_str(f, o, "op")?.as_deref() {
+        None | Some("add") => RouteOp::Add,
+        Some("del" | "delete") => RouteOp::Del,
+        Some("replace") => RouteOp::Replace,
+        Some(x) => {
+            return err(format!(
+                "route(): op must be add, del or replace, not {x:?}"
+            ))
+        }
+    };
+    let via = opt_str(f, o, "via")?
+        .map(|v| parse::ip(&v))
+        .transpose()
+        .rhai()?;
+    let src = opt_str(f, o, "src")?
+        .map(|v| parse::ip(&v))
+        .transpose()
+        .rhai()?;
+    let to = opt_str(f, o, "to")?.unwrap_or_else(|| "default".into());
+    let mut spec = RouteSpec::new(op, parse::destination(&to, via.or(src)).rhai()?);
+    spec.via = via;
+    spec.src = src;
+    spec.dev = opt_str(f, o, "dev")?
+        .map(|d| parse::ifname(&d))
+        .transpose()
+        .rhai()?;
+    spec.metric = opt_int(f, o, "metric")?.map(|m| m as u32);
+    spec.table = opt_int(f, o, "table")?.map(|m| m as u32);
+    spec.onlink = opt_bool(f, o, "onlink")?.unwrap_or(false);
+    spec.check().rhai()?;
+    Ok(spec)
+}
+
+fn exec_result(out: crate::session::ExecOutput) -> Map {
+    let mut m = Map::new();
+    m.insert("code".into(), (out.code as i64).into());
+    m.insert("stdout".into(), out.stdout.into());
+    m.insert("stderr".into(), out.stderr.into());
+    m
+}
+
+macro_rules! reg {
+    ($engine:expr, $name:expr, [$($p:expr),*], $doc:expr, $f:expr) => {
+        FuncRegistration::new($name)
+            .with_params_info([$($p),*])
+            .with_comments([concat!("/// ", $doc)])
+            .register_into_engine($engine, $f);
+    };
+}
+
+pub fn register(engine: &mut Engine, s: Rc<Session>) {
+    engine.register_type_with_name::<Guest>("Guest");
+    engine.register_type_with_name::<Bridge>("Bridge");
+    engine.register_type_with_name::<Attachment>("Attachment");
+    engine.register_type_with_name::<Link>("Link");
+
+    // ---- guests ------------------------------------------------------------------------------
+    let ss = s.clone();
+    reg!(engine, "netns", ["name: &str", "Guest"],
+        "A named network namespace (/run/netns/NAME), created if missing and owned by the current owner.",
+        move |name: &str| ss.netns(name).rhai());
+    reg!(engine, "pid", ["pid: i64", "Guest"],
+        "The network namespace of a running process, pinned now so PID reuse cannot redirect later calls.",
+        |p: i64| Guest::pid(p).rhai());
+    let ss = s.clone();
+    reg!(
+        engine,
+        "host",
+        ["Guest"],
+        "The namespace pipework runs in.",
+        move || ss.host()
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "delete",
+        ["guest: Guest"],
+        "Delete a named namespace (and every interface inside it).",
+        move |g: Guest| ss.delete_netns(&g).rhai()
+    );
+    engine.register_fn("to_string", |g: &mut Guest| g.to_string());
+    engine.register_fn("to_debug", |g: &mut Guest| g.to_string());
+    engine.register_get("name", |g: &mut Guest| g.key());
+
+    // ---- bridges -----------------------------------------------------------------------------
+    let ss = s.clone();
+    reg!(
+        engine,
+        "bridge",
+        ["name: &str", "Bridge"],
+        "Ensure a Linux bridge exists in the host namespace and is up (no-op if it already does).",
+        move |name: &str| ss.bridge(name, &BridgeOpts::default()).rhai()
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "bridge",
+        ["name: &str", "opts: Map", "Bridge"],
+        "Ensure a Linux bridge with options #{mtu}.",
+        move |name: &str, o: Map| {
+            check_keys("bridge", &o, &["mtu"])?;
+            let mtu = opt_int("bridge", &o, "mtu")?
+                .map(parse::mtu)
+                .transpose()
+                .rhai()?;
+            ss.bridge(name, &BridgeOpts { mtu }).rhai()
+        }
+    );
+    engine.register_fn("to_string", |b: &mut Bridge| format!("bridge {}", b.name));
+    engine.register_fn("to_debug", |b: &mut Bridge| format!("bridge {}", b.name));
+    engine.register_get("name", |b: &mut Bridge| b.name.clone());
+
+    // ---- veth attach -------------------------------------------------------------------------
+    let ss = s.clone();
+    reg!(engine, "veth", ["guest: Guest", "bridge: Bridge", "opts: Map", "Attachment"],
+        "Attach a guest to a bridge with a veth pair: guest end `eth1` (or opts.ifname) with #{ip, gateway, mac, ifname, mtu, host_ifname}; re-running is a no-op; a failure removes what the call created.",
+        move |g: Guest, b: Bridge, o: Map| {
+            let opts = attach_opts("veth", &o)?;
+            ss.attach(&g, &LinuxBridge { name: b.name }, &opts).rhai()
+        });
+    let ss = s.clone();
+    reg!(
+        engine,
+        "veth",
+        ["guest: Guest", "bridge: Bridge", "Attachment"],
+        "Attach a guest to a bridge with default options (eth1, no address).",
+        move |g: Guest, b: Bridge| ss
+            .attach(&g, &LinuxBridge { name: b.name }, &AttachOpts::default())
+            .rhai()
+    );
+    engine.register_fn("to_string", |a: &mut Attachment| a.to_string());
+    engine.register_fn("to_debug", |a: &mut Attachment| a.to_string());
+    engine.register_get("guest", |a: &mut Attachment| a.guest.clone());
+    engine.register_get("ifname", |a: &mut Attachment| a.ifname.clone());
+    engine.register_get("host_ifname", |a: &mut Attachment| a.host_ifname.clone());
+    engine.register_get("mac", |a: &mut Attachment| a.mac.clone());
+    engine.register_get("created", |a: &mut Attachment| a.created);
+    engine.register_get("ips", |a: &mut Attachment| {
+        strings(a.ips.iter().map(|n| n.to_string()))
+    });
+    engine.register_get("ip", |a: &mut Attachment| {
+        a.ips
+            .first()
+            .map(|n| Dynamic::from(n.ip().to_string()))
+            .unwrap_or(Dynamic::UNIT)
+    });
+    engine.register_get("link", |a: &mut Attachment| Link {
+        guest: a.guest.clone(),
+        name: a.ifname.clone(),
+    });
+    let ss = s.clone();
+    engine.register_get("host_link", move |a: &mut Attachment| Link {
+        guest: ss.host(),
+        name: a.host_ifname.clone(),
+    });
+
+    // ---- links -------------------------------------------------------------------------------
+    let ss = s.clone();
+    reg!(
+        engine,
+        "link",
+        ["guest: Guest", "name: &str", "Link"],
+        "An existing interface inside a guest.",
+        move |g: Guest, name: &str| {
+            ss.link(&g, name).rhai()?;
+            Ok::<_, Box<EvalAltResult>>(Link {
+                guest: g,
+                name: name.to_string(),
+            })
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "links",
+        ["guest: Guest", "Array"],
+        "Every interface inside a guest, as Link objects.",
+        move |g: Guest| {
+            let v = ss.links(&g).rhai()?;
+            Ok::<_, Box<EvalAltResult>>(
+                v.into_iter()
+                    .map(|l| {
+                        Dynamic::from(Link {
+                            guest: g.clone(),
+                            name: l.name,
+                        })
+                    })
+                    .collect::<Array>(),
+            )
+        }
+    );
+    let ss = s.clone();
+    engine.register_fn("to_string", move |l: &mut Link| link_text(&ss, l));
+    let ss = s.clone();
+    engine.register_fn("to_debug", move |l: &mut Link| link_text(&ss, l));
+    engine.register_get("name", |l: &mut Link| l.name.clone());
+    engine.register_get("guest", |l: &mut Link| l.guest.clone());
+    let ss = s.clone();
+    reg!(
+        engine,
+        "info",
+        ["link: Link", "Map"],
+        "Kernel state of a link: #{name, index, kind, mac, mtu, up, state, master, alias}.",
+        move |l: Link| {
+            let all = ss.links(&l.guest).rhai()?;
+            let me = all.iter().find(|x| x.name == l.name).ok_or_else(|| {
+                rt(Error::not_found(
+                    "interface",
+                    &l.name,
+                    Some(l.guest.to_string()),
+                ))
+            })?;
+            Ok::<_, Box<EvalAltResult>>(link_map(me, &all))
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "up",
+        ["link: Link"],
+        "Bring a link up.",
+        move |l: Link| ss
+            .set_link(
+                &l.guest,
+                &l.name,
+                &LinkChange {
+                    up: Some(true),
+                    ..Default::default()
+                }
+            )
+            .rhai()
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "down",
+        ["link: Link"],
+        "Bring a link down.",
+        move |l: Link| ss
+            .set_link(
+                &l.guest,
+                &l.name,
+                &LinkChange {
+                    up: Some(false),
+                    ..Default::default()
+                }
+            )
+            .rhai()
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "set_mtu",
+        ["link: Link", "mtu: i64"],
+        "Set a link's MTU.",
+        move |l: Link, m: i64| {
+            let mtu = parse::mtu(m).rhai()?;
+            ss.set_link(
+                &l.guest,
+                &l.name,
+                &LinkChange {
+                    mtu: Some(mtu),
+                    ..Default::default()
+                },
+            )
+            .rhai()
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "set_mac",
+        ["link: Link", "mac: &str"],
+        "Set a link's MAC address.",
+        move |l: Link, m: &str| {
+            let mac = parse::mac(m).rhai()?;
+            ss.set_link(
+                &l.guest,
+                &l.name,
+                &LinkChange {
+                    mac: Some(mac),
+                    ..Default::default()
+                },
+            )
+            .rhai()
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "rename",
+        ["link: Link", "name: &str", "Link"],
+        "Rename a link (it must be down for the kernel to allow it).",
+        move |l: Link, n: &str| {
+            let n = parse::ifname(n).rhai()?;
+            ss.set_link(
+                &l.guest,
+                &l.name,
+                &LinkChange {
+                    name: Some(&n),
+                    ..Default::default()
+                },
+            )
+            .rhai()?;
+            Ok::<_, Box<EvalAltResult>>(Link {
+                guest: l.guest,
+                name: n,
+            })
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "move_to",
+        ["link: Link", "guest: Guest", "Link"],
+        "Move a link into another guest's namespace (it arrives down).",
+        move |l: Link, g: Guest| {
+            ss.set_link(
+                &l.guest,
+                &l.name,
+                &LinkChange {
+                    netns: Some(g.fd()),
+                    ..Default::default()
+                },
+            )
+            .rhai()?;
+            Ok::<_, Box<EvalAltResult>>(Link {
+                guest: g,
+                name: l.name,
+            })
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "delete",
+        ["link: Link"],
+        "Delete a link (a veth takes its peer with it).",
+        move |l: Link| ss.del_link(&l.guest, &l.name).rhai()
+    );
+
+    // ---- addresses ---------------------------------------------------------------------------
+    let ss = s.clone();
+    reg!(
+        engine,
+        "addr",
+        ["link: Link", "cidr: &str", "bool"],
+        "Add an address (IPv4 or IPv6, with prefix) to a link; false if it was already there.",
+        move |l: Link, c: &str| ss
+            .addr_add(&l.guest, &l.name, parse::cidr(c).rhai()?)
+            .rhai()
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "addr",
+        ["guest: Guest", "ifname: &str", "cidr: &str", "bool"],
+        "Add an address to the named interface of a guest.",
+        move |g: Guest, i: &str, c: &str| ss.addr_add(&g, i, parse::cidr(c).rhai()?).rhai()
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "addr_del",
+        ["link: Link", "cidr: &str"],
+        "Remove an address from a link.",
+        move |l: Link, c: &str| ss
+            .addr_del(&l.guest, &l.name, parse::cidr(c).rhai()?)
+            .rhai()
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "addrs",
+        ["link: Link", "Array"],
+        "The addresses on a link, as strings with prefix.",
+        move |l: Link| Ok::<_, Box<EvalAltResult>>(strings(
+            ss.addrs(&l.guest, &l.name)
+                .rhai()?
+                .iter()
+                .map(|a| a.to_string())
+        ))
+    );
+
+    // ---- routes ------------------------------------------------------------------------------
+    let ss = s.clone();
+    reg!(engine, "route", ["guest: Guest", "spec: &str", "bool"],
+        "Add/delete/replace a route, iproute2 style: \"add 10.0.0.0/8 via 198.18.0.254 dev eth1 metric 10\"; false if an identical route was already there.",
+        move |g: Guest, t: &str| ss.route(&g, &RouteSpec::parse(t).rhai()?).rhai());
+    let ss = s.clone();
+    reg!(engine, "route", ["guest: Guest", "spec: Map", "bool"],
+        "Structured route: #{op, to, via, dev, metric, table, src, onlink} (op defaults to add, to to default).",
+        move |g: Guest, o: Map| ss.route(&g, &route_from_map(&o)?).rhai());
+    let ss = s.clone();
+    reg!(
+        engine,
+        "routes",
+        ["guest: Guest", "Array"],
+        "The main-table routes of a guest, as strings.",
+        move |g: Guest| Ok::<_, Box<EvalAltResult>>(strings(ss.routes(&g).rhai()?))
+    );
+
+    // ---- running things inside guests ---------------------------------------------------------
+    let ss = s.clone();
+    reg!(engine, "exec", ["guest: Guest", "argv: Array", "Map"],
+        "Run a program inside the guest's network namespace (argument vector, no shell): #{code, stdout, stderr}.",
+        move |g: Guest, argv: Array| {
+            let argv: Vec<String> = argv.into_iter().map(|a| a.to_string()).collect();
+            Ok::<_, Box<EvalAltResult>>(exec_result(ss.exec(&g, &argv).rhai()?))
+        });
+    let ss = s.clone();
+    reg!(engine, "exec", ["guest: Guest", "command: &str", "Map"],
+        "Run a program inside the guest; the string is split on white space (no shell, no quoting).",
+        move |g: Guest, c: &str| {
+            let argv: Vec<String> = c.split_whitespace().map(String::from).collect();
+            Ok::<_, Box<EvalAltResult>>(exec_result(ss.exec(&g, &argv).rhai()?))
+        });
+    reg!(engine, "ping", ["guest: Guest", "ip: &str", "bool"],
+        "ICMP echo from inside a guest (native, no ping binary needed): true if a reply came within 1 s (3 tries).",
+        |g: Guest, ip: &str| ping_impl(&g, ip, &Map::new()));
+    reg!(
+        engine,
+        "ping",
+        ["guest: Guest", "ip: &str", "opts: Map", "bool"],
+        "ICMP echo with #{count, timeout}: true if any reply arrived.",
+        |g: Guest, ip: &str, o: Map| ping_impl(&g, ip, &o)
+    );
+
+    // ---- ownership and teardown ---------------------------------------------------------------
+    let ss = s.clone();
+    reg!(
+        engine,
+        "owner",
+        ["name: &str"],
+        "Set the owner recorded on everything created from now on.",
+        move |o: &str| ss.set_owner(o).rhai()
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "owner",
+        ["String"],
+        "The current owner.",
+        move || ss.owner()
+    );
+    let ss = s.clone();
+    reg!(engine, "down", ["Map"], "Remove everything the current owner created (links, bridges, namespaces): #{links, netns}.",
+        move || down_impl(&ss, &ss.owner()));
+    let ss = s.clone();
+    reg!(
+        engine,
+        "down",
+        ["owner: &str", "Map"],
+        "Remove everything a given owner created.",
+        move |o: &str| down_impl(&ss, o)
+    );
+    reg!(
+        engine,
+        "sleep",
+        ["duration: &str"],
+        "Pause, e.g. sleep(\"250ms\").",
+        |d: &str| {
+            std::thread::sleep(parse::duration(d).rhai()?);
+            Ok::<_, Box<EvalAltResult>>(())
+        }
+    );
+}
+
+fn link_text(s: &Session, l: &Link) -> String {
+    let Ok(links) = s.links(&l.guest) else {
+        return format!("{}:{} (unreadable)", l.guest, l.name);
+    };
+    let Some(me) = links.iter().find(|x| x.name == l.name) else {
+        return format!("{}:{} (gone)", l.guest, l.name);
+    };
+    let addrs = s.addrs(&l.guest, &l.name).unwrap_or_default();
+    let master = me
+        .master
+        .and_then(|i| links.iter().find(|x| x.index == i))
+        .map(|x| format!(" master {}", x.name));
+    format!(
+        "{}:{} {} {} mtu {} {}{}{}",
+        l.guest,
+        l.name,
+        me.kind.as_deref().unwrap_or("device"),
+        me.mac.as_deref().unwrap_or("-"),
+        me.mtu,
+        if me.up { "UP" } else { "DOWN" },
+        master.unwrap_or_default(),
+        addrs.iter().map(|a| format!(" {a}")).collect::<String>()
+    )
+}
+
+fn ping_impl(g: &Guest, ip: &str, o: &Map) -> RhaiResult<bool> {
+    check_keys("ping", o, &["count", "timeout"])?;
+    let dst = parse::ip(ip).rhai()?;
+    let count = opt_int("ping", o, "count")?.unwrap_or(3).clamp(1, 1000) as u32;
+    let timeout = match opt_str("ping", o, "timeout")? {
+        Some(t) => parse::duration(&t).rhai()?,
+        None => std::time::Duration::from_secs(1),
+    };
+    // Default: succeed on the first reply (a fresh link may drop the very first packet while the
+    // neighbour entry resolves); with an explicit count, send them all.
+    if o.contains_key("count") {
+        return Ok(crate::ping::ping(g, dst, count, timeout).rhai()?.ok());
+    }
+    for _ in 0..count {
+        if crate::ping::ping(g, dst, 1, timeout).rhai()?.ok() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn down_impl(s: &Session, owner: &str) -> RhaiResult<Map> {
+    let r = s.down(owner).rhai()?;
+    let mut m = Map::new();
+    m.insert("links".into(), strings(r.links).into());
+    m.insert("netns".into(), strings(r.netns).into());
+    Ok(m)
+}
+
+/// Human text for any script value, including our own types (used by the REPL and `-e`).
+pub fn display(s: &Session, v: &Dynamic) -> String {
+    if let Some(g) = v.clone().try_cast::<Guest>() {
+        return g.to_string();
+    }
+    if let Some(b) = v.clone().try_cast::<Bridge>() {
+        return format!("bridge {}", b.name);
+    }
+    if let Some(a) = v.clone().try_cast::<Attachment>() {
+        return a.to_string();
+    }
+    if let Some(l) = v.clone().try_cast::<Link>() {
+        return link_text(s, &l);
+    }
+    if v.is_array() {
+        let items: Vec<String> = v
+            .clone()
+            .into_array()
+            .unwrap_or_default()
+            .iter()
+            .map(|x| display(s, x))
+            .collect();
+        if items.iter().map(|i| i.len()).sum::<usize>() > 60 {
+            return format!("[\n  {}\n]", items.join(",\n  "));
+        }
+        return format!("[{}]", items.join(", "));
+    }
+    if v.is_string() {
+        return format!("{v:?}");
+    }
+    v.to_string()
+}

@@ -1,0 +1,286 @@
+//! The plumbing core: one `Session` holds the netlink connections and the current owner, and offers
+//! the operations every front end (classic argv, `-e`, `run`, REPL) reaches. Nothing here knows Rhai.
+
+use crate::driver::{AttachOpts, Attachment, Driver};
+use crate::error::{Error, Result, ResultExt};
+use crate::guest::{self, Guest};
+use crate::marker;
+use crate::net::{LinkState, Netlink, RouteSpec};
+use crate::parse;
+use ipnetwork::IpNetwork;
+use std::cell::RefCell;
+
+pub struct Session {
+    pub nl: Netlink,
+    owner: RefCell<String>,
+    host: Guest,
+}
+
+/// A Linux bridge in the host namespace.
+#[derive(Clone, Debug)]
+pub struct Bridge {
+    pub name: String,
+    pub created: bool,
+}
+
+#[derive(Default, Clone, Debug)]
+pub struct BridgeOpts {
+    pub mtu: Option<u32>,
+}
+
+/// What `down()` removed.
+#[derive(Default, Debug)]
+pub struct Removed {
+    pub links: Vec<String>,
+    pub netns: Vec<String>,
+}
+
+/// Result of running a program inside a guest.
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Session {
+    pub fn new(verbose: bool) -> Result<Session> {
+        Ok(Session {
+            nl: Netlink::new(verbose)?,
+            owner: RefCell::new("cli".into()),
+            host: Guest::host()?,
+        })
+    }
+
+    pub fn owner(&self) -> String {
+        self.owner.borrow().clone()
+    }
+
+    pub fn set_owner(&self, owner: &str) -> Result<()> {
+        marker::validate_owner(owner)?;
+        *self.owner.borrow_mut() = owner.to_string();
+        Ok(())
+    }
+
+    pub fn host(&self) -> Guest {
+        self.host.clone()
+    }
+
+    /// A named namespace, created (and marked as ours) if missing; its loopback is brought up.
+    pub fn netns(&self, name: &str) -> Result<Guest> {
+        if let Some(g) = Guest::open_netns(name)? {
+            return Ok(g);
+        }
+        if self.nl.verbose {
+            eprintln!("netns: create {name}");
+        }
+        let g = Guest::create_netns(name)?;
+        let setup = guest::mark_netns_owner(name, &self.owner()).and_then(|_| {
+            let ns = self.nl.ns(&g)?;
+            let lo = ns
+                .link("lo")?
+                .ok_or_else(|| Error::not_found("interface", "lo", Some(g.to_string())))?;
+            ns.set_link(lo.index, "lo", &crate::net::link_up())
+        });
+        if let Err(e) = setup {
+            self.nl.forget(&g);
+            let _ = Guest::delete_netns(name);
+            return Err(e.context(format!("creating netns {name}")));
+        }
+        Ok(g)
+    }
+
+    pub fn delete_netns(&self, g: &Guest) -> Result<()> {
+        let name = g
+            .name()
+            .ok_or_else(|| Error::guest(g, "only named namespaces can be deleted"))?;
+        self.nl.forget(g);
+        Guest::delete_netns(name)
+    }
+
+    /// Ensure a Linux bridge exists in the host namespace, up, with the wanted MTU.
+    pub fn bridge(&self, name: &str, opts: &BridgeOpts) -> Result<Bridge> {
+        parse::ifname(name)?;
+        let ns = self.nl.ns(&self.host)?;
+        match ns.link(name)? {
+            Some(l) if l.is_kind("bridge") => {
+                let change = crate::net::LinkChange {
+                    up: (!l.up).then_some(true),
+                    mtu: opts.mtu.filter(|m| *m != l.mtu),
+                    ..Default::default()
+                };
+                if change.up.is_some() || change.mtu.is_some() {
+                    ns.set_link(l.index, name, &change)?;
+                }
+                Ok(Bridge {
+                    name: name.into(),
+                    created: false,
+                })
+            }
+            Some(l) => Err(Error::Conflict(format!(
+                "{name} exists in the host but is a {} interface, not a bridge",
+                l.kind.as_deref().unwrap_or("plain")
+            ))),
+            None => {
+                let alias = marker::encode(&self.owner(), &[]);
+                ns.add_bridge(name, opts.mtu)?;
+                if let Err(e) = ns.set_alias(name, &alias) {
+                    let _ = ns.del_link_by_name(name);
+                    return Err(e);
+                }
+                Ok(Bridge {
+                    name: name.into(),
+                    created: true,
+                })
+            }
+        }
+    }
+
+    /// Attach a guest through a host-side driver (bridge today; OVS, macvlan … slot in the same way).
+    pub fn attach(
+        &self,
+        guest: &Guest,
+        driver: &dyn Driver,
+        opts: &AttachOpts,
+    ) -> Result<Attachment> {
+        driver
+            .validate(opts)
+            .and_then(|_| driver.attach(self, guest, opts))
+            .ctx(format!("attaching {guest} to {}", driver.describe()))
+    }
+
+    pub fn link(&self, guest: &Guest, name: &str) -> Result<LinkState> {
+        self.nl
+            .ns(guest)?
+            .link(name)?
+            .ok_or_else(|| Error::not_found("interface", name, Some(guest.to_string())))
+    }
+
+    pub fn links(&self, guest: &Guest) -> Result<Vec<LinkState>> {
+        self.nl.ns(guest)?.links()
+    }
+
+    pub fn addrs(&self, guest: &Guest, ifname: &str) -> Result<Vec<IpNetwork>> {
+        let l = self.link(guest, ifname)?;
+        Ok(self
+            .nl
+            .ns(guest)?
+            .addrs(Some(l.index))?
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect())
+    }
+
+    /// Add an address (no-op if present). Returns whether it was added.
+    pub fn addr_add(&self, guest: &Guest, ifname: &str, net: IpNetwork) -> Result<bool> {
+        let l = self.link(guest, ifname)?;
+        self.nl.ns(guest)?.ensure_addr(l.index, ifname, net)
+    }
+
+    pub fn addr_del(&self, guest: &Guest, ifname: &str, net: IpNetwork) -> Result<()> {
+        let l = self.link(guest, ifname)?;
+        self.nl.ns(guest)?.del_addr(l.index, ifname, net)
+    }
+
+    pub fn set_link(
+        &self,
+        guest: &Guest,
+        name: &str,
+        change: &crate::net::LinkChange,
+    ) -> Result<()> {
+        let l = self.link(guest, name)?;
+        self.nl.ns(guest)?.set_link(l.index, name, change)
+    }
+
+    pub fn del_link(&self, guest: &Guest, name: &str) -> Result<()> {
+        let l = self.link(guest, name)?;
+        self.nl.ns(guest)?.del_link(l.index, name)
+    }
+
+    /// Apply a route in a guest. Returns false when the route was already there.
+    pub fn route(&self, guest: &Guest, spec: &RouteSpec) -> Result<bool> {
+        let ns = self.nl.ns(guest)?;
+        let oif = match &spec.dev {
+            Some(d) => Some(self.link(guest, d)?.index),
+            None => None,
+        };
+        ns.apply_route(spec, oif)
+    }
+
+    pub fn routes(&self, guest: &Guest) -> Result<Vec<String>> {
+        let ns = self.nl.ns(guest)?;
+        let links = ns.links()?;
+        let name = |i: u32| links.iter().find(|l| l.index == i).map(|l| l.name.clone());
+        let mut out = vec![];
+        for v6 in [false, true] {
+            for r in ns.routes(v6)? {
+                let mut s = if r.dst.prefix() == 0 {
+                    "default".to_string()
+                } else {
+                    r.dst.to_string()
+                };
+                if let Some(g) = r.via {
+                    s.push_str(&format!(" via {g}"));
+                }
+                if let Some(d) = r.dev.and_then(name) {
+                    s.push_str(&format!(" dev {d}"));
+                }
+                if let Some(m) = r.metric {
+                    s.push_str(&format!(" metric {m}"));
+                }
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Run a program inside the guest's network namespace (argument vector, never a shell).
+    pub fn exec(&self, guest: &Guest, argv: &[String]) -> Result<ExecOutput> {
+        if self.nl.verbose {
+            eprintln!("exec [{guest}] {argv:?}");
+        }
+        let out = guest
+            .command(argv)?
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| Error::guest(guest, format!("running {:?}: {e}", argv[0])))?;
+        Ok(ExecOutput {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Remove everything marked as created for `owner`: host-side links (veth ends, bridges), then
+    /// the named namespaces we created for it.
+    pub fn down(&self, owner: &str) -> Result<Removed> {
+        marker::validate_owner(owner)?;
+        let ns = self.nl.ns(&self.host)?;
+        let mut removed = Removed::default();
+        let mut ours: Vec<LinkState> = ns
+            .links()?
+            .into_iter()
+            .filter(|l| l.alias.as_deref().and_then(marker::owner_of) == Some(owner))
+            .collect();
+        // Ports before the bridges they sit on.
+        ours.sort_by_key(|l| l.is_kind("bridge"));
+        for l in ours {
+            match ns.del_link(l.index, &l.name) {
+                Ok(()) => removed.links.push(l.name),
+                // A veth end disappears with its peer's namespace; that is fine.
+                Err(e) if e.errno() == Some(libc::ENODEV) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for (name, o) in guest::owned_netns() {
+            if o == owner {
+                if let Some(g) = Guest::open_netns(&name)? {
+                    self.nl.forget(&g);
+                }
+                Guest::delete_netns(&name)?;
+                removed.netns.push(name);
+            }
+        }
+        Ok(removed)
+    }
+}
