@@ -14,6 +14,14 @@ pub struct Session {
     pub nl: Netlink,
     owner: RefCell<String>,
     host: Guest,
+    /// What this process created, in order, so a failed run can be rolled back as a whole.
+    journal: RefCell<Vec<Created>>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Created {
+    Netns(String),
+    Link { guest: Guest, name: String },
 }
 
 /// A Linux bridge in the host namespace.
@@ -49,6 +57,7 @@ impl Session {
             nl: Netlink::new(verbose)?,
             owner: RefCell::new("cli".into()),
             host: Guest::host()?,
+            journal: RefCell::new(vec![]),
         })
     }
 
@@ -87,7 +96,29 @@ impl Session {
             let _ = Guest::delete_netns(name);
             return Err(e.context(format!("creating netns {name}")));
         }
+        self.record(Created::Netns(name.to_string()));
         Ok(g)
+    }
+
+    /// Resolve a guest from text, as recipes and the command line receive it: `netns:NAME`, `pid:N`,
+    /// `host`, or a bare name (a named namespace). Container runtimes extend this table.
+    pub fn guest(&self, spec: &str) -> Result<Guest> {
+        match spec.split_once(':') {
+            Some(("netns", n)) => self.netns(n),
+            Some(("pid", p)) => {
+                let pid = p
+                    .parse()
+                    .map_err(|_| Error::invalid("guest", spec, "pid:N needs a number"))?;
+                Guest::pid(pid)
+            }
+            Some((kind, _)) => Err(Error::invalid(
+                "guest",
+                spec,
+                format!("unknown kind {kind:?} (use netns:NAME, pid:N or host)"),
+            )),
+            None if spec == "host" => Ok(self.host()),
+            None => self.netns(spec),
+        }
     }
 
     pub fn delete_netns(&self, g: &Guest) -> Result<()> {
@@ -95,7 +126,11 @@ impl Session {
             .name()
             .ok_or_else(|| Error::guest(g, "only named namespaces can be deleted"))?;
         self.nl.forget(g);
-        Guest::delete_netns(name)
+        Guest::delete_netns(name)?;
+        self.journal
+            .borrow_mut()
+            .retain(|c| !matches!(c, Created::Netns(n) if n == name));
+        Ok(())
     }
 
     /// Ensure a Linux bridge exists in the host namespace, up, with the wanted MTU.
@@ -128,6 +163,10 @@ impl Session {
                     let _ = ns.del_link_by_name(name);
                     return Err(e);
                 }
+                self.record(Created::Link {
+                    guest: self.host(),
+                    name: name.to_string(),
+                });
                 Ok(Bridge {
                     name: name.into(),
                     created: true,
@@ -143,10 +182,51 @@ impl Session {
         driver: &dyn Driver,
         opts: &AttachOpts,
     ) -> Result<Attachment> {
-        driver
+        let a = driver
             .validate(opts)
             .and_then(|_| driver.attach(self, guest, opts))
-            .ctx(format!("attaching {guest} to {}", driver.describe()))
+            .ctx(format!("attaching {guest} to {}", driver.describe()))?;
+        if a.created {
+            self.record(Created::Link {
+                guest: self.host(),
+                name: a.host_ifname.clone(),
+            });
+        }
+        Ok(a)
+    }
+
+    fn record(&self, c: Created) {
+        self.journal.borrow_mut().push(c);
+    }
+
+    /// Undo everything this session created, newest first (a failed `run` or `-e` leaves nothing).
+    /// Objects that already existed before the run are never touched. Returns what was removed.
+    pub fn rollback(&self) -> Vec<String> {
+        let mut undone = vec![];
+        let items: Vec<Created> = self.journal.borrow_mut().drain(..).rev().collect();
+        for c in items {
+            match c {
+                Created::Link { guest, name } => {
+                    if let Ok(ns) = self.nl.ns(&guest) {
+                        match ns.del_link_by_name(&name) {
+                            Ok(()) => undone.push(format!("link {name}")),
+                            Err(e) if e.errno() == Some(libc::ENODEV) => {}
+                            Err(e) => eprintln!("pipework: rollback: {e}"),
+                        }
+                    }
+                }
+                Created::Netns(name) => {
+                    if let Ok(Some(g)) = Guest::open_netns(&name) {
+                        self.nl.forget(&g);
+                        match Guest::delete_netns(&name) {
+                            Ok(()) => undone.push(format!("netns {name}")),
+                            Err(e) => eprintln!("pipework: rollback: {e}"),
+                        }
+                    }
+                }
+            }
+        }
+        undone
     }
 
     pub fn link(&self, guest: &Guest, name: &str) -> Result<LinkState> {

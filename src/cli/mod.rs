@@ -37,6 +37,9 @@ pub enum Cmd {
         file: String,
         /// Parameters for the script, KEY=VALUE
         params: Vec<String>,
+        /// On failure, keep what the run created instead of rolling it back
+        #[arg(long)]
+        keep: bool,
     },
     /// Interactive shell: persistent scope, history, completion, :help, :doc NAME
     Repl,
@@ -100,6 +103,14 @@ fn owner_for(file: &str) -> String {
     }
 }
 
+/// A failed run removes everything it created (objects that existed before are left alone).
+fn report_rollback(s: &Session) {
+    let undone = s.rollback();
+    if !undone.is_empty() {
+        eprintln!("pipework: rolled back: {}", undone.join(", "));
+    }
+}
+
 fn session(verbose: bool) -> Result<Rc<Session>, i32> {
     Session::new(verbose).map(Rc::new).map_err(|e| {
         eprintln!("pipework: {e}");
@@ -123,6 +134,7 @@ pub fn main_with(cli: Cli) -> i32 {
             }
             Err(e) => {
                 eprintln!("pipework: {}", script::describe_error(&e));
+                report_rollback(&s);
                 1
             }
         };
@@ -132,7 +144,7 @@ pub fn main_with(cli: Cli) -> i32 {
         return 2;
     };
     match cmd {
-        Cmd::Run { file, params } => {
+        Cmd::Run { file, params, keep } => {
             let params = match parse_params(&params) {
                 Ok(p) => p,
                 Err(e) => {
@@ -161,6 +173,11 @@ pub fn main_with(cli: Cli) -> i32 {
                 Ok(_) => 0,
                 Err(e) => {
                     eprintln!("pipework: {name}: {}", script::describe_error(&e));
+                    if keep {
+                        eprintln!("pipework: --keep: leaving what the run created in place");
+                    } else {
+                        report_rollback(&s);
+                    }
                     1
                 }
             }

@@ -164,6 +164,15 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
     let ss = s.clone();
     reg!(
         engine,
+        "guest",
+        ["spec: &str", "Guest"],
+        "A guest from text: \"netns:NAME\", \"pid:N\", \"host\", or a bare namespace name (created if missing).",
+        move |spec: &str| ss.guest(spec).rhai()
+    );
+    engine.register_fn("guest", |g: Guest| g);
+    let ss = s.clone();
+    reg!(
+        engine,
         "host",
         ["Guest"],
         "The namespace pipework runs in.",

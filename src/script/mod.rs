@@ -67,6 +67,20 @@ pub fn run(engine: &Engine, ast: &AST, params: Map) -> Result<Dynamic, Box<EvalA
 /// Render an evaluation error with its script position, e.g.
 /// `demo.rhai line 12: veth(): unknown option `gatway``.
 pub fn describe_error(e: &EvalAltResult) -> String {
+    // A script that caught an error and threw it on (try/catch + throw e) throws Rhai's error map;
+    // show it as the original message with its original place.
+    if let EvalAltResult::ErrorRuntime(v, pos) = e {
+        if let Some(m) = v.read_lock::<rhai::Map>() {
+            if let Some(text) = m.get("message") {
+                let src = m.get("source").map(|s| format!("{s} ")).unwrap_or_default();
+                let line = m
+                    .get("line")
+                    .map(|l| format!("line {l}"))
+                    .unwrap_or_default();
+                return format!("{text} ({src}{line}; rethrown at {pos})");
+            }
+        }
+    }
     let mut msg = e.to_string();
     // Rhai wraps errors raised in functions of imported modules; unwrap to the useful part.
     if let EvalAltResult::ErrorInFunctionCall(f, src, inner, pos) = e {
