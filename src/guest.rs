@@ -73,7 +73,7 @@ const NSFS_MAGIC: i64 = 0x6e73_6673;
 
 fn is_nsfs(path: &Path) -> bool {
     nix::sys::statfs::statfs(path)
-        .map(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC)
+        .map(|s| s.filesystem_type().0 == NSFS_MAGIC)
         .unwrap_or(false)
 }
 

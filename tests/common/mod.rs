@@ -1,0 +1,216 @@
+//! Shared helpers for the root integration tiers: unique names per test, running the real binary,
+//! reading kernel state back with iproute2's JSON output (an independent witness), and cleanup that
+//! runs even when an assertion fails.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_pipework")
+}
+
+/// Per-test world: every namespace/bridge name starts with `prefix`, the owner is `prefix` too.
+pub struct World {
+    pub prefix: String,
+    dir: std::path::PathBuf,
+}
+
+impl World {
+    pub fn new(tag: &str) -> World {
+        assert!(
+            nix_is_root(),
+            "the host tier needs root (CAP_NET_ADMIN); run it via tests/run-all.sh as root"
+        );
+        // p + tag + 3 digits + one letter keeps `veth1pl<netns>` within the 15-byte limit, so
+        // tests see the classic host-side names.
+        assert!(
+            tag.len() <= 3,
+            "keep tags short: interface names are limited to 15 bytes"
+        );
+        let prefix = format!("p{tag}{:03}", std::process::id() % 1000);
+        let dir = std::env::temp_dir().join(format!("pipework-test-{prefix}"));
+        let w = World { prefix, dir };
+        w.cleanup();
+        std::fs::create_dir_all(&w.dir).unwrap();
+        w
+    }
+
+    pub fn ns(&self, n: &str) -> String {
+        format!("{}{n}", self.prefix)
+    }
+
+    pub fn br(&self) -> String {
+        let b = format!("{}b", self.prefix);
+        assert!(b.len() <= 15, "{b}");
+        b
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        Command::new(bin())
+            .args(args)
+            .output()
+            .expect("run pipework")
+    }
+
+    /// Run a script as `<prefix>.rhai`, so its owner is the prefix.
+    pub fn script(&self, src: &str, params: &[&str]) -> Output {
+        let path = self.dir.join(format!("{}.rhai", self.prefix));
+        std::fs::write(&path, src).unwrap();
+        let mut args = vec!["run", path.to_str().unwrap()];
+        args.extend_from_slice(params);
+        self.cmd(&args)
+    }
+
+    pub fn eval(&self, expr: &str) -> Output {
+        let e = format!("owner({:?}); {expr}", self.prefix);
+        self.cmd(&["-e", &e])
+    }
+
+    pub fn cleanup(&self) {
+        let _ = Command::new(bin())
+            .args(["-e", &format!("down({:?})", self.prefix)])
+            .output();
+        // Belt and braces, independent of the product: anything carrying our prefix.
+        for ns in netns_list() {
+            if ns.starts_with(&self.prefix) {
+                let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+            }
+        }
+        for l in ip_json(None, &["link", "show"])
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let name = l["ifname"].as_str().unwrap_or_default();
+            if name.starts_with(&self.prefix) {
+                let _ = Command::new("ip").args(["link", "del", name]).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+pub fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc_geteuid() == 0 }
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+pub fn netns_list() -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-j", "netns", "list"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `ip -j [-n NS] ARGS…` parsed.
+pub fn ip_json(ns: Option<&str>, args: &[&str]) -> Value {
+    let mut c = Command::new("ip");
+    c.arg("-j");
+    if let Some(n) = ns {
+        c.args(["-n", n]);
+    }
+    let out = c.args(args).output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+pub fn link(ns: Option<&str>, name: &str) -> Option<Value> {
+    ip_json(ns, &["-d", "link", "show", "dev", name])
+        .as_array()
+        .and_then(|a| a.first().cloned())
+}
+
+pub fn addrs(ns: Option<&str>, name: &str) -> Vec<String> {
+    ip_json(ns, &["addr", "show", "dev", name])
+        .as_array()
+        .and_then(|a| a.first().cloned())
+        .and_then(|l| l["addr_info"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|a| format!("{}/{}", a["local"].as_str().unwrap_or(""), a["prefixlen"]))
+        .collect()
+}
+
+/// Links in the host namespace that belong to this world (tests run in parallel; ignore the others).
+pub fn my_links(w: &World) -> Vec<Value> {
+    let owner = format!("owner={}", w.prefix);
+    ip_json(None, &["link", "show"])
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| {
+            l["ifname"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(&w.prefix)
+                || l["ifalias"].as_str().unwrap_or_default().contains(&owner)
+        })
+        .collect()
+}
+
+/// Global (non link-local) addresses.
+pub fn global_addrs(ns: Option<&str>, name: &str) -> Vec<String> {
+    addrs(ns, name)
+        .into_iter()
+        .filter(|a| !a.starts_with("fe80"))
+        .collect()
+}
+
+pub fn routes(ns: &str) -> Vec<Value> {
+    ip_json(Some(ns), &["route", "show"])
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Independent reachability witness: iputils/busybox ping inside the namespace.
+pub fn ping(ns: &str, ip: &str) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "1", ip])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+pub fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "pipework failed:\n{}", text(o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn fails(o: &Output) -> String {
+    assert!(
+        !o.status.success(),
+        "pipework should have failed:\n{}",
+        text(o)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

@@ -1,0 +1,455 @@
+//! Host tier (root): real namespaces, veth, bridges. Every test asserts by traffic and by kernel state
+//! read back with iproute2, and cleans up after itself even when it fails.
+
+mod common;
+use common::*;
+
+#[test]
+fn two_guests_on_a_bridge_reach_each_other() {
+    let w = World::new("two");
+    let (a, b, br) = (w.ns("a"), w.ns("b"), w.br());
+    let out = ok(&w.script(
+        r#"
+        let br = bridge(params.br);
+        let a = veth(netns(params.a), br, #{ip: ["198.18.1.2/24", "fd00:1::2/64"], gateway: "198.18.1.1"});
+        let b = veth(netns(params.b), br, #{ip: ["198.18.1.3/24", "fd00:1::3/64"], mac: "02:42:c6:12:01:03"});
+        print(a); print(b);
+        if !ping(netns(params.a), "198.18.1.3") { throw "no v4 reachability"; }
+        if !ping(netns(params.a), "fd00:1::3") { throw "no v6 reachability"; }
+        "#,
+        &[&format!("a={a}"), &format!("b={b}"), &format!("br={br}")],
+    ));
+    assert!(out.contains(&format!("netns:{a}:eth1")), "{out}");
+
+    // Kernel state, read independently.
+    let bridge = link(None, &br).expect("bridge exists");
+    assert_eq!(bridge["linkinfo"]["info_kind"], "bridge");
+    assert_eq!(bridge["ifalias"], format!("pipework owner={}", w.prefix));
+    let host_end = link(None, &format!("veth1pl{a}")).expect("host end exists");
+    assert_eq!(host_end["master"], br.as_str());
+    assert!(host_end["operstate"] == "UP", "{host_end}");
+    let guest_end = link(Some(&a), "eth1").expect("guest end exists");
+    assert_eq!(guest_end["linkinfo"]["info_kind"], "veth");
+    assert!(guest_end["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "UP"));
+    assert_eq!(
+        global_addrs(Some(&a), "eth1"),
+        vec!["198.18.1.2/24", "fd00:1::2/64"]
+    );
+    let b_addrs = addrs(Some(&b), "eth1");
+    assert!(
+        b_addrs.contains(&"198.18.1.3/24".to_string())
+            && b_addrs.contains(&"fd00:1::3/64".to_string()),
+        "{b_addrs:?}"
+    );
+    assert_eq!(
+        link(Some(&b), "eth1").unwrap()["address"],
+        "02:42:c6:12:01:03"
+    );
+    let default = routes(&a)
+        .into_iter()
+        .find(|r| r["dst"] == "default")
+        .expect("default route");
+    assert_eq!(default["gateway"], "198.18.1.1");
+    assert_eq!(default["dev"], "eth1");
+
+    // Traffic, witnessed by the system ping as well as ours.
+    assert!(ping(&a, "198.18.1.3"));
+    assert!(ping(&b, "198.18.1.2"));
+}
+
+#[test]
+fn separate_bridges_do_not_reach_each_other() {
+    // The negative control: proves the ping assertions above can fail.
+    let w = World::new("iso");
+    let out = ok(&w.script(
+        r#"
+        let a = veth(netns(params.a), bridge(params.b1), #{ip: "198.18.2.2/24"});
+        let b = veth(netns(params.b), bridge(params.b2), #{ip: "198.18.2.3/24"});
+        print(ping(netns(params.a), "198.18.2.3", #{count: 1, timeout: "300ms"}));
+        "#,
+        &[
+            &format!("a={}", w.ns("a")),
+            &format!("b={}", w.ns("b")),
+            &format!("b1={}x", w.prefix),
+            &format!("b2={}y", w.prefix),
+        ],
+    ));
+    assert_eq!(out.trim(), "false");
+    assert!(!ping(&w.ns("a"), "198.18.2.3"));
+}
+
+#[test]
+fn rerunning_a_recipe_is_a_no_op() {
+    let w = World::new("rer");
+    let src = r#"
+        let a = veth(netns(params.a), bridge(params.br), #{ip: "198.18.3.2/24", gateway: "198.18.3.1", mac: "02:00:00:00:03:02"});
+        print(a.created);
+    "#;
+    let params = [format!("a={}", w.ns("a")), format!("br={}", w.br())];
+    let p: Vec<&str> = params.iter().map(|s| s.as_str()).collect();
+    assert_eq!(ok(&w.script(src, &p)).trim(), "true");
+    let before_host = serde_json::Value::Array(my_links(&w));
+    let before_guest = ip_json(Some(&w.ns("a")), &["addr", "show"]);
+    let before_routes = routes(&w.ns("a"));
+    assert_eq!(ok(&w.script(src, &p)).trim(), "false");
+    let strip = |v: serde_json::Value| {
+        // Counters change between reads; compare identity and configuration only.
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["ifindex"].clone(),
+                    l["ifname"].clone(),
+                    l["address"].clone(),
+                    l["master"].clone(),
+                    l["addr_info"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        strip(before_host.clone()),
+        strip(serde_json::Value::Array(my_links(&w)))
+    );
+    assert_eq!(
+        before_host.as_array().unwrap().len(),
+        2,
+        "bridge and one host end: {before_host}"
+    );
+    assert_eq!(
+        strip(before_guest),
+        strip(ip_json(Some(&w.ns("a")), &["addr", "show"]))
+    );
+    assert_eq!(before_routes, routes(&w.ns("a")));
+}
+
+#[test]
+fn failure_in_the_middle_of_veth_removes_what_it_created() {
+    let w = World::new("mid");
+    let a = w.ns("a");
+    // Create the guest and make IPv6 unusable inside it, so the address step fails after the veth
+    // pair already exists.
+    ok(&w.eval(&format!("netns({a:?}); bridge({:?})", w.br())));
+    for knob in ["all", "default"] {
+        let st = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &a,
+                "sh",
+                "-c",
+                &format!("echo 1 > /proc/sys/net/ipv6/conf/{knob}/disable_ipv6"),
+            ])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let err = fails(&w.eval(&format!(
+        "veth(netns({a:?}), bridge({:?}), #{{ip: \"fd00:5::2/64\"}})",
+        w.br()
+    )));
+    assert!(err.contains("add address fd00:5::2/64 to eth1"), "{err}");
+    assert!(
+        link(None, &format!("veth1pl{a}")).is_none(),
+        "host end left behind"
+    );
+    assert!(link(Some(&a), "eth1").is_none(), "guest end left behind");
+    // The namespace and bridge existed before this call and stay.
+    assert!(netns_list().contains(&a));
+    assert!(link(None, &w.br()).is_some());
+}
+
+#[test]
+fn a_failed_run_rolls_back_everything_it_created() {
+    let w = World::new("rol");
+    let err = fails(&w.script(
+        r#"
+        let br = bridge(params.br);
+        veth(netns(params.a), br, #{ip: "198.18.4.2/24"});
+        veth(netns(params.b), br, #{ip: "198.18.4.3/24", mac: "not-a-mac"});
+        "#,
+        &[
+            &format!("a={}", w.ns("a")),
+            &format!("b={}", w.ns("b")),
+            &format!("br={}", w.br()),
+        ],
+    ));
+    assert!(err.contains("invalid MAC address \"not-a-mac\""), "{err}");
+    assert!(
+        err.contains("line 4"),
+        "error must name the script line: {err}"
+    );
+    assert!(err.contains("rolled back"), "{err}");
+    assert!(
+        !netns_list().iter().any(|n| n.starts_with(&w.prefix)),
+        "{:?}",
+        netns_list()
+    );
+    assert!(link(None, &w.br()).is_none());
+    assert!(link(None, &format!("veth1pl{}", w.ns("a"))).is_none());
+}
+
+#[test]
+fn bad_input_is_explained_and_changes_nothing() {
+    let w = World::new("bad");
+    let a = w.ns("a");
+    // Namespace and bridge exist beforehand, so each case can only fail inside the call under test.
+    ok(&w.eval(&format!("netns({a:?}); bridge({:?})", w.br())));
+    let links_before = my_links(&w);
+    let g = format!("netns({a:?})");
+    let br = format!("bridge({:?})", w.br());
+    let cases: Vec<(String, &str)> = vec![
+        (
+            format!("veth({g}, {br}, #{{ip: \"198.18.5.2/33\"}})"),
+            "invalid address \"198.18.5.2/33\"",
+        ),
+        (
+            format!("veth({g}, {br}, #{{ip: \"banana\"}})"),
+            "invalid address \"banana\"",
+        ),
+        (
+            format!("veth({g}, {br}, #{{mac: \"02:42:zz:00:00:01\"}})"),
+            "invalid MAC address",
+        ),
+        (
+            format!("veth({g}, {br}, #{{mac: \"01:00:5e:00:00:01\"}})"),
+            "multicast",
+        ),
+        (
+            format!("veth({g}, {br}, #{{ifname: \"averyveryverylongname\"}})"),
+            "15 bytes",
+        ),
+        (
+            format!("veth({g}, {br}, #{{adress: \"198.18.5.2/24\"}})"),
+            "unknown option `adress`",
+        ),
+        (
+            format!("veth({g}, {br}, #{{ip: \"198.18.5.2/24\", gateway: \"198.18.6.1\"}})"),
+            "not inside any of the guest's subnets",
+        ),
+        (
+            format!("veth({g}, bridge(\"{}nope-too-long-name\"))", w.prefix),
+            "15 bytes",
+        ),
+        (format!("veth({g}, {br}, #{{mtu: 20}})"), "MTU"),
+        ("pid(999999999)".to_string(), "no such process"),
+        ("pid(-4)".to_string(), "positive"),
+        (
+            format!("route({g}, \"add 10.1.0.0/8 via 198.18.5.1\")"),
+            "did you mean 10.0.0.0/8",
+        ),
+        (
+            format!("route({g}, #{{to: \"198.51.100.0/24\", via: \"198.18.5.1\", metrc: 5}})"),
+            "unknown option `metrc`",
+        ),
+    ];
+    for (expr, want) in cases {
+        let err = fails(&w.cmd(&["-e", &format!("owner({:?});\n{expr}", w.prefix)]));
+        assert!(err.contains(want), "{expr}: wanted {want:?} in: {err}");
+        assert!(
+            err.contains("line 2"),
+            "{expr}: error must carry the script line: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert_eq!(links_before.len(), my_links(&w).len(), "{links_before:?}");
+    assert!(link(Some(&a), "eth1").is_none());
+    // A bridge name that is missing (not created by bridge()) is an error, not a silent create.
+    let mut fake = pipework::driver::AttachOpts::default();
+    fake.ips.push("198.18.5.2/24".parse().unwrap());
+    let s = pipework::Session::new(false).unwrap();
+    let e = s
+        .attach(
+            &s.netns(&a).unwrap(),
+            &pipework::driver::LinuxBridge {
+                name: format!("{}zz", w.prefix),
+            },
+            &fake,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bridge") && e.contains("not found"), "{e}");
+}
+
+#[test]
+fn pid_guests_are_pinned_and_dead_pids_are_refused() {
+    let w = World::new("pid");
+    let a = w.ns("a");
+    ok(&w.eval(&format!("netns({a:?})")));
+    let mut child = std::process::Command::new("ip")
+        .args(["netns", "exec", &a, "sleep", "30"])
+        .spawn()
+        .unwrap();
+    // `ip netns exec` execs sleep in place; the PID is that of the sleeper once the netns is joined.
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| !p.ends_with("sleep"))
+        .unwrap_or(true)
+    {
+        assert!(std::time::Instant::now() < deadline, "sleep did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = w.eval(&format!(
+        "veth(pid({pid}), bridge({:?}), #{{ip: \"198.18.6.2/24\", ifname: \"pid0\"}})",
+        w.br()
+    ));
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = ok(&out);
+    assert!(out.contains(&format!("pid:{pid}:pid0")), "{out}");
+    assert_eq!(global_addrs(Some(&a), "pid0"), vec!["198.18.6.2/24"]);
+    assert!(link(None, &format!("vpid0pl{pid}")).is_some());
+    let err = fails(&w.eval(&format!("pid({pid})")));
+    assert!(err.contains("no such process"), "{err}");
+}
+
+#[test]
+fn routes_addresses_links_and_exec() {
+    let w = World::new("rt");
+    let a = w.ns("a");
+    let out = ok(&w.script(
+        r#"
+        let g = netns(params.a);
+        let at = veth(g, bridge(params.br), #{ip: "198.18.7.2/24", mtu: 1400});
+        print(route(g, "add 198.51.100.0/24 via 198.18.7.254 metric 7"));
+        print(route(g, "add 198.51.100.0/24 via 198.18.7.254 metric 7"));
+        print(route(g, #{to: "10.0.0.0/8", via: "198.18.7.253"}));
+        route(g, "del 10.0.0.0/8");
+        let l = at.link;
+        print(addr(l, "198.18.8.2/24"));
+        print(addrs(l).len());
+        set_mtu(l, 1300);
+        let r = exec(g, ["ip", "-o", "link", "show", "eth1"]);
+        print(r.code);
+        print(r.stdout.contains("mtu 1300"));
+        print(info(l).master);
+        print(info(at.host_link).master);
+        "#,
+        &[&format!("a={a}"), &format!("br={}", w.br())],
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0..3], ["true", "false", "true"], "{out}");
+    assert_eq!(lines[3], "true");
+    assert_eq!(lines[4], "3", "two v4 addresses plus the link-local: {out}");
+    assert_eq!(lines[5..8], ["0", "true", ""], "{out}");
+    assert_eq!(lines[8], w.br());
+    let r = routes(&a);
+    assert!(
+        r.iter().any(|r| r["dst"] == "198.51.100.0/24"
+            && r["gateway"] == "198.18.7.254"
+            && r["metric"] == 7),
+        "{r:?}"
+    );
+    assert!(!r.iter().any(|r| r["dst"] == "10.0.0.0/8"), "{r:?}");
+    assert_eq!(link(Some(&a), "eth1").unwrap()["mtu"], 1300);
+    assert_eq!(link(None, &format!("veth1pl{a}")).unwrap()["mtu"], 1400);
+}
+
+#[test]
+fn long_guest_names_get_a_short_deterministic_host_name() {
+    let w = World::new("lng");
+    let a = w.ns("a-rather-long-namespace-name");
+    let run = || {
+        ok(&w.eval(&format!(
+            "veth(netns({a:?}), bridge({:?}), #{{ip: \"198.18.9.2/24\"}}).host_ifname",
+            w.br()
+        )))
+    };
+    let first = run();
+    let name = first.trim().trim_matches('"').to_string();
+    assert!(name.len() <= 15 && name.starts_with("vpw"), "{name}");
+    assert!(link(None, &name).is_some());
+    assert_eq!(run(), first, "same inputs, same name");
+}
+
+#[test]
+fn down_removes_only_what_the_owner_created() {
+    let w = World::new("dwn");
+    let pre = w.ns("pre");
+    // A namespace and bridge that exist before pipework runs must survive its teardown.
+    assert!(std::process::Command::new("ip")
+        .args(["netns", "add", &pre])
+        .status()
+        .unwrap()
+        .success());
+    let prebr = format!("{}p", w.prefix);
+    assert!(std::process::Command::new("ip")
+        .args(["link", "add", &prebr, "type", "bridge"])
+        .status()
+        .unwrap()
+        .success());
+    ok(&w.script(
+        r#"
+        veth(netns(params.pre), bridge(params.prebr), #{ip: "198.18.11.2/24"});
+        veth(netns(params.mine), bridge(params.br), #{ip: "198.18.11.3/24"});
+        "#,
+        &[
+            &format!("pre={pre}"),
+            &format!("prebr={prebr}"),
+            &format!("mine={}", w.ns("m")),
+            &format!("br={}", w.br()),
+        ],
+    ));
+    let other = fails(&w.cmd(&["-e", "down(\"some body\")"]));
+    assert!(other.contains("invalid owner"), "{other}");
+    let out = ok(&w.cmd(&["-e", &format!("down({:?})", w.prefix)]));
+    assert!(out.contains(&w.ns("m")), "{out}");
+    assert!(
+        netns_list().contains(&pre),
+        "pre-existing namespace must survive"
+    );
+    assert!(
+        link(None, &prebr).is_some(),
+        "pre-existing bridge must survive"
+    );
+    assert!(
+        link(Some(&pre), "eth1").is_none(),
+        "our veth into it must be gone"
+    );
+    assert!(!netns_list().contains(&w.ns("m")));
+    assert!(link(None, &w.br()).is_none());
+}
+
+#[test]
+fn demo_runs_and_leaves_nothing() {
+    let out = std::process::Command::new(bin())
+        .args([
+            "run",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.rhai"),
+        ])
+        .output()
+        .unwrap();
+    let s = ok(&out);
+    assert!(s.contains("ping web -> db and db -> web: ok"), "{s}");
+    assert!(
+        s.contains("teardown: removed 3 links and 2 namespaces"),
+        "{s}"
+    );
+    assert!(!netns_list().iter().any(|n| n.starts_with("demo-")));
+    assert!(link(None, "br-demo").is_none());
+}
+
+#[test]
+fn lamp_recipe_runs_by_name_with_params() {
+    let w = World::new("lmp");
+    let out = ok(&w.cmd(&[
+        "run",
+        "lamp",
+        &format!("web={}", w.ns("w")),
+        &format!("db={}", w.ns("d")),
+        &format!("bridge={}", w.br()),
+        "web_ip=198.18.12.2/24",
+        "db_ip=198.18.12.3/24",
+    ]));
+    assert!(out.contains("lamp: web <-> db reachable"), "{out}");
+    assert!(ping(&w.ns("w"), "198.18.12.3"));
+    // Embedded recipe runs under its own owner: tear down by that name.
+    ok(&w.cmd(&["-e", "down(\"lamp\")"]));
+    assert!(link(None, &w.br()).is_none());
+}
