@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine, as root. Installs what it needs, builds once, then runs:
+# formatting and lint gates, unit tests, the host tier (real namespaces, veth, bridges) and CLI tests,
+# the full-kernel tier under qemu (tests/kernel), a benchmark smoke run against the peers, and a leak check (every namespace or bridge the suite made
+# must be gone afterwards).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+[ "$(id -u)" = 0 ] || { echo "run as root: the host tier creates namespaces, veth pairs and bridges" >&2; exit 1; }
+
+# A DHCP client or a bad experiment must never leave this machine without a resolver: snapshot it.
+resolv_backup=$(mktemp /tmp/resolv.conf.XXXXXX)
+cp -a /etc/resolv.conf "$resolv_backup" 2>/dev/null || true
+restore_resolv() {
+  if [ -s "$resolv_backup" ] && ! cmp -s "$resolv_backup" /etc/resolv.conf; then
+    echo "WARNING: /etc/resolv.conf changed during the tests; restoring it" >&2
+    cat "$resolv_backup" > /etc/resolv.conf
+  fi
+  rm -f "$resolv_backup"
+}
+trap restore_resolv EXIT
+
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+command -v ping >/dev/null || need+=(iputils-ping)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+state() { { ip netns list 2>/dev/null | awk '{print "netns " $1}'; ip -o link show type bridge 2>/dev/null | awk -F': ' '{print "bridge " $2}'; } | sort; }
+before=$(state)
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --release --all-targets -- -D warnings
+echo "== build"
+cargo build --release --all-targets
+echo "== tests (unit, host tier, CLI)"
+cargo test --release -- --test-threads="${TEST_THREADS:-4}"
+echo "== kernel tier (qemu, Debian kernel: 8021q, dummy, netem, vlan_filtering …)"
+tests/kernel/run.sh
+echo "== kernel tier self-test: a wrong expectation must fail the tier"
+if KT_CASES=tests/kernel/selftest tests/kernel/run.sh > /tmp/pipework-kt-selftest.log 2>&1; then
+  cat /tmp/pipework-kt-selftest.log >&2
+  echo "kernel tier self-test: the tier passed although a case was wrong" >&2
+  exit 1
+fi
+grep -q '^1 passed, 1 failed$' /tmp/pipework-kt-selftest.log || { cat /tmp/pipework-kt-selftest.log >&2; exit 1; }
+echo "kernel tier self-test: wrong expectation detected (1 passed, 1 failed)"
+echo "== benchmark smoke run (N=10)"
+SETTLE=0 benches/attach.sh 10
+
+after=$(state)
+leaked=$(comm -13 <(echo "$before") <(echo "$after") || true)
+if [ -n "$leaked" ]; then
+  echo "LEAK: the suite left these behind:" >&2
+  echo "$leaked" >&2
+  exit 1
+fi
+echo "== all tiers passed; nothing left behind"
