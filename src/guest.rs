@@ -323,6 +323,19 @@ pub fn owned_netns() -> Vec<(String, String)> {
     v
 }
 
+/// Every named namespace under /run/netns.
+pub fn netns_names() -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(NETNS_RUN_DIR) else {
+        return vec![];
+    };
+    let mut v: Vec<String> = rd
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
 pub fn netns_owner(name: &str) -> Option<String> {
     std::fs::read_to_string(owner_file(name))
         .ok()

@@ -122,6 +122,46 @@ pub fn mtu(v: i64) -> Result<u32> {
     }
 }
 
+pub fn vlan_id(v: i64) -> Result<u16> {
+    if (1..=4094).contains(&v) {
+        Ok(v as u16)
+    } else {
+        Err(Error::invalid("VLAN id", v, "must be between 1 and 4094"))
+    }
+}
+
+/// Rates in tc's units: `10mbit`, `1gbit`, `500kbit`, `100bit`, or bytes per second `2mbps`, `100bps`.
+/// Returns bytes per second.
+pub fn rate(s: &str) -> Result<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| Error::invalid("rate", s, "expected e.g. 10mbit, 1gbit, 500kbit or 2mbps"))?;
+    let bits_per_sec = match unit {
+        "bit" | "" => n,
+        "kbit" => n * 1e3,
+        "mbit" => n * 1e6,
+        "gbit" => n * 1e9,
+        "bps" => n * 8.0,
+        "kbps" => n * 8e3,
+        "mbps" => n * 8e6,
+        "gbps" => n * 8e9,
+        _ => {
+            return Err(Error::invalid(
+                "rate",
+                s,
+                "unit must be bit, kbit, mbit, gbit, bps, kbps, mbps or gbps",
+            ))
+        }
+    };
+    if !(8.0..=8e12).contains(&bits_per_sec) {
+        return Err(Error::invalid("rate", s, "out of range"));
+    }
+    Ok((bits_per_sec / 8.0) as u64)
+}
+
 /// Durations like `5s`, `250ms`, `1m`, or a bare number of seconds.
 pub fn duration(s: &str) -> Result<std::time::Duration> {
     let s = s.trim();
@@ -225,6 +265,17 @@ mod tests {
         assert_eq!(duration("1m").unwrap().as_secs(), 60);
         assert!(duration("5 parsecs").is_err());
         assert!(duration("-1s").is_err());
+    }
+
+    #[test]
+    fn vlans_and_rates() {
+        assert_eq!(vlan_id(10).unwrap(), 10);
+        assert!(vlan_id(0).is_err());
+        assert!(vlan_id(4095).is_err());
+        assert_eq!(rate("10mbit").unwrap(), 1_250_000);
+        assert_eq!(rate("2mbps").unwrap(), 2_000_000);
+        assert!(rate("fast").is_err());
+        assert!(rate("10furlongs").is_err());
     }
 
     #[test]

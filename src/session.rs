@@ -34,6 +34,8 @@ pub struct Bridge {
 #[derive(Default, Clone, Debug)]
 pub struct BridgeOpts {
     pub mtu: Option<u32>,
+    /// 802.1Q-aware bridge: ports can be put into VLANs (`veth(…, #{vlan: 10})`).
+    pub vlan_filtering: Option<bool>,
 }
 
 /// What `down()` removed.
@@ -147,6 +149,9 @@ impl Session {
                 if change.up.is_some() || change.mtu.is_some() {
                     ns.set_link(l.index, name, &change)?;
                 }
+                if let Some(f) = opts.vlan_filtering.filter(|f| Some(*f) != l.vlan_filtering) {
+                    ns.set_vlan_filtering(l.index, name, f)?;
+                }
                 Ok(Bridge {
                     name: name.into(),
                     created: false,
@@ -158,7 +163,7 @@ impl Session {
             ))),
             None => {
                 let alias = marker::encode(&self.owner(), &[]);
-                ns.add_bridge(name, opts.mtu)?;
+                ns.add_bridge(name, opts.mtu, opts.vlan_filtering.unwrap_or(false))?;
                 if let Err(e) = ns.set_alias(name, &alias) {
                     let _ = ns.del_link_by_name(name);
                     return Err(e);
@@ -227,6 +232,100 @@ impl Session {
             }
         }
         undone
+    }
+
+    /// Ensure a dummy interface inside a guest, up, with the given addresses/MTU/MAC.
+    pub fn dummy(&self, guest: &Guest, opts: &AttachOpts) -> Result<LinkState> {
+        self.ensure_local_link(guest, opts, "dummy", None, |ns| ns.add_dummy(&opts.ifname))
+    }
+
+    /// Ensure an 802.1Q sub-interface of `parent` (inside the same guest) with VLAN id `id`.
+    pub fn vlan(
+        &self,
+        guest: &Guest,
+        parent: &str,
+        id: u16,
+        opts: &AttachOpts,
+    ) -> Result<LinkState> {
+        crate::parse::vlan_id(id as i64)?;
+        let p = self.link(guest, parent)?;
+        self.ensure_local_link(guest, opts, "vlan", Some(id), |ns| {
+            ns.add_vlan(&opts.ifname, p.index, id)
+        })
+    }
+
+    /// Shared "ensure" for interfaces created inside one namespace: create if missing (marked with
+    /// the owner, rolled back if configuring it fails), accept if it exists in the wanted kind,
+    /// then converge its state.
+    fn ensure_local_link(
+        &self,
+        guest: &Guest,
+        opts: &AttachOpts,
+        kind: &str,
+        vlan_id: Option<u16>,
+        create: impl FnOnce(&crate::net::Ns) -> Result<()>,
+    ) -> Result<LinkState> {
+        opts.validate_common()?;
+        let ns = self.nl.ns(guest)?;
+        let name = &opts.ifname;
+        let ctx = || format!("{kind} {name} in {guest}");
+        let (l, fresh) = match ns.link(name)? {
+            Some(l) if l.is_kind(kind) && (vlan_id.is_none() || l.vlan_id == vlan_id) => (l, false),
+            Some(l) => {
+                return Err(Error::Conflict(format!(
+                    "{name} already exists in {guest} as a {} interface{}; pick another name",
+                    l.kind.as_deref().unwrap_or("plain"),
+                    l.vlan_id
+                        .map(|v| format!(" with VLAN id {v}"))
+                        .unwrap_or_default()
+                )))
+            }
+            None => {
+                create(&ns).ctx(ctx())?;
+                let res = ns
+                    .set_alias(
+                        name,
+                        &marker::encode(&self.owner(), &[("guest", &guest.to_string())]),
+                    )
+                    .and_then(|_| {
+                        ns.link(name)?.ok_or_else(|| {
+                            Error::not_found("interface", name, Some(guest.to_string()))
+                        })
+                    });
+                match res {
+                    Ok(l) => (l, true),
+                    Err(e) => {
+                        let _ = ns.del_link_by_name(name);
+                        return Err(e.context(ctx()));
+                    }
+                }
+            }
+        };
+        if let Err(e) = crate::driver::configure_guest_end(&ns, &l, opts, fresh) {
+            if fresh {
+                let _ = ns.del_link_by_name(name);
+            }
+            return Err(e.context(ctx()));
+        }
+        if fresh {
+            self.record(Created::Link {
+                guest: guest.clone(),
+                name: name.clone(),
+            });
+        }
+        ns.link(name)?
+            .ok_or_else(|| Error::not_found("interface", name, Some(guest.to_string())))
+    }
+
+    /// Impair a link with netem (delay, jitter, loss, rate); an empty spec restores the default.
+    pub fn tc(&self, guest: &Guest, ifname: &str, n: &crate::net::Netem) -> Result<()> {
+        let l = self.link(guest, ifname)?;
+        let ns = self.nl.ns(guest)?;
+        if n.is_empty() {
+            ns.clear_qdisc(l.index, ifname)
+        } else {
+            ns.set_netem(l.index, ifname, n)
+        }
     }
 
     pub fn link(&self, guest: &Guest, name: &str) -> Result<LinkState> {
@@ -350,6 +449,28 @@ impl Session {
                 // A veth end disappears with its peer's namespace; that is fine.
                 Err(e) if e.errno() == Some(libc::ENODEV) => {}
                 Err(e) => return Err(e),
+            }
+        }
+        // Links we made inside namespaces we do not own (vlan, dummy in someone else's netns).
+        let owned: Vec<String> = guest::owned_netns()
+            .into_iter()
+            .filter(|(_, o)| o == owner)
+            .map(|(n, _)| n)
+            .collect();
+        for name in guest::netns_names() {
+            if owned.contains(&name) {
+                continue;
+            }
+            let Ok(Some(g)) = Guest::open_netns(&name) else {
+                continue;
+            };
+            let Ok(gns) = self.nl.ns(&g) else { continue };
+            for l in gns.links().unwrap_or_default() {
+                if l.alias.as_deref().and_then(marker::owner_of) == Some(owner)
+                    && gns.del_link(l.index, &l.name).is_ok()
+                {
+                    removed.links.push(format!("{}:{}", g, l.name));
+                }
             }
         }
         for (name, o) in guest::owned_netns() {

@@ -40,6 +40,16 @@ impl Driver for LinuxBridge {
                 br.kind.as_deref().unwrap_or("plain")
             )));
         }
+        if opts.vlan.is_some() && br.vlan_filtering != Some(true) {
+            return Err(Error::invalid(
+                "option",
+                "vlan",
+                format!(
+                    "bridge {} does not filter VLANs; create it with bridge({:?}, #{{vlan_filtering: true}}) or use an OVS bridge",
+                    self.name, self.name
+                ),
+            ));
+        }
         let gns = s.nl.ns(guest)?;
         let (host_if, shortened) = host_ifname(opts, guest);
         let mut att = Attachment {
@@ -81,10 +91,16 @@ impl Driver for LinuxBridge {
         let mut undo = Undo::new(s);
         undo.created_link(&host, &host_if);
         let guest_label = guest.to_string();
-        hns.set_alias(
+        hns.finish_host_port(
             &host_if,
             &marker::encode(&s.owner(), &[("guest", &guest_label), ("if", &opts.ifname)]),
         )?;
+        if let Some(vid) = opts.vlan {
+            let port = hns
+                .link(&host_if)?
+                .ok_or_else(|| Error::not_found("interface", &host_if, Some("host".into())))?;
+            hns.bridge_access_vlan(port.index, &host_if, vid)?;
+        }
         let gl = gns
             .link(&opts.ifname)?
             .ok_or_else(|| Error::not_found("interface", &opts.ifname, Some(guest_label)))?;
@@ -112,6 +128,9 @@ impl LinuxBridge {
         match (existing, host_end) {
             (Some(g), Some(h)) if g.is_kind("veth") && h.master == Some(br) && h.peer == Some(g.index) => {
                 configure_guest_end(gns, &g, opts, false)?;
+                if let Some(vid) = opts.vlan {
+                    hns.bridge_access_vlan(h.index, &h.name, vid)?;
+                }
                 att.created = false;
                 att.mac = opts.mac.map(|m| fmt_mac(&m)).or(g.mac).unwrap_or_default();
                 Ok(att)

@@ -32,6 +32,8 @@ pub struct AttachOpts {
     pub mac: Option<[u8; 6]>,
     pub mtu: Option<u32>,
     pub host_ifname: Option<String>,
+    /// Access VLAN for the host-side port (Linux bridge with vlan_filtering; OVS tag later).
+    pub vlan: Option<u16>,
 }
 
 impl Default for AttachOpts {
@@ -43,6 +45,7 @@ impl Default for AttachOpts {
             mac: None,
             mtu: None,
             host_ifname: None,
+            vlan: None,
         }
     }
 }

@@ -5,9 +5,10 @@ use crate::error::Result;
 use crate::parse::fmt_mac;
 use futures::TryStreamExt;
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    AfSpecInet6, AfSpecUnspec, BridgeVlanInfoFlags, In6AddrGenMode, InfoBridge, InfoData, InfoKind,
+    InfoVeth, InfoVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
-use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec};
+use rtnetlink::{LinkBridge, LinkBridgeVlan, LinkDummy, LinkMessageBuilder, LinkUnspec, LinkVlan};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// What the kernel says about one interface.
@@ -27,6 +28,10 @@ pub struct LinkState {
     /// For veth: the peer's ifindex (in `link_netnsid`'s namespace when that is set).
     pub peer: Option<u32>,
     pub link_netnsid: Option<i32>,
+    /// Bridges: whether VLAN filtering is on.
+    pub vlan_filtering: Option<bool>,
+    /// 802.1Q sub-interfaces: the VLAN id.
+    pub vlan_id: Option<u16>,
 }
 
 impl LinkState {
@@ -49,8 +54,23 @@ impl LinkState {
                 LinkAttribute::OperState(st) => s.oper = st.to_string(),
                 LinkAttribute::LinkInfo(infos) => {
                     for i in infos {
-                        if let LinkInfo::Kind(k) = i {
-                            s.kind = Some(k.to_string());
+                        match i {
+                            LinkInfo::Kind(k) => s.kind = Some(k.to_string()),
+                            LinkInfo::Data(InfoData::Bridge(b)) => {
+                                for x in b {
+                                    if let InfoBridge::VlanFiltering(f) = x {
+                                        s.vlan_filtering = Some(*f);
+                                    }
+                                }
+                            }
+                            LinkInfo::Data(InfoData::Vlan(v)) => {
+                                for x in v {
+                                    if let InfoVlan::Id(id) = x {
+                                        s.vlan_id = Some(*id);
+                                    }
+                                }
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -138,12 +158,76 @@ impl Ns<'_> {
             .map_err(|e| self.fail(op, e))
     }
 
-    pub fn add_bridge(&self, name: &str, mtu: Option<u32>) -> Result<()> {
+    pub fn add_bridge(&self, name: &str, mtu: Option<u32>, vlan_filtering: bool) -> Result<()> {
         let mut b = LinkBridge::new(name);
         if let Some(m) = mtu {
             b = b.mtu(m);
         }
+        if vlan_filtering {
+            b = b.vlan_filtering(true);
+        }
         self.add_link(&format!("create bridge {name}"), b.build())
+    }
+
+    pub fn set_vlan_filtering(&self, index: u32, name: &str, on: bool) -> Result<()> {
+        let op = format!("set bridge {name} vlan_filtering {}", on as u8);
+        self.log(&op);
+        // By index only: on kernels before 6.x an IFLA_IFNAME in a change message for an UP device
+        // fails with EBUSY even when the name is unchanged.
+        let msg = LinkMessageBuilder::<LinkBridge>::new_with_info_kind(InfoKind::Bridge)
+            .index(index)
+            .vlan_filtering(on)
+            .build();
+        self.nl
+            .block_on(self.h.link().change(msg).execute())
+            .map_err(|e| self.fail(&op, e))
+    }
+
+    pub fn add_dummy(&self, name: &str) -> Result<()> {
+        self.add_link(
+            &format!("create dummy {name}"),
+            LinkDummy::new(name).build(),
+        )
+    }
+
+    /// 802.1Q sub-interface `name` on `parent` with VLAN id `id`, in this namespace.
+    pub fn add_vlan(&self, name: &str, parent: u32, id: u16) -> Result<()> {
+        self.add_link(
+            &format!("create vlan {name} id {id} on #{parent}"),
+            LinkVlan::new(name, parent, id).build(),
+        )
+    }
+
+    /// Make `vid` the port's only VLAN: PVID, egress untagged (an access port), dropping the
+    /// bridge's default VLAN 1 so the port sees nothing else.
+    pub fn bridge_access_vlan(&self, port: u32, port_name: &str, vid: u16) -> Result<()> {
+        let op = format!("bridge vlan add vid {vid} pvid untagged dev {port_name}");
+        self.log(&op);
+        let msg = LinkBridgeVlan::new(port)
+            .vlan(
+                vid,
+                BridgeVlanInfoFlags::Pvid | BridgeVlanInfoFlags::Untagged,
+            )
+            .build();
+        self.nl
+            .block_on(self.h.link().set(msg).execute())
+            .map_err(|e| self.fail(&op, e))?;
+        if vid != 1 {
+            let op = format!("bridge vlan del vid 1 dev {port_name}");
+            self.log(&op);
+            let msg = LinkBridgeVlan::new(port)
+                .vlan(1, BridgeVlanInfoFlags::empty())
+                .build();
+            match self
+                .nl
+                .block_on(self.h.link().del_with_message(msg).execute())
+                .map_err(|e| self.fail(&op, e))
+            {
+                Err(e) if e.errno() != Some(libc::ENOENT) => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Set the alias (our ownership marker) by interface name.
@@ -151,6 +235,25 @@ impl Ns<'_> {
         let op = format!("set link {name} alias {alias:?}");
         self.log(&op);
         let msg = LinkUnspec::new_with_name(name).alias(alias).build();
+        self.nl
+            .block_on(self.h.link().set(msg).execute())
+            .map_err(|e| self.fail(&op, e))
+    }
+
+    /// Mark a new bridge port as ours and bring it up, with IPv6 address generation off. A bridge
+    /// port needs no addresses; left on, every new port's link-local DAD, router solicitations and
+    /// MLD reports are flooded to all other ports, which makes attaching the N-th guest O(N) work
+    /// for the whole kernel (measured: 1000 attaches went from ~10 s to a fraction with this).
+    pub fn finish_host_port(&self, name: &str, alias: &str) -> Result<()> {
+        let op = format!("set link {name} up addrgenmode none alias {alias:?}");
+        self.log(&op);
+        let msg = LinkUnspec::new_with_name(name)
+            .alias(alias)
+            .up()
+            .append_extra_attribute(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+                vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+            )]))
+            .build();
         self.nl
             .block_on(self.h.link().set(msg).execute())
             .map_err(|e| self.fail(&op, e))
@@ -177,10 +280,11 @@ impl Ns<'_> {
         if let Some(m) = v.mtu {
             peer = peer.mtu(m);
         }
+        // The host end is created down: `finish_host_port` marks it, turns off its IPv6 address
+        // generation and brings it up in one message (see there for why).
         let mut host = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
             .name(v.host_name)
-            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
-            .up();
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())));
         if let Some(br) = v.host_master {
             host = host.controller(br);
         }

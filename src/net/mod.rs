@@ -4,9 +4,11 @@
 
 mod link;
 mod route;
+mod tc;
 
 pub use link::{link_up, LinkChange, LinkState, VethSpec};
 pub use route::{RouteOp, RouteSpec, RouteState};
+pub use tc::Netem;
 
 use crate::error::{Error, Result};
 use crate::guest::{Guest, NsId};

@@ -237,6 +237,10 @@ fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
 impl Ns<'_> {
     /// Unicast routes of the main table (what users mean by "the routes" of a guest).
     pub fn routes(&self, v6: bool) -> Result<Vec<RouteState>> {
+        self.routes_in(v6, 254)
+    }
+
+    pub fn routes_in(&self, v6: bool, table: u32) -> Result<Vec<RouteState>> {
         self.log(if v6 {
             "dump IPv6 routes"
         } else {
@@ -255,7 +259,7 @@ impl Ns<'_> {
             .iter()
             .filter(|m| m.header.kind == RouteType::Unicast)
             .filter_map(RouteState::from_msg)
-            .filter(|r| r.table == 254)
+            .filter(|r| r.table == table)
             .collect())
     }
 
@@ -301,12 +305,15 @@ impl Ns<'_> {
             Ok(()) => Ok(true),
             Err(e) if r.op == RouteOp::Add && e.errno() == Some(libc::EEXIST) => {
                 // Only a no-op if the existing route is the one asked for; otherwise say so.
-                let same = self.routes(r.dst.is_ipv6())?.iter().any(|x| {
-                    x.dst == r.dst
-                        && x.via == r.via
-                        && (oif.is_none() || x.dev == oif)
-                        && (r.metric.is_none() || x.metric == r.metric)
-                });
+                let same = self
+                    .routes_in(r.dst.is_ipv6(), r.table.unwrap_or(254))?
+                    .iter()
+                    .any(|x| {
+                        x.dst == r.dst
+                            && x.via == r.via
+                            && (oif.is_none() || x.dev == oif)
+                            && (r.metric.is_none() || x.metric == r.metric)
+                    });
                 if same {
                     Ok(false)
                 } else {

@@ -65,7 +65,15 @@ pub fn attach_opts(func: &str, o: &Map) -> RhaiResult<AttachOpts> {
     check_keys(
         func,
         o,
-        &["ip", "gateway", "mac", "ifname", "mtu", "host_ifname"],
+        &[
+            "ip",
+            "gateway",
+            "mac",
+            "ifname",
+            "mtu",
+            "host_ifname",
+            "vlan",
+        ],
     )?;
     let mut a = AttachOpts::default();
     if let Some(n) = opt_str(func, o, "ifname")? {
@@ -86,8 +94,62 @@ pub fn attach_opts(func: &str, o: &Map) -> RhaiResult<AttachOpts> {
     if let Some(m) = opt_int(func, o, "mtu")? {
         a.mtu = Some(parse::mtu(m).rhai()?);
     }
+    if let Some(v) = opt_int(func, o, "vlan")? {
+        a.vlan = Some(parse::vlan_id(v).rhai()?);
+    }
     a.validate_common().rhai()?;
     Ok(a)
+}
+
+/// Options of interfaces made inside one guest (dummy, vlan): #{name, ip, mtu, mac}.
+fn local_opts(func: &str, default_name: String, o: &Map) -> RhaiResult<AttachOpts> {
+    check_keys(func, o, &["name", "ip", "mtu", "mac"])?;
+    let mut m = o.clone();
+    let name = opt_str(func, o, "name")?.unwrap_or(default_name);
+    m.remove("name");
+    m.insert("ifname".into(), name.into());
+    attach_opts(func, &m)
+}
+
+fn netem(o: &Map) -> RhaiResult<crate::net::Netem> {
+    let f = "tc";
+    check_keys(f, o, &["delay", "jitter", "loss", "rate", "limit"])?;
+    let dur = |k: &str| -> RhaiResult<Option<std::time::Duration>> {
+        opt_str(f, o, k)?
+            .map(|d| parse::duration(&d))
+            .transpose()
+            .rhai()
+    };
+    let loss = match o.get("loss") {
+        None => None,
+        Some(v) if v.is_float() || v.is_int() => {
+            let p = v
+                .as_float()
+                .unwrap_or_else(|_| v.as_int().unwrap_or(0) as f64);
+            if !(0.0..=100.0).contains(&p) {
+                return err(format!(
+                    "tc(): loss is a percentage between 0 and 100, not {p}"
+                ));
+            }
+            Some(p)
+        }
+        Some(v) => {
+            return err(format!(
+                "tc(): loss must be a number (percent), not {}",
+                v.type_name()
+            ))
+        }
+    };
+    Ok(crate::net::Netem {
+        delay: dur("delay")?,
+        jitter: dur("jitter")?,
+        loss,
+        rate: opt_str(f, o, "rate")?
+            .map(|r| parse::rate(&r))
+            .transpose()
+            .rhai()?,
+        limit: opt_int(f, o, "limit")?.map(|l| l.clamp(1, u32::MAX as i64) as u32),
+    })
 }
 
 fn route_from_map(o: &Map) -> RhaiResult<RouteSpec> {
@@ -204,14 +266,22 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         engine,
         "bridge",
         ["name: &str", "opts: Map", "Bridge"],
-        "Ensure a Linux bridge with options #{mtu}.",
+        "Ensure a Linux bridge with options #{mtu, vlan_filtering}.",
         move |name: &str, o: Map| {
-            check_keys("bridge", &o, &["mtu"])?;
+            check_keys("bridge", &o, &["mtu", "vlan_filtering"])?;
             let mtu = opt_int("bridge", &o, "mtu")?
                 .map(parse::mtu)
                 .transpose()
                 .rhai()?;
-            ss.bridge(name, &BridgeOpts { mtu }).rhai()
+            let vlan_filtering = opt_bool("bridge", &o, "vlan_filtering")?;
+            ss.bridge(
+                name,
+                &BridgeOpts {
+                    mtu,
+                    vlan_filtering,
+                },
+            )
+            .rhai()
         }
     );
     engine.register_fn("to_string", |b: &mut Bridge| format!("bridge {}", b.name));
@@ -447,6 +517,54 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         move |l: Link| ss.del_link(&l.guest, &l.name).rhai()
     );
 
+    // ---- interfaces made inside a guest, and impairments ---------------------------------------
+    let ss = s.clone();
+    reg!(
+        engine,
+        "dummy",
+        ["guest: Guest", "name: &str", "opts: Map", "Link"],
+        "Ensure a dummy interface inside a guest, up, with #{ip, mtu, mac}.",
+        move |g: Guest, name: &str, o: Map| {
+            let opts = local_opts("dummy", name.to_string(), &o)?;
+            ss.dummy(&g, &opts).rhai()?;
+            Ok::<_, Box<EvalAltResult>>(Link {
+                guest: g,
+                name: opts.ifname,
+            })
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "dummy",
+        ["guest: Guest", "name: &str", "Link"],
+        "Ensure a dummy interface inside a guest, up.",
+        move |g: Guest, name: &str| {
+            let opts = local_opts("dummy", name.to_string(), &Map::new())?;
+            ss.dummy(&g, &opts).rhai()?;
+            Ok::<_, Box<EvalAltResult>>(Link {
+                guest: g,
+                name: opts.ifname,
+            })
+        }
+    );
+    let ss = s.clone();
+    reg!(engine, "vlan", ["parent: Link", "id: i64", "opts: Map", "Link"],
+        "Ensure an 802.1Q sub-interface of a link (same guest), named PARENT.ID unless #{name}; also #{ip, mtu, mac}.",
+        move |p: Link, id: i64, o: Map| vlan_impl(&ss, p, id, &o));
+    let ss = s.clone();
+    reg!(
+        engine,
+        "vlan",
+        ["parent: Link", "id: i64", "Link"],
+        "Ensure an 802.1Q sub-interface PARENT.ID of a link.",
+        move |p: Link, id: i64| vlan_impl(&ss, p, id, &Map::new())
+    );
+    let ss = s.clone();
+    reg!(engine, "tc", ["link: Link", "opts: Map"],
+        "Impair a link with netem: #{delay: \"50ms\", jitter: \"5ms\", loss: 1.5, rate: \"10mbit\", limit}; #{} restores the default qdisc.",
+        move |l: Link, o: Map| ss.tc(&l.guest, &l.name, &netem(&o)?).rhai());
+
     // ---- addresses ---------------------------------------------------------------------------
     let ss = s.clone();
     reg!(
@@ -572,6 +690,16 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
             Ok::<_, Box<EvalAltResult>>(())
         }
     );
+}
+
+fn vlan_impl(s: &Session, p: Link, id: i64, o: &Map) -> RhaiResult<Link> {
+    let id = parse::vlan_id(id).rhai()?;
+    let opts = local_opts("vlan", format!("{}.{id}", p.name), o)?;
+    s.vlan(&p.guest, &p.name, id, &opts).rhai()?;
+    Ok(Link {
+        guest: p.guest,
+        name: opts.ifname,
+    })
 }
 
 fn link_text(s: &Session, l: &Link) -> String {
