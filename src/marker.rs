@@ -22,6 +22,26 @@ pub fn validate_owner(owner: &str) -> Result<()> {
     Ok(())
 }
 
+/// An owner name derived from arbitrary text (a container name), made valid.
+pub fn sanitize_owner(s: &str) -> String {
+    let o: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._:-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if o.is_empty() {
+        "classic".into()
+    } else {
+        o
+    }
+}
+
 /// `pipework owner=lamp guest=netns:web if=eth1` (extra fields optional).
 pub fn encode(owner: &str, fields: &[(&str, &str)]) -> String {
     let mut s = format!("{PREFIX} owner={owner}");

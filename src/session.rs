@@ -123,6 +123,24 @@ impl Session {
         }
     }
 
+    /// Resolve a guest that must already exist (the classic command line: a typo must not create a
+    /// namespace). Container runtimes slot in here.
+    pub fn guest_existing(&self, spec: &str) -> Result<Guest> {
+        match spec.split_once(':') {
+            Some(("pid", _)) => self.guest(spec),
+            Some(("netns", n)) => Guest::open_netns(n)?
+                .ok_or_else(|| Error::not_found("network namespace", n, None)),
+            _ if spec == "host" => Ok(self.host()),
+            _ => match Guest::open_netns(spec)? {
+                Some(g) => Ok(g),
+                None => Err(Error::guest(
+                    spec,
+                    "not found: no named network namespace by that name (Docker, podman and LXC lookup are not in this build yet; use netns:NAME or pid:N)",
+                )),
+            },
+        }
+    }
+
     pub fn delete_netns(&self, g: &Guest) -> Result<()> {
         let name = g
             .name()
@@ -443,7 +461,19 @@ impl Session {
             .collect();
         // Ports before the bridges they sit on.
         ours.sort_by_key(|l| l.is_kind("bridge"));
+        let mut remaining: Option<Vec<LinkState>> = None;
         for l in ours {
+            if l.is_kind("bridge") {
+                // Shared infrastructure: a bridge still carrying someone else's ports stays.
+                let now = remaining.get_or_insert(ns.links()?);
+                if now.iter().any(|p| p.master == Some(l.index)) {
+                    eprintln!(
+                        "pipework: keeping bridge {} (other guests are still attached)",
+                        l.name
+                    );
+                    continue;
+                }
+            }
             match ns.del_link(l.index, &l.name) {
                 Ok(()) => removed.links.push(l.name),
                 // A veth end disappears with its peer's namespace; that is fine.

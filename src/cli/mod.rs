@@ -1,6 +1,8 @@
 //! The command line: our verbs (`run`, `repl`, `check`, `doc`, `recipes`, `completions`, `-e`), all of
 //! which end up in the same Rhai engine and `Session`.
 
+pub mod classic;
+
 use crate::script;
 use crate::session::Session;
 use clap::{CommandFactory, Parser, Subcommand};

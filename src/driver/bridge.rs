@@ -72,7 +72,8 @@ impl Driver for LinuxBridge {
             peer_name: &opts.ifname,
             peer_ns: Some(guest.fd()),
             peer_mac: opts.mac,
-            mtu: opts.mtu,
+            // Like the original pipework: the pair inherits the bridge's MTU unless told otherwise.
+            mtu: opts.mtu.or(Some(br.mtu).filter(|m| *m != 0)),
         });
         match created {
             Ok(()) => {}

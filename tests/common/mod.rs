@@ -40,6 +40,11 @@ impl World {
         format!("{}{n}", self.prefix)
     }
 
+    /// A bridge name the classic command line recognises (`br*`).
+    pub fn classic_br(&self) -> String {
+        format!("br{}", self.prefix)
+    }
+
     pub fn br(&self) -> String {
         let b = format!("{}b", self.prefix);
         assert!(b.len() <= 15, "{b}");
@@ -83,7 +88,11 @@ impl World {
             .unwrap_or_default()
         {
             let name = l["ifname"].as_str().unwrap_or_default();
-            if name.starts_with(&self.prefix) {
+            let alias = l["ifalias"].as_str().unwrap_or_default();
+            if name.starts_with(&self.prefix)
+                || name.starts_with(&format!("br{}", self.prefix))
+                || alias.contains(&format!("owner={}", self.prefix))
+            {
                 let _ = Command::new("ip").args(["link", "del", name]).status();
             }
         }

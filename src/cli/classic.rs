@@ -1,0 +1,489 @@
+//! The classic pipework command line, parsed into a plain description. Dispatch turns it into the
+//! same `Session` calls a script makes, so there is one implementation of every operation.
+//!
+//!   pipework <hostif> [-i cif] [-l localif] [-a 4|6] <guest> <ip>/<prefix>[@gateway] [mac][@vlan]
+//!   pipework <hostif> [-i cif] [-l localif] <guest> dhcp[:opts]|udhcpc|dhclient|dhcpcd[-f][:opts] [mac][@vlan]
+//!   pipework mac:<host-mac> …          pipework --direct-phys <phys> …
+//!   pipework route|rule|tc <guest> <args…>
+//!   pipework --wait [-i cif]
+
+use crate::error::{Error, Result};
+use crate::parse;
+use ipnetwork::IpNetwork;
+use md5::{Digest, Md5};
+use std::net::IpAddr;
+
+pub const SYNTAX: &str = "\
+Syntax (classic pipework command lines):
+  pipework <hostif> [-i cif] [-l localif] [-a 4|6] <guest> <ip>/<prefix>[@gateway] [mac][@vlan]
+  pipework <hostif> [-i cif] [-l localif] <guest> dhcp[:client-opts] [mac][@vlan]
+  pipework <hostif> … <guest> udhcpc|dhclient|dhcpcd|udhcpc-f|dhclient-f[:client-opts] [mac][@vlan]
+  pipework mac:<host-interface-mac> [-i cif] [-l localif] [-a 4|6] <guest> <ip>/<prefix>[@gw] [mac][@vlan]
+  pipework --direct-phys <phys-if> [-i cif] <guest> <ip>/<prefix>[@gateway] [mac]
+  pipework route <guest> <route-command>      (e.g. pipework route web add 10.0.0.0/8 via 192.168.1.254)
+  pipework rule <guest> <rule-command>
+  pipework tc <guest> <tc-command>
+  pipework --wait [-i cif]
+
+  <hostif>  br*: Linux bridge (created if missing); ovs*: Open vSwitch bridge; dummy*: dummy
+            interface; an existing interface: bridge, OVS bridge or physical (macvlan) as it is.
+  <guest>   Docker/podman container name or id, LXC container, or a named netns (netns:NAME, pid:N).
+  <ip>      0/0 configures the interface without an address.
+  [mac]     a MAC address, or U:<string> for a stable MAC derived from the string.
+  [@vlan]   VLAN tag (OVS bridges, physical interfaces).
+
+Scriptable verbs: pipework run FILE | repl | -e EXPR | check | doc | recipes | completions (pipework --help).";
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum HostIf {
+    Name(String),
+    /// `mac:<addr>`: the host interface with that MAC.
+    Mac(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Addr {
+    /// `0/0`: interface without an address.
+    None,
+    Static {
+        net: IpNetwork,
+        gateway: Option<IpAddr>,
+    },
+    /// `dhcp`, `udhcpc`, `dhclient`, `dhcpcd`, with `-f` for keep-running and `:opts`.
+    Dhcp {
+        client: String,
+        foreground: bool,
+        opts: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attach {
+    pub host: HostIf,
+    pub direct_phys: bool,
+    pub cif: Option<String>,
+    pub lif: Option<String>,
+    pub family: Option<u8>,
+    pub guest: String,
+    pub addr: Addr,
+    pub mac: Option<[u8; 6]>,
+    pub vlan: Option<u16>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Classic {
+    Attach(Attach),
+    Route { guest: String, args: Vec<String> },
+    Rule { guest: String, args: Vec<String> },
+    Tc { guest: String, args: Vec<String> },
+    Wait { cif: String },
+}
+
+fn usage(why: impl std::fmt::Display) -> Error {
+    Error::invalid("command line", why, SYNTAX)
+}
+
+/// `U:<string>` → the same MAC the original derives: md5 of the string plus newline, first five
+/// bytes, behind a locally administered 02.
+pub fn unique_mac(seed: &str) -> [u8; 6] {
+    let d = Md5::digest(format!("{seed}\n").as_bytes());
+    [0x02, d[0], d[1], d[2], d[3], d[4]]
+}
+
+fn mac_arg(s: &str) -> Result<[u8; 6]> {
+    match s.strip_prefix("U:") {
+        Some(seed) => Ok(unique_mac(seed)),
+        None => parse::mac(s),
+    }
+}
+
+pub fn parse_classic(args: &[String]) -> Result<Classic> {
+    let mut a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    if a.is_empty() {
+        return Err(usage("no arguments"));
+    }
+    if a[0] == "--wait" {
+        let cif = match a.as_slice() {
+            [_] => "eth1".to_string(),
+            [_, "-i", c] => parse::ifname(c)?,
+            _ => return Err(usage("--wait takes only [-i containerinterface]")),
+        };
+        return Ok(Classic::Wait { cif });
+    }
+    let direct_phys = a[0] == "--direct-phys";
+    if direct_phys {
+        a.remove(0);
+    }
+    let Some(hostif) = a.first().copied() else {
+        return Err(usage("missing host interface"));
+    };
+    if matches!(hostif, "route" | "rule" | "tc") && !direct_phys {
+        let (Some(guest), rest) = (a.get(1), a.get(2..).unwrap_or_default()) else {
+            return Err(usage(format!(
+                "`pipework {hostif}` needs a guest and a command"
+            )));
+        };
+        if rest.is_empty() {
+            return Err(usage(format!(
+                "`pipework {hostif} {guest}` needs a command"
+            )));
+        }
+        let guest = guest.to_string();
+        let args = rest.iter().map(|s| s.to_string()).collect();
+        return Ok(match hostif {
+            "route" => Classic::Route { guest, args },
+            "rule" => Classic::Rule { guest, args },
+            _ => Classic::Tc { guest, args },
+        });
+    }
+    let host = match hostif.strip_prefix("mac:") {
+        Some(m) => {
+            parse::mac(m)?;
+            HostIf::Mac(m.to_ascii_lowercase())
+        }
+        None => HostIf::Name(parse::ifname(hostif)?),
+    };
+    // Options come in the original's fixed order: -i, then -l, then -a.
+    let mut rest = &a[1..];
+    let mut take = |flag: &str| -> Result<Option<String>> {
+        if rest.first() == Some(&flag) {
+            let v = rest
+                .get(1)
+                .ok_or_else(|| usage(format!("{flag} needs a value")))?;
+            let v = v.to_string();
+            rest = &rest[2..];
+            Ok(Some(v))
+        } else {
+            Ok(None)
+        }
+    };
+    let cif = take("-i")?.map(|c| parse::ifname(&c)).transpose()?;
+    let lif = take("-l")?.map(|c| parse::ifname(&c)).transpose()?;
+    let family = match take("-a")?.as_deref() {
+        None => None,
+        Some("4") | Some("inet") => Some(4),
+        Some("6") | Some("inet6") => Some(6),
+        Some(x) => return Err(usage(format!("-a takes 4 or 6, not {x:?}"))),
+    };
+    let (guest, ipspec, macspec) = match rest {
+        [g, ip] => (*g, *ip, None),
+        [g, ip, m] => (*g, *ip, Some(*m)),
+        [] | [_] => return Err(usage("missing <guest> and <ip>/<prefix> (or dhcp)")),
+        _ => {
+            return Err(usage(format!(
+                "unexpected extra arguments {:?}",
+                &rest[3..]
+            )))
+        }
+    };
+    let addr = parse_addr(ipspec, family)?;
+    let (mac, vlan) = match macspec {
+        None => (None, None),
+        Some(m) => {
+            let (mac, vlan) = match m.split_once('@') {
+                Some((m, v)) => (m, Some(v)),
+                None => (m, None),
+            };
+            let mac = if mac.is_empty() {
+                None
+            } else {
+                Some(mac_arg(mac)?)
+            };
+            let vlan = vlan
+                .map(|v| {
+                    let n: i64 = v
+                        .parse()
+                        .map_err(|_| Error::invalid("VLAN id", v, "must be a number"))?;
+                    parse::vlan_id(n)
+                })
+                .transpose()?;
+            (mac, vlan)
+        }
+    };
+    Ok(Classic::Attach(Attach {
+        host,
+        direct_phys,
+        cif,
+        lif,
+        family,
+        guest: guest.to_string(),
+        addr,
+        mac,
+        vlan,
+    }))
+}
+
+fn parse_addr(s: &str, family: Option<u8>) -> Result<Addr> {
+    let (client_word, opts) = s.split_once(':').unwrap_or((s, ""));
+    if matches!(
+        client_word,
+        "dhcp" | "udhcpc" | "udhcpc-f" | "dhclient" | "dhclient-f" | "dhcpcd" | "dhcpcd-f"
+    ) {
+        let foreground = client_word.ends_with("-f");
+        return Ok(Addr::Dhcp {
+            client: client_word.trim_end_matches("-f").to_string(),
+            foreground,
+            opts: opts.to_string(),
+        });
+    }
+    if s == "0/0" {
+        return Ok(Addr::None);
+    }
+    let (ip, gw) = match s.split_once('@') {
+        Some((ip, gw)) => (ip, Some(parse::ip(gw)?)),
+        None => (s, None),
+    };
+    if !ip.contains('/') {
+        return Err(Error::invalid(
+            "address",
+            ip,
+            format!("the address needs a prefix length; maybe you meant {ip}/24?"),
+        ));
+    }
+    let net = parse::cidr(ip)?;
+    let want_v6 = match family {
+        Some(6) => true,
+        Some(_) => false,
+        None => net.is_ipv6(),
+    };
+    if net.is_ipv6() != want_v6 {
+        return Err(Error::invalid(
+            "address",
+            ip,
+            "does not match the -a address family",
+        ));
+    }
+    if let Some(g) = gw {
+        if g.is_ipv6() != net.is_ipv6() {
+            return Err(Error::invalid(
+                "gateway",
+                g,
+                "is not the same IP family as the address",
+            ));
+        }
+    }
+    Ok(Addr::Static { net, gateway: gw })
+}
+
+/// Run a parsed classic command through the same core calls scripts use.
+pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
+    use crate::driver::{AttachOpts, LinuxBridge};
+    use crate::session::{BridgeOpts, Session};
+    let s = Session::new(verbose)?;
+    match cmd {
+        Classic::Route { guest, args } => {
+            let g = s.guest_existing(&guest)?;
+            let spec = crate::net::RouteSpec::parse(&args.join(" "))?;
+            s.route(&g, &spec)?;
+            Ok(())
+        }
+        Classic::Rule { .. } => Err(Error::Conflict(
+            "`pipework rule` is not implemented in this build yet (policy routing lands with the `rule` function)".into(),
+        )),
+        Classic::Tc { .. } => Err(Error::Conflict(
+            "`pipework tc <guest> <tc args>` is not implemented yet; use pipework -e 'tc(link(guest, \"eth1\"), #{delay: \"10ms\"})'".into(),
+        )),
+        Classic::Wait { .. } => Err(Error::Conflict("`pipework --wait` is not implemented in this build yet".into())),
+        Classic::Attach(a) => {
+            let host_name = match &a.host {
+                HostIf::Name(n) => n.clone(),
+                HostIf::Mac(m) => s
+                    .links(&s.host())?
+                    .into_iter()
+                    .find(|l| l.mac.as_deref() == Some(m.as_str()))
+                    .map(|l| l.name)
+                    .ok_or_else(|| Error::not_found("host interface with MAC", m, Some("host".into())))?,
+            };
+            if a.direct_phys {
+                return Err(Error::Conflict("--direct-phys is not implemented in this build yet".into()));
+            }
+            let existing = s.nl.ns(&s.host())?.link(&host_name)?;
+            let is_bridge = match &existing {
+                Some(l) => l.is_kind("bridge"),
+                None => host_name.starts_with("br"),
+            };
+            if !is_bridge {
+                let kind = match &existing {
+                    _ if host_name.starts_with("ovs") => "Open vSwitch bridges",
+                    None if host_name.starts_with("dummy") => "dummy host interfaces",
+                    None => {
+                        return Err(Error::invalid(
+                            "host interface",
+                            &host_name,
+                            "does not exist, and only br* (Linux bridge), ovs* and dummy* names are created on demand",
+                        ))
+                    }
+                    Some(_) => "physical interfaces (macvlan)",
+                };
+                return Err(Error::Conflict(format!("{kind} are not implemented in this build yet")));
+            }
+            let mut opts = AttachOpts {
+                ifname: a.cif.clone().unwrap_or_else(|| "eth1".into()),
+                host_ifname: a.lif.clone(),
+                mac: a.mac,
+                vlan: a.vlan,
+                ..Default::default()
+            };
+            match &a.addr {
+                Addr::None => {}
+                Addr::Static { net, gateway } => {
+                    opts.ips.push(*net);
+                    opts.gateway = *gateway;
+                }
+                Addr::Dhcp { client, .. } => {
+                    return Err(Error::Conflict(format!("DHCP ({client}) is not implemented in this build yet")));
+                }
+            }
+            let driver = LinuxBridge { name: host_name.clone() };
+            // Validate everything before creating the bridge, so bad input changes nothing.
+            use crate::driver::Driver;
+            driver.validate(&opts)?;
+            let g = s.guest_existing(&a.guest)?;
+            s.set_owner(&crate::marker::sanitize_owner(&a.guest))?;
+            let res = s
+                .bridge(&host_name, &BridgeOpts::default())
+                .and_then(|_| s.attach(&g, &driver, &opts));
+            match res {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    s.rollback();
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Classic> {
+        parse_classic(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+    }
+
+    fn attach(s: &str) -> Attach {
+        match p(s).unwrap() {
+            Classic::Attach(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unique_mac_matches_the_original() {
+        assert_eq!(
+            parse::fmt_mac(&unique_mac("myhost.foo.com")),
+            "02:72:6c:cd:9b:8d"
+        );
+    }
+
+    #[test]
+    fn basic_forms() {
+        let a = attach("br1 web 192.168.1.1/24@192.168.1.254");
+        assert_eq!(a.host, HostIf::Name("br1".into()));
+        assert_eq!(a.guest, "web");
+        assert_eq!(
+            a.addr,
+            Addr::Static {
+                net: "192.168.1.1/24".parse().unwrap(),
+                gateway: Some("192.168.1.254".parse().unwrap())
+            }
+        );
+        let a = attach("br1 -i eth2 -l vethweb -a 6 web fd00::5/64 02:00:00:00:00:05@10");
+        assert_eq!(a.cif.as_deref(), Some("eth2"));
+        assert_eq!(a.lif.as_deref(), Some("vethweb"));
+        assert_eq!(a.family, Some(6));
+        assert_eq!(a.mac, Some([2, 0, 0, 0, 0, 5]));
+        assert_eq!(a.vlan, Some(10));
+        let a = attach("ovs0 web 0/0 U:myhost.foo.com");
+        assert_eq!(a.addr, Addr::None);
+        assert_eq!(a.mac, Some(unique_mac("myhost.foo.com")));
+        let a = attach("mac:02:AA:bb:cc:dd:ee web 10.0.0.2/8");
+        assert_eq!(a.host, HostIf::Mac("02:aa:bb:cc:dd:ee".into()));
+        let a = attach("--direct-phys eth3 web 10.0.0.2/8");
+        assert!(a.direct_phys);
+        let a = attach("eth0 web 10.0.0.2/8 @7");
+        assert_eq!((a.mac, a.vlan), (None, Some(7)));
+    }
+
+    #[test]
+    fn dhcp_forms() {
+        for (arg, client, fg, opts) in [
+            ("dhcp", "dhcp", false, ""),
+            ("dhcp:-f", "dhcp", false, "-f"),
+            ("udhcpc", "udhcpc", false, ""),
+            ("udhcpc-f", "udhcpc", true, ""),
+            ("dhclient-f:-v", "dhclient", true, "-v"),
+            ("dhcpcd", "dhcpcd", false, ""),
+        ] {
+            let a = attach(&format!("br1 web {arg}"));
+            assert_eq!(
+                a.addr,
+                Addr::Dhcp {
+                    client: client.into(),
+                    foreground: fg,
+                    opts: opts.into()
+                },
+                "{arg}"
+            );
+        }
+    }
+
+    #[test]
+    fn passthrough_and_wait() {
+        assert_eq!(
+            p("route web add 10.0.0.0/8 via 192.168.1.254").unwrap(),
+            Classic::Route {
+                guest: "web".into(),
+                args: "add 10.0.0.0/8 via 192.168.1.254"
+                    .split(' ')
+                    .map(String::from)
+                    .collect()
+            }
+        );
+        assert!(matches!(
+            p("tc web qdisc add dev eth1 root netem delay 10ms").unwrap(),
+            Classic::Tc { .. }
+        ));
+        assert!(matches!(
+            p("rule web add from 10.0.0.0/8 table 10").unwrap(),
+            Classic::Rule { .. }
+        ));
+        assert_eq!(p("--wait").unwrap(), Classic::Wait { cif: "eth1".into() });
+        assert_eq!(
+            p("--wait -i eth3").unwrap(),
+            Classic::Wait { cif: "eth3".into() }
+        );
+    }
+
+    #[test]
+    fn bad_input_explains_syntax() {
+        for (bad, why) in [
+            ("br1", "missing <guest>"),
+            ("br1 web", "missing <guest>"),
+            ("br1 web 10.0.0.2", "maybe you meant 10.0.0.2/24"),
+            ("br1 web 10.0.0.2/33", "invalid address"),
+            ("br1 web 10.0.0.2/24@fd00::1", "same IP family"),
+            ("br1 web 10.0.0.2/24 zz:00:00:00:00:01", "invalid MAC"),
+            ("br1 web 10.0.0.2/24 02:00:00:00:00:01@5000", "VLAN id"),
+            ("br1 -a 5 web 10.0.0.2/24", "-a takes 4 or 6"),
+            ("br1 -a 6 web 10.0.0.2/24", "address family"),
+            ("br1 -i averyveryverylongname web 10.0.0.2/24", "15 bytes"),
+            ("thisbridgenameistoolong web 10.0.0.2/24", "15 bytes"),
+            (
+                "br1 web 10.0.0.2/24 02:00:00:00:00:01 extra",
+                "unexpected extra",
+            ),
+            ("route web", "needs a command"),
+            ("--wait -x", "--wait takes only"),
+        ] {
+            let e = p(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        // Usage errors carry the full syntax block.
+        assert!(p("br1")
+            .unwrap_err()
+            .to_string()
+            .contains("pipework route <guest>"));
+    }
+}
