@@ -73,6 +73,8 @@ copy_bin() { # src dest-dir
   for l in $(ldd "$1" 2>/dev/null | grep -o '/[^ ]*'); do mkdir -p "$r$(dirname "$l")"; cp -L "$l" "$r$l"; done
 }
 copy_bin "$PW" /usr/bin
+# Symbols are useless in the VM and only cost page faults under emulation.
+strip --strip-all "$r/usr/bin/pipework" 2>/dev/null || true
 for b in ip tc bridge; do copy_bin "$(command -v $b)" /usr/sbin; done
 cp tests/kernel/lib.sh "$r/cases/lib.sh"
 CASES=${KT_CASES:-tests/kernel/cases}
