@@ -87,22 +87,7 @@ fn owner_for(file: &str) -> String {
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| "script".into());
-    let clean: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(64)
-        .collect();
-    if clean.is_empty() {
-        "script".into()
-    } else {
-        clean
-    }
+    crate::marker::sanitize_owner(&stem)
 }
 
 /// A failed run removes everything it created (objects that existed before are left alone).

@@ -135,22 +135,6 @@ impl Ns<'_> {
         }
     }
 
-    pub fn link_by_index(&self, index: u32) -> Result<Option<LinkState>> {
-        self.log(&format!("get link #{index}"));
-        let req = self.h.link().get().match_index(index).execute();
-        match self.nl.block_on(req.try_collect::<Vec<_>>()) {
-            Ok(v) => Ok(v.first().map(LinkState::from_msg)),
-            Err(e) => {
-                let err = self.fail(&format!("get link #{index}"), e);
-                if err.errno() == Some(libc::ENODEV) {
-                    Ok(None)
-                } else {
-                    Err(err)
-                }
-            }
-        }
-    }
-
     fn add_link(&self, op: &str, msg: LinkMessage) -> Result<()> {
         self.log(op);
         self.nl
