@@ -22,6 +22,10 @@ pub enum GuestKind {
     Netns(String),
     /// The namespace of a process, pinned at resolution time.
     Pid(u32),
+    /// A Docker/podman container (pinned through its init process).
+    Container { name: String, id: String, pid: u32 },
+    /// An LXC container.
+    Lxc { name: String, pid: u32 },
 }
 
 /// Identity of a network namespace: (device, inode) of its nsfs file.
@@ -41,6 +45,8 @@ impl fmt::Display for Guest {
             GuestKind::Host => write!(f, "host"),
             GuestKind::Netns(n) => write!(f, "netns:{n}"),
             GuestKind::Pid(p) => write!(f, "pid:{p}"),
+            GuestKind::Container { name, .. } => write!(f, "container:{name}"),
+            GuestKind::Lxc { name, .. } => write!(f, "lxc:{name}"),
         }
     }
 }
@@ -120,6 +126,29 @@ impl Guest {
             kind: GuestKind::Pid(pid as u32),
             ns: Arc::new(fd),
             id,
+        })
+    }
+
+    pub fn container(name: &str, id: &str, pid: i64) -> Result<Guest> {
+        let g = Guest::pid(pid).map_err(|e| Error::guest(format!("container:{name}"), e))?;
+        Ok(Guest {
+            kind: GuestKind::Container {
+                name: name.to_string(),
+                id: id.to_string(),
+                pid: pid as u32,
+            },
+            ..g
+        })
+    }
+
+    pub fn lxc(name: &str, pid: i64) -> Result<Guest> {
+        let g = Guest::pid(pid).map_err(|e| Error::guest(format!("lxc:{name}"), e))?;
+        Ok(Guest {
+            kind: GuestKind::Lxc {
+                name: name.to_string(),
+                pid: pid as u32,
+            },
+            ..g
         })
     }
 
@@ -206,7 +235,10 @@ impl Guest {
         match &self.kind {
             GuestKind::Host => "host".into(),
             GuestKind::Netns(n) => n.clone(),
-            GuestKind::Pid(p) => p.to_string(),
+            // Like the original: host-side names carry the container's PID.
+            GuestKind::Pid(p)
+            | GuestKind::Container { pid: p, .. }
+            | GuestKind::Lxc { pid: p, .. } => p.to_string(),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod marker;
 pub mod net;
 pub mod parse;
 pub mod ping;
+pub mod runtime;
 pub mod script;
 pub mod session;
 

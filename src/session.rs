@@ -113,31 +113,70 @@ impl Session {
                     .map_err(|_| Error::invalid("guest", spec, "pid:N needs a number"))?;
                 Guest::pid(pid)
             }
+            Some(("container" | "docker" | "podman", n)) => self.container(n),
+            Some(("lxc", n)) => self.lxc(n),
             Some((kind, _)) => Err(Error::invalid(
                 "guest",
                 spec,
-                format!("unknown kind {kind:?} (use netns:NAME, pid:N or host)"),
+                format!("unknown kind {kind:?} (use netns:NAME, pid:N, container:NAME, lxc:NAME or host)"),
             )),
             None if spec == "host" => Ok(self.host()),
             None => self.netns(spec),
         }
     }
 
+    /// A Docker/podman container by name or id.
+    pub fn container(&self, name: &str) -> Result<Guest> {
+        match crate::runtime::docker(&self.nl, name)? {
+            crate::runtime::Lookup::Found(g) => Ok(g),
+            crate::runtime::Lookup::Unknown(why) => Err(Error::guest(
+                format!("container:{name}"),
+                format!("not found: {why}"),
+            )),
+        }
+    }
+
+    /// An LXC container by name.
+    pub fn lxc(&self, name: &str) -> Result<Guest> {
+        match crate::runtime::lxc(name)? {
+            crate::runtime::Lookup::Found(g) => Ok(g),
+            crate::runtime::Lookup::Unknown(why) => Err(Error::guest(
+                format!("lxc:{name}"),
+                format!("not found: {why}"),
+            )),
+        }
+    }
+
     /// Resolve a guest that must already exist (the classic command line: a typo must not create a
-    /// namespace). Container runtimes slot in here.
+    /// namespace). Explicit kinds (`netns:`, `pid:`, `container:`/`docker:`, `lxc:`) or, for a bare
+    /// name, like the original: an LXC cgroup, then Docker/podman, then a named netns.
     pub fn guest_existing(&self, spec: &str) -> Result<Guest> {
         match spec.split_once(':') {
             Some(("pid", _)) => self.guest(spec),
-            Some(("netns", n)) => Guest::open_netns(n)?
-                .ok_or_else(|| Error::not_found("network namespace", n, None)),
+            Some(("netns", n)) => {
+                Guest::open_netns(n)?.ok_or_else(|| Error::not_found("network namespace", n, None))
+            }
+            Some(("container" | "docker" | "podman", n)) => self.container(n),
+            Some(("lxc", n)) => self.lxc(n),
             _ if spec == "host" => Ok(self.host()),
-            _ => match Guest::open_netns(spec)? {
-                Some(g) => Ok(g),
-                None => Err(Error::guest(
-                    spec,
-                    "not found: no named network namespace by that name (Docker, podman and LXC lookup are not in this build yet; use netns:NAME or pid:N)",
-                )),
-            },
+            _ => {
+                use crate::runtime::Lookup;
+                let lxc = match crate::runtime::lxc(spec)? {
+                    Lookup::Found(g) => return Ok(g),
+                    Lookup::Unknown(why) => why,
+                };
+                let docker = match crate::runtime::docker(&self.nl, spec)? {
+                    Lookup::Found(g) => return Ok(g),
+                    Lookup::Unknown(why) => why,
+                };
+                match Guest::open_netns(spec) {
+                    Ok(Some(g)) => Ok(g),
+                    _ => Err(Error::guest(
+                        spec,
+                        format!("not found: {docker}; {lxc}; no named network namespace either"),
+                    )),
+                }
+            }
         }
     }
 
@@ -333,6 +372,26 @@ impl Session {
         }
         ns.link(name)?
             .ok_or_else(|| Error::not_found("interface", name, Some(guest.to_string())))
+    }
+
+    /// Announce every IPv4 address of an interface with a gratuitous ARP. Returns how many.
+    pub fn arp(&self, guest: &Guest, ifname: &str) -> Result<usize> {
+        let l = self.link(guest, ifname)?;
+        let mac = l
+            .mac
+            .as_deref()
+            .and_then(|m| crate::parse::mac(m).ok())
+            .ok_or_else(|| {
+                Error::invalid("interface", ifname, "has no Ethernet MAC to announce from")
+            })?;
+        let mut n = 0;
+        for a in self.addrs(guest, ifname)? {
+            if let IpNetwork::V4(v4) = a {
+                crate::net::arp::gratuitous(guest, l.index, mac, v4.ip())?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Impair a link with netem (delay, jitter, loss, rate); an empty spec restores the default.

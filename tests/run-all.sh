@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine, as root. Installs what it needs, builds once, then runs:
-# formatting and lint gates, unit tests, the host tier (real namespaces, veth, bridges) and CLI tests,
+# formatting and lint gates, unit tests, the host tier (real namespaces, veth, bridges), the container
+# tier (a real dockerd with locally built busybox containers), CLI tests,
 # the full-kernel tier under qemu (tests/kernel), a benchmark smoke run against the peers, and a leak check (every namespace or bridge the suite made
 # must be gone afterwards).
 set -euo pipefail
@@ -30,7 +31,17 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-state() { { ip netns list 2>/dev/null | awk '{print "netns " $1}'; ip -o link show type bridge 2>/dev/null | awk -F': ' '{print "bridge " $2}'; } | sort; }
+echo "== container runtime: dockerd and a local busybox image"
+tests/docker/setup.sh
+if [ -f /tmp/pipework-dockerd.pid ]; then
+  trap 'restore_resolv; kill "$(cat /tmp/pipework-dockerd.pid)" 2>/dev/null; rm -f /tmp/pipework-dockerd.pid' EXIT
+fi
+
+state() {
+  { ip netns list 2>/dev/null | awk '{print "netns " $1}'
+    ip -o link show type bridge 2>/dev/null | awk -F': ' '{print "bridge " $2}'
+    docker ps -a --format 'container {{.Names}}' 2>/dev/null; } | sort
+}
 before=$(state)
 
 echo "== cargo fmt --check"
@@ -39,7 +50,7 @@ echo "== cargo clippy"
 cargo clippy --release --all-targets -- -D warnings
 echo "== build"
 cargo build --release --all-targets
-echo "== tests (unit, host tier, CLI)"
+echo "== tests (unit, host tier, container tier, classic argv, CLI)"
 cargo test --release -- --test-threads="${TEST_THREADS:-4}"
 echo "== kernel tier (qemu, Debian kernel: 8021q, dummy, netem, vlan_filtering …)"
 tests/kernel/run.sh

@@ -4,9 +4,10 @@ use super::Ns;
 use crate::error::Result;
 use crate::parse::fmt_mac;
 use futures::TryStreamExt;
+use netlink_packet_core::DefaultNla;
 use netlink_packet_route::link::{
-    AfSpecInet6, AfSpecUnspec, BridgeVlanInfoFlags, In6AddrGenMode, InfoBridge, InfoData, InfoKind,
-    InfoVeth, InfoVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    AfSpecInet, AfSpecInet6, AfSpecUnspec, BridgeVlanInfoFlags, In6AddrGenMode, InfoBridge,
+    InfoData, InfoKind, InfoVeth, InfoVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::{LinkBridge, LinkBridgeVlan, LinkDummy, LinkMessageBuilder, LinkUnspec, LinkVlan};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -106,6 +107,9 @@ pub struct LinkChange<'a> {
     pub master: Option<Option<u32>>,
     pub netns: Option<&'a OwnedFd>,
     pub alias: Option<&'a str>,
+    /// Turn on the interface's IPv4 `arp_notify`: the kernel then announces the addresses with a
+    /// gratuitous ARP whenever the link comes up or its MAC changes.
+    pub arp_notify: bool,
 }
 
 impl Ns<'_> {
@@ -331,6 +335,15 @@ impl Ns<'_> {
             b = b.alias(a);
             parts.push(format!("alias {a:?}"));
         }
+        if c.arp_notify {
+            b = b.append_extra_attribute(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet(
+                vec![AfSpecInet::Other(DefaultNla::new(
+                    IFLA_INET_CONF,
+                    arp_notify_conf(),
+                ))],
+            )]));
+            parts.push("arp_notify 1".into());
+        }
         let op = format!("set link {what} {}", parts.join(" "));
         self.log(&op);
         self.nl
@@ -345,6 +358,19 @@ impl Ns<'_> {
             .block_on(self.h.link().del(index).execute())
             .map_err(|e| self.fail(&op, e))
     }
+}
+
+const IFLA_INET_CONF: u16 = 1;
+const IPV4_DEVCONF_ARP_NOTIFY: u16 = 22;
+
+/// IFLA_INET_CONF with the one entry we set: the kernel applies each nested attribute by its type,
+/// so nothing else of the interface's configuration is touched.
+fn arp_notify_conf() -> Vec<u8> {
+    let mut v = vec![];
+    v.extend_from_slice(&8u16.to_ne_bytes());
+    v.extend_from_slice(&IPV4_DEVCONF_ARP_NOTIFY.to_ne_bytes());
+    v.extend_from_slice(&1u32.to_ne_bytes());
+    v
 }
 
 pub fn link_up<'a>() -> LinkChange<'a> {

@@ -2,6 +2,7 @@
 //! a helper thread and then used from the main thread (a netlink socket stays bound to the namespace it
 //! was created in). Connections are cached by namespace identity.
 
+pub mod arp;
 mod link;
 mod route;
 mod tc;
@@ -173,9 +174,15 @@ impl Ns<'_> {
                 netlink_packet_route::address::AddressFlags::Nodad,
             ));
         }
-        self.nl
-            .block_on(req.execute())
-            .map_err(|e| self.fail(&op, e))
+        self.nl.block_on(req.execute()).map_err(|e| {
+            let err = self.fail(&op, e);
+            if net.is_ipv6() && err.errno() == Some(libc::EACCES) {
+                // Docker, for one, starts containers with IPv6 disabled.
+                err.context("IPv6 is disabled in this guest (net.ipv6.conf.*.disable_ipv6=1; for Docker: docker run --sysctl net.ipv6.conf.all.disable_ipv6=0)")
+            } else {
+                err
+            }
+        })
     }
 
     pub fn del_addr(&self, index: u32, ifname: &str, net: IpNetwork) -> Result<()> {

@@ -228,10 +228,26 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         engine,
         "guest",
         ["spec: &str", "Guest"],
-        "A guest from text: \"netns:NAME\", \"pid:N\", \"host\", or a bare namespace name (created if missing).",
+        "A guest from text: \"netns:NAME\", \"pid:N\", \"container:NAME\", \"lxc:NAME\", \"host\", or a bare namespace name (created if missing).",
         move |spec: &str| ss.guest(spec).rhai()
     );
     engine.register_fn("guest", |g: Guest| g);
+    let ss = s.clone();
+    reg!(
+        engine,
+        "container",
+        ["name: &str", "Guest"],
+        "A running Docker/podman container by name or id (DOCKER_HOST, else the Docker or podman socket), pinned through its PID namespace fd.",
+        move |name: &str| ss.container(name).rhai()
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "lxc",
+        ["name: &str", "Guest"],
+        "A running LXC container by name (found through its cgroup, v1 or v2).",
+        move |name: &str| ss.lxc(name).rhai()
+    );
     let ss = s.clone();
     reg!(
         engine,
@@ -564,6 +580,15 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
     reg!(engine, "tc", ["link: Link", "opts: Map"],
         "Impair a link with netem: #{delay: \"50ms\", jitter: \"5ms\", loss: 1.5, rate: \"10mbit\", limit}; #{} restores the default qdisc.",
         move |l: Link, o: Map| ss.tc(&l.guest, &l.name, &netem(&o)?).rhai());
+
+    let ss = s.clone();
+    reg!(
+        engine,
+        "arp",
+        ["link: Link", "i64"],
+        "Send a gratuitous ARP for every IPv4 address of a link (attaches already do this once); returns how many.",
+        move |l: Link| ss.arp(&l.guest, &l.name).map(|n| n as i64).rhai()
+    );
 
     // ---- addresses ---------------------------------------------------------------------------
     let ss = s.clone();

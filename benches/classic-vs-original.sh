@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Classic attach into running Docker containers: pipework vs the original pipework script, same
+# machine, same run. The original is not part of this repository; point ORIGINAL at a local copy:
+#   ORIGINAL=/path/to/pipework benches/classic-vs-original.sh [N]     (default N=5)
+# Each tool attaches N fresh busybox containers (--net=none) to its own bridge with
+# `<bridge> <container> <ip>/24@<gateway>` — the canonical form — and the mean per attach is printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PW=${PIPEWORK:-$PWD/target/release/pipework}
+N=${1:-5}
+[ -n "${ORIGINAL:-}" ] && [ -x "$ORIGINAL" ] || { echo "set ORIGINAL to a local copy of the original pipework script" >&2; exit 2; }
+tests/docker/setup.sh
+command -v arping >/dev/null || { apt-get update -qq; apt-get install -y -qq iputils-arping >/dev/null; }
+# The original's DHCP modes can rewrite the host resolver; these runs use static addresses, but keep
+# a copy anyway.
+cp -a /etc/resolv.conf /tmp/pipework-bench-resolv.conf
+cleanup() {
+  for t in o n; do for ((i = 0; i < N; i++)); do docker rm -f "pwbench$t$i" >/dev/null 2>&1 || true; done; done
+  ip link del brpwbo 2>/dev/null || true; ip link del brpwbn 2>/dev/null || true
+  cmp -s /tmp/pipework-bench-resolv.conf /etc/resolv.conf || cat /tmp/pipework-bench-resolv.conf > /etc/resolv.conf
+}
+trap cleanup EXIT
+cleanup
+for t in o n; do for ((i = 0; i < N; i++)); do
+  docker run -d --net=none --name "pwbench$t$i" pipework-busybox /bin/sleep 600 >/dev/null
+done; done
+run() { # tool bridge set
+  local t0 t1
+  t0=$(date +%s%N)
+  for ((i = 0; i < N; i++)); do "$1" "$2" "pwbench$3$i" "198.18.$((100 + i)).2/24@198.18.$((100 + i)).1" >/dev/null; done
+  t1=$(date +%s%N)
+  echo $(( (t1 - t0) / N / 1000 ))
+}
+orig=$(run "$ORIGINAL" brpwbo o)
+ours=$(run "$PW" brpwbn n)
+# Both must have done the same work.
+for t in o n; do
+  docker exec "pwbench${t}0" ip route | grep -q "default via 198.18.100.1 dev eth1" || { echo "FAIL: $t did not configure" >&2; exit 1; }
+done
+awk -v o="$orig" -v n="$ours" -v N="$N" 'BEGIN {
+  printf "classic attach into a Docker container (N=%d, mean per attach)\n", N
+  printf "  original pipework: %8.1f ms\n  pipework (Rust):   %8.1f ms\n  speed-up:          %8.0fx\n", o/1000, n/1000, o/n }'

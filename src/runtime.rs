@@ -1,0 +1,176 @@
+//! Container runtimes: find the process whose network namespace is the container's, then pin that
+//! namespace (an open fd) like any other guest. Docker and podman (its Docker-compatible socket)
+//! through bollard; LXC through its cgroup, as the original pipework does.
+
+use crate::error::{Error, Result};
+use crate::guest::Guest;
+use crate::net::Netlink;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a container that is starting may take to get a PID (the original retried 3 × 1 s).
+const START_WAIT: Duration = Duration::from_secs(3);
+
+/// Where we talk to Docker: DOCKER_HOST, else the Docker socket, else podman's.
+pub fn docker_endpoint() -> String {
+    if let Ok(h) = std::env::var("DOCKER_HOST") {
+        return h;
+    }
+    for sock in ["/var/run/docker.sock", "/run/podman/podman.sock"] {
+        if Path::new(sock).exists() {
+            return format!("unix://{sock}");
+        }
+    }
+    "unix:///var/run/docker.sock".into()
+}
+
+/// Outcome of asking a runtime about a name: found, not known there, or the runtime is unreachable.
+pub enum Lookup {
+    Found(Guest),
+    Unknown(String),
+}
+
+/// A Docker/podman container by name or id.
+pub fn docker(nl: &Netlink, name: &str) -> Result<Lookup> {
+    let endpoint = docker_endpoint();
+    let docker = match bollard::Docker::connect_with_host(&endpoint) {
+        Ok(d) => d,
+        Err(e) => {
+            return Ok(Lookup::Unknown(format!(
+                "Docker is not reachable at {endpoint}: {e}"
+            )))
+        }
+    };
+    let deadline = Instant::now() + START_WAIT;
+    loop {
+        let info = nl.block_on(docker.inspect_container(name, None));
+        let info = match info {
+            Ok(i) => i,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                message,
+            }) => {
+                return Ok(Lookup::Unknown(format!("unknown to Docker ({message})")));
+            }
+            Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
+                return Err(Error::guest(format!("container:{name}"), message));
+            }
+            Err(e) => {
+                return Ok(Lookup::Unknown(format!(
+                    "Docker is not reachable at {endpoint}: {e}"
+                )))
+            }
+        };
+        let state = info.state.unwrap_or_default();
+        let pid = state.pid.unwrap_or(0);
+        let cname = info
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string();
+        let id = info.id.unwrap_or_default();
+        if pid > 0 {
+            let g = Guest::container(&cname, &id, pid)?;
+            return Ok(Lookup::Found(g));
+        }
+        let running = state.running.unwrap_or(false) || state.restarting.unwrap_or(false);
+        let status = state
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "unknown".into());
+        if !running && status != "created" || Instant::now() >= deadline {
+            return Err(Error::guest(
+                format!("container:{name}"),
+                format!("is not running (status {status}); start it first"),
+            ));
+        }
+        // Starting: the PID appears shortly.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An LXC container by name: its cgroup (v1 devices hierarchy or v2), then the first task in it.
+pub fn lxc(name: &str) -> Result<Lookup> {
+    let matches = find_cgroups(name);
+    let real: Vec<&PathBuf> = matches
+        .iter()
+        // LXC >= 3.1 also has a monitor cgroup of the same name.
+        .filter(|p| !p.to_string_lossy().contains("lxc.monitor"))
+        .collect();
+    match real.as_slice() {
+        [] => Ok(Lookup::Unknown(
+            "no LXC container (cgroup) of that name".into(),
+        )),
+        [one] => {
+            for f in ["cgroup.procs", "tasks"] {
+                if let Ok(s) = std::fs::read_to_string(one.join(f)) {
+                    if let Some(pid) = s.lines().find_map(|l| l.trim().parse::<i64>().ok()) {
+                        return Ok(Lookup::Found(Guest::lxc(name, pid)?));
+                    }
+                }
+            }
+            Err(Error::guest(
+                format!("lxc:{name}"),
+                format!("cgroup {} has no process (stopped?)", one.display()),
+            ))
+        }
+        many => Err(Error::guest(
+            format!("lxc:{name}"),
+            format!(
+                "ambiguous: {} cgroups match ({})",
+                many.len(),
+                many.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+fn cgroup_roots() -> Vec<PathBuf> {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
+        return vec![];
+    };
+    let mut roots = vec![];
+    for l in mounts.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() < 4 {
+            continue;
+        }
+        let (mnt, fstype, opts) = (f[1], f[2], f[3]);
+        if fstype == "cgroup2" || (fstype == "cgroup" && opts.split(',').any(|o| o == "devices")) {
+            roots.push(PathBuf::from(mnt));
+        }
+    }
+    roots
+}
+
+/// Directories named NAME (or lxc.payload.NAME) in the cgroup hierarchies, a few levels deep.
+fn find_cgroups(name: &str) -> Vec<PathBuf> {
+    if name.is_empty() || name.contains('/') {
+        return vec![];
+    }
+    let wanted = [name.to_string(), format!("lxc.payload.{name}")];
+    let mut found = vec![];
+    let mut stack: Vec<(PathBuf, u32)> = cgroup_roots().into_iter().map(|r| (r, 0)).collect();
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            if !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                continue;
+            }
+            let n = e.file_name().to_string_lossy().to_string();
+            if wanted.contains(&n) {
+                found.push(e.path());
+            } else if depth < 4 {
+                stack.push((e.path(), depth + 1));
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}

@@ -1,0 +1,242 @@
+//! Container tier: a real dockerd (started by tests/docker/setup.sh, which run-all.sh calls) and
+//! busybox containers with --net=none. Classic command lines and Rhai's container() plumb into them.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+struct Containers(Vec<String>);
+
+impl Containers {
+    fn start(&mut self, name: &str) -> u32 {
+        let out = Command::new("docker")
+            .args([
+                "run",
+                "-d",
+                "--net=none",
+                "--name",
+                name,
+                "pipework-busybox",
+                "/bin/sleep",
+                "600",
+            ])
+            .output()
+            .expect("docker (run tests/docker/setup.sh first)");
+        assert!(
+            out.status.success(),
+            "docker run {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.0.push(name.to_string());
+        pid_of(name)
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        for c in &self.0 {
+            let _ = Command::new("docker").args(["rm", "-f", c]).output();
+        }
+    }
+}
+
+fn pid_of(name: &str) -> u32 {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", "{{.State.Pid}}", name])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+fn dexec(c: &str, args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .arg("exec")
+        .arg(c)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn classic(args: &[&str]) -> std::process::Output {
+    Command::new(bin()).args(args).output().unwrap()
+}
+
+#[test]
+fn classic_argv_into_docker_containers() {
+    let w = World::new("dk");
+    let mut cs = Containers(vec![]);
+    let (a, b) = (format!("{}a", w.prefix), format!("{}b", w.prefix));
+    let pa = cs.start(&a);
+    cs.start(&b);
+    let br = w.classic_br();
+    let t = std::time::Instant::now();
+    ok(&classic(&[
+        &br,
+        &a,
+        "198.18.80.2/24@198.18.80.1",
+        "U:myhost.foo.com",
+    ]));
+    let one_attach = t.elapsed();
+    ok(&classic(&[&br, &b, "198.18.80.3/24", "02:42:c6:12:50:03"]));
+    ok(&classic(&[&br, "-i", "eth2", &a, "0/0"]));
+    // Kernel state inside the container, as the original produces it.
+    let ia =
+        String::from_utf8_lossy(&dexec(&a, &["ip", "addr", "show", "eth1"]).stdout).to_string();
+    assert!(
+        ia.contains("02:72:6c:cd:9b:8d") && ia.contains("198.18.80.2/24"),
+        "{ia}"
+    );
+    let ra = String::from_utf8_lossy(&dexec(&a, &["ip", "route"]).stdout).to_string();
+    assert!(ra.contains("default via 198.18.80.1 dev eth1"), "{ra}");
+    assert!(
+        String::from_utf8_lossy(&dexec(&b, &["ip", "link", "show", "eth1"]).stdout)
+            .contains("02:42:c6:12:50:03")
+    );
+    let e2 =
+        String::from_utf8_lossy(&dexec(&a, &["ip", "addr", "show", "eth2"]).stdout).to_string();
+    assert!(
+        e2.contains("UP") && !e2.contains("inet "),
+        "0/0: up without address: {e2}"
+    );
+    // Host side: the original's name v<cif>pl<PID>, on the bridge.
+    assert_eq!(
+        link(None, &format!("veth1pl{pa}")).expect("host end")["master"],
+        br.as_str()
+    );
+    // Traffic between the containers.
+    assert!(dexec(&a, &["ping", "-c", "1", "-W", "2", "198.18.80.3"])
+        .status
+        .success());
+    // route passthrough runs inside the container.
+    ok(&classic(&[
+        "route",
+        &b,
+        "add",
+        "198.51.100.0/24",
+        "via",
+        "198.18.80.2",
+    ]));
+    let rb = String::from_utf8_lossy(&dexec(&b, &["ip", "route"]).stdout).to_string();
+    assert!(rb.contains("198.51.100.0/24 via 198.18.80.2"), "{rb}");
+    assert!(
+        one_attach.as_millis() < 500,
+        "classic attach into a container took {one_attach:?}"
+    );
+    // Teardown by owner (the container name) removes its ports; the bridge stays while b uses it.
+    ok(&w.cmd(&["-e", &format!("down({a:?})")]));
+    assert!(link(None, &format!("veth1pl{pa}")).is_none());
+    assert!(link(None, &br).is_some());
+}
+
+#[test]
+fn container_guests_in_rhai_and_gratuitous_arp() {
+    let w = World::new("dr");
+    let mut cs = Containers(vec![]);
+    let (a, b) = (format!("{}a", w.prefix), format!("{}b", w.prefix));
+    cs.start(&a);
+    cs.start(&b);
+    // b learns a's MAC, a is re-plumbed with a new MAC after the neighbour lock time: the attach's
+    // gratuitous ARP must update b's cache without b asking.
+    let out = ok(&w.script(
+        r#"
+        let br = bridge(params.br);
+        let a = veth(container(params.a), br, #{ip: "198.18.81.2/24", mac: "02:00:00:00:81:01"});
+        veth(guest(`container:${params.b}`), br, #{ip: "198.18.81.3/24"});
+        if !ping(container(params.b), "198.18.81.2") { throw "no reachability"; }
+        sleep("1100ms");
+        delete(a.link);
+        let a2 = veth(container(params.a), br, #{ip: "198.18.81.2/24", mac: "02:00:00:00:81:02"});
+        print(a2);
+        "#,
+        &[
+            &format!("a={a}"),
+            &format!("b={b}"),
+            &format!("br={}", w.br()),
+        ],
+    ));
+    assert!(out.contains(&format!("container:{a}:eth1")), "{out}");
+    let n = String::from_utf8_lossy(&dexec(&b, &["ip", "neigh", "show", "198.18.81.2"]).stdout)
+        .to_string();
+    assert!(
+        n.contains("02:00:00:00:81:02"),
+        "gratuitous ARP did not reach b: {n}"
+    );
+}
+
+#[test]
+fn container_errors_are_clear_and_leave_nothing() {
+    let w = World::new("de");
+    let mut cs = Containers(vec![]);
+    let stopped = format!("{}s", w.prefix);
+    cs.start(&stopped);
+    assert!(Command::new("docker")
+        .args(["stop", "-t", "0", &stopped])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let br = w.classic_br();
+    let err = fails(&classic(&[&br, &stopped, "198.18.82.2/24"]));
+    assert!(err.contains("is not running"), "{err}");
+    let err = fails(&classic(&[
+        &br,
+        &format!("{}nope", w.prefix),
+        "198.18.82.2/24",
+    ]));
+    assert!(
+        err.contains("not found") && err.contains("unknown to Docker"),
+        "{err}"
+    );
+    let err = fails(&w.eval(&format!("container({:?})", format!("{}nope", w.prefix))));
+    assert!(err.contains("not found") && err.contains("line 1"), "{err}");
+    assert!(
+        link(None, &br).is_none(),
+        "no bridge may be left by failed attaches"
+    );
+    assert!(my_links(&w).is_empty(), "{:?}", my_links(&w));
+}
+
+#[test]
+fn classic_ipv6_into_a_container() {
+    let w = World::new("d6");
+    let mut cs = Containers(vec![]);
+    let c = format!("{}a", w.prefix);
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--net=none",
+            "--sysctl",
+            "net.ipv6.conf.all.disable_ipv6=0",
+            "--sysctl",
+        ])
+        .args([
+            "net.ipv6.conf.default.disable_ipv6=0",
+            "--name",
+            &c,
+            "pipework-busybox",
+            "/bin/sleep",
+            "600",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cs.0.push(c.clone());
+    let br = w.classic_br();
+    ok(&classic(&[&br, "-a", "6", &c, "fd00:83::2/64@fd00:83::1"]));
+    let r = String::from_utf8_lossy(&dexec(&c, &["ip", "-6", "route"]).stdout).to_string();
+    assert!(r.contains("default via fd00:83::1 dev eth1"), "{r}");
+    let a = String::from_utf8_lossy(&dexec(&c, &["ip", "-6", "addr", "show", "eth1"]).stdout)
+        .to_string();
+    assert!(a.contains("fd00:83::2/64"), "{a}");
+    // Docker's default (IPv6 off in the container) gets an explanation, and nothing is left.
+    let plain = format!("{}b", w.prefix);
+    cs.start(&plain);
+    let err = fails(&classic(&[&br, "-a", "6", &plain, "fd00:83::3/64"]));
+    assert!(err.contains("IPv6 is disabled in this guest"), "{err}");
+    assert!(!String::from_utf8_lossy(&dexec(&plain, &["ip", "link"]).stdout).contains("eth1"));
+}
