@@ -453,3 +453,66 @@ fn lamp_recipe_runs_by_name_with_params() {
     ok(&w.cmd(&["-e", "down(\"lamp\")"]));
     assert!(link(None, &w.br()).is_none());
 }
+
+#[test]
+fn lxc_guests_are_found_through_their_cgroup() {
+    // An LXC container is a cgroup named after it holding the container's processes; build one.
+    let w = World::new("lxc");
+    let a = w.ns("a");
+    ok(&w.eval(&format!("netns({a:?})")));
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let root = mounts
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f[2] == "cgroup" && f[3].split(',').any(|o| o == "devices"))
+        .or_else(|| {
+            mounts
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>())
+                .find(|f| f[2] == "cgroup2")
+        })
+        .map(|f| f[1].to_string())
+        .expect("a cgroup hierarchy");
+    let name = format!("{}ct", w.prefix);
+    let cg = std::path::Path::new(&root).join(format!("lxc.payload.{name}"));
+    std::fs::create_dir(&cg).unwrap();
+    let mut child = std::process::Command::new("ip")
+        .args(["netns", "exec", &a, "sleep", "30"])
+        .spawn()
+        .unwrap();
+    let procs = if cg.join("cgroup.procs").exists() {
+        "cgroup.procs"
+    } else {
+        "tasks"
+    };
+    std::fs::write(cg.join(procs), child.id().to_string()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let out = w.eval(&format!(
+        "veth(lxc({name:?}), bridge({:?}), #{{ip: \"198.18.14.2/24\"}})",
+        w.br()
+    ));
+    let classic = std::process::Command::new(bin())
+        .args([
+            &format!("br{}", w.prefix),
+            "-i",
+            "eth2",
+            &name,
+            "198.18.15.2/24",
+        ])
+        .output()
+        .unwrap();
+    let missing = w.eval("lxc(\"pipework-no-such-ct\")");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir(&cg);
+    let out = ok(&out);
+    assert!(out.contains(&format!("lxc:{name}:eth1")), "{out}");
+    ok(&classic);
+    assert_eq!(global_addrs(Some(&a), "eth1"), vec!["198.18.14.2/24"]);
+    assert_eq!(
+        global_addrs(Some(&a), "eth2"),
+        vec!["198.18.15.2/24"],
+        "classic argv found it by name"
+    );
+    assert!(fails(&missing).contains("no LXC container"));
+}

@@ -31,16 +31,11 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-echo "== container runtime: dockerd and a local busybox image"
-tests/docker/setup.sh
-if [ -f /tmp/pipework-dockerd.pid ]; then
-  trap 'restore_resolv; kill "$(cat /tmp/pipework-dockerd.pid)" 2>/dev/null; rm -f /tmp/pipework-dockerd.pid' EXIT
-fi
 
 state() {
   { ip netns list 2>/dev/null | awk '{print "netns " $1}'
     ip -o link show type bridge 2>/dev/null | awk -F': ' '{print "bridge " $2}'
-    docker ps -a --format 'container {{.Names}}' 2>/dev/null; } | sort
+    docker ps -a --format 'container {{.Names}}' 2>/dev/null || true; } | sort
 }
 before=$(state)
 
@@ -50,8 +45,7 @@ echo "== cargo clippy"
 cargo clippy --release --all-targets -- -D warnings
 echo "== build"
 cargo build --release --all-targets
-echo "== tests (unit, host tier, container tier, classic argv, CLI)"
-cargo test --release -- --test-threads="${TEST_THREADS:-4}"
+# The emulated kernel tier runs before dockerd starts: under TCG every busy core counts.
 echo "== kernel tier (qemu, Debian kernel: 8021q, dummy, netem, vlan_filtering …)"
 tests/kernel/run.sh
 echo "== kernel tier self-test: a wrong expectation must fail the tier"
@@ -62,6 +56,13 @@ if KT_CASES=tests/kernel/selftest tests/kernel/run.sh > /tmp/pipework-kt-selftes
 fi
 grep -q '^1 passed, 1 failed$' /tmp/pipework-kt-selftest.log || { cat /tmp/pipework-kt-selftest.log >&2; exit 1; }
 echo "kernel tier self-test: wrong expectation detected (1 passed, 1 failed)"
+echo "== container runtime: dockerd and a local busybox image"
+tests/docker/setup.sh
+if [ -f /tmp/pipework-dockerd.pid ]; then
+  trap 'restore_resolv; kill "$(cat /tmp/pipework-dockerd.pid)" 2>/dev/null; rm -f /tmp/pipework-dockerd.pid' EXIT
+fi
+echo "== tests (unit, host tier, container tier, classic argv, CLI)"
+cargo test --release -- --test-threads="${TEST_THREADS:-4}"
 echo "== benchmark smoke run (N=10)"
 SETTLE=0 benches/attach.sh 10
 
