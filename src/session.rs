@@ -374,6 +374,11 @@ impl Session {
             .ok_or_else(|| Error::not_found("interface", name, Some(guest.to_string())))
     }
 
+    /// Add or delete a policy routing rule in a guest. Returns false when the rule was already there.
+    pub fn rule(&self, guest: &Guest, spec: &crate::net::RuleSpec) -> Result<bool> {
+        self.nl.ns(guest)?.apply_rule(spec)
+    }
+
     /// Announce every IPv4 address of an interface with a gratuitous ARP. Returns how many.
     pub fn arp(&self, guest: &Guest, ifname: &str) -> Result<usize> {
         let l = self.link(guest, ifname)?;

@@ -118,6 +118,48 @@ fn classic_argv_into_docker_containers() {
     ]));
     let rb = String::from_utf8_lossy(&dexec(&b, &["ip", "route"]).stdout).to_string();
     assert!(rb.contains("198.51.100.0/24 via 198.18.80.2"), "{rb}");
+    // rule passthrough: a policy rule inside the container; re-adding it is a no-op.
+    for _ in 0..2 {
+        ok(&classic(&[
+            "rule",
+            &b,
+            "add",
+            "from",
+            "198.18.80.0/24",
+            "table",
+            "100",
+            "priority",
+            "100",
+        ]));
+    }
+    let rules = String::from_utf8_lossy(&dexec(&b, &["ip", "rule"]).stdout).to_string();
+    assert_eq!(
+        rules.matches("from 198.18.80.0/24 lookup 100").count(),
+        1,
+        "{rules}"
+    );
+    ok(&classic(&[
+        "rule",
+        &b,
+        "del",
+        "from",
+        "198.18.80.0/24",
+        "table",
+        "100",
+        "priority",
+        "100",
+    ]));
+    assert!(!String::from_utf8_lossy(&dexec(&b, &["ip", "rule"]).stdout).contains("lookup 100"));
+    // tc passthrough reaches the kernel inside the container (this host kernel has no netem, which
+    // the message says; the full-kernel tier checks the delay itself).
+    let err = fails(&classic(&[
+        "tc", &b, "qdisc", "add", "dev", "eth1", "root", "netem", "delay", "10ms",
+    ]));
+    assert!(err.contains("no sch_netem"), "{err}");
+    let err = fails(&classic(&[
+        "tc", &b, "qdisc", "add", "dev", "eth1", "root", "htb",
+    ]));
+    assert!(err.contains("only the netem qdisc"), "{err}");
     assert!(
         one_attach.as_millis() < 500,
         "classic attach into a container took {one_attach:?}"

@@ -516,3 +516,46 @@ fn lxc_guests_are_found_through_their_cgroup() {
     );
     assert!(fails(&missing).contains("no LXC container"));
 }
+
+#[test]
+fn wait_wakes_up_when_the_interface_arrives() {
+    let w = World::new("wt");
+    let a = w.ns("a");
+    ok(&w.eval(&format!("netns({a:?})")));
+    // Nothing arrives: a bounded wait fails with a clear message, on time.
+    let t = std::time::Instant::now();
+    let err = fails(&w.eval(&format!(
+        "wait(netns({a:?}), \"eth5\", #{{timeout: \"300ms\"}})"
+    )));
+    assert!(err.contains("timed out") && err.contains("eth5"), "{err}");
+    assert!(t.elapsed().as_millis() < 2000);
+    // Something arrives: the Rhai wait and the classic `--wait` (run inside the guest, as a
+    // container entrypoint would) both return once pipework plumbs it from outside.
+    let rhai_wait = std::process::Command::new(bin())
+        .args([
+            "-e",
+            &format!("wait(netns({a:?}), \"eth5\", #{{timeout: \"10s\"}})"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let classic_wait = std::process::Command::new("ip")
+        .args(["netns", "exec", &a, bin(), "--wait", "-i", "eth6"])
+        .env("PIPEWORK_WAIT_TIMEOUT", "10s")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    ok(&w.eval(&format!(
+        "let br = bridge({br:?}); veth(netns({a:?}), br, #{{ifname: \"eth5\", ip: \"198.18.16.5/24\"}}); veth(netns({a:?}), br, #{{ifname: \"eth6\"}})",
+        br = w.br()
+    )));
+    let t = std::time::Instant::now();
+    let r = rhai_wait.wait_with_output().unwrap();
+    let c = classic_wait.wait_with_output().unwrap();
+    assert!(t.elapsed().as_secs() < 5, "waits did not wake up promptly");
+    assert!(ok(&r).contains("eth5"), "{}", text(&r));
+    ok(&c);
+}

@@ -277,13 +277,26 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
             s.route(&g, &spec)?;
             Ok(())
         }
-        Classic::Rule { .. } => Err(Error::Conflict(
-            "`pipework rule` is not implemented in this build yet (policy routing lands with the `rule` function)".into(),
-        )),
-        Classic::Tc { .. } => Err(Error::Conflict(
-            "`pipework tc <guest> <tc args>` is not implemented yet; use pipework -e 'tc(link(guest, \"eth1\"), #{delay: \"10ms\"})'".into(),
-        )),
-        Classic::Wait { .. } => Err(Error::Conflict("`pipework --wait` is not implemented in this build yet".into())),
+        Classic::Rule { guest, args } => {
+            let spec = crate::net::RuleSpec::parse(&args.join(" "))?;
+            let g = s.guest_existing(&guest)?;
+            s.rule(&g, &spec)?;
+            Ok(())
+        }
+        Classic::Tc { guest, args } => {
+            let (dev, netem) = crate::net::parse_tc(&args)?;
+            let g = s.guest_existing(&guest)?;
+            s.tc(&g, &dev, &netem)
+        }
+        // Run inside the container (as its entrypoint, before the app): block until pipework, run
+        // from the host, has plumbed the interface — like the original, existence is enough.
+        Classic::Wait { cif } => {
+            let timeout = std::env::var("PIPEWORK_WAIT_TIMEOUT")
+                .ok()
+                .map(|t| parse::duration(&t))
+                .transpose()?;
+            s.nl.wait_link(&s.host(), &cif, false, timeout).map(|_| ())
+        }
         Classic::Attach(a) => {
             let host_name = match &a.host {
                 HostIf::Name(n) => n.clone(),
@@ -292,10 +305,14 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                     .into_iter()
                     .find(|l| l.mac.as_deref() == Some(m.as_str()))
                     .map(|l| l.name)
-                    .ok_or_else(|| Error::not_found("host interface with MAC", m, Some("host".into())))?,
+                    .ok_or_else(|| {
+                        Error::not_found("host interface with MAC", m, Some("host".into()))
+                    })?,
             };
             if a.direct_phys {
-                return Err(Error::Conflict("--direct-phys is not implemented in this build yet".into()));
+                return Err(Error::Conflict(
+                    "--direct-phys is not implemented in this build yet".into(),
+                ));
             }
             let existing = s.nl.ns(&s.host())?.link(&host_name)?;
             let is_bridge = match &existing {
@@ -315,7 +332,9 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                     }
                     Some(_) => "physical interfaces (macvlan)",
                 };
-                return Err(Error::Conflict(format!("{kind} are not implemented in this build yet")));
+                return Err(Error::Conflict(format!(
+                    "{kind} are not implemented in this build yet"
+                )));
             }
             let mut opts = AttachOpts {
                 ifname: a.cif.clone().unwrap_or_else(|| "eth1".into()),
@@ -331,10 +350,14 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                     opts.gateway = *gateway;
                 }
                 Addr::Dhcp { client, .. } => {
-                    return Err(Error::Conflict(format!("DHCP ({client}) is not implemented in this build yet")));
+                    return Err(Error::Conflict(format!(
+                        "DHCP ({client}) is not implemented in this build yet"
+                    )));
                 }
             }
-            let driver = LinuxBridge { name: host_name.clone() };
+            let driver = LinuxBridge {
+                name: host_name.clone(),
+            };
             // Validate everything before creating the bridge, so bad input changes nothing.
             use crate::driver::Driver;
             driver.validate(&opts)?;

@@ -5,11 +5,14 @@
 pub mod arp;
 mod link;
 mod route;
+mod rule;
 mod tc;
+mod wait;
 
 pub use link::{link_up, LinkChange, LinkState, VethSpec};
 pub use route::{RouteOp, RouteSpec, RouteState};
-pub use tc::Netem;
+pub use rule::RuleSpec;
+pub use tc::{parse_tc, Netem};
 
 use crate::error::{Error, Result};
 use crate::guest::{Guest, NsId};

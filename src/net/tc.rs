@@ -57,6 +57,81 @@ fn nla(kind: u16, payload: &[u8]) -> Vec<u8> {
     v
 }
 
+/// A `tc` command line of the form the classic `pipework tc` passes through, as far as it can be
+/// done natively: `qdisc add|replace|change dev IF root netem [delay T [JITTER]] [loss P%]
+/// [rate R] [limit N]`, or `qdisc del dev IF root`. Returns the interface and the impairment (empty
+/// for delete).
+pub fn parse_tc(args: &[String]) -> Result<(String, Netem)> {
+    let text = args.join(" ");
+    let bad = |why: &str| crate::error::Error::invalid("tc command", &text, why);
+    let w: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let (verb, rest) = match w.as_slice() {
+        ["qdisc", verb, rest @ ..] => (*verb, rest),
+        _ => {
+            return Err(bad(
+                "only `qdisc …` commands are supported natively (netem, or del)",
+            ))
+        }
+    };
+    let (dev, rest) = match rest {
+        ["dev", dev, "root", rest @ ..] => (crate::parse::ifname(dev)?, rest),
+        _ => return Err(bad("expected `dev IFNAME root …`")),
+    };
+    match verb {
+        "del" | "delete" if rest.is_empty() => return Ok((dev, Netem::default())),
+        "add" | "replace" | "change" => {}
+        _ => return Err(bad("the verb must be add, replace, change or del")),
+    }
+    let rest = match rest {
+        ["netem", rest @ ..] => rest,
+        _ => return Err(bad("only the netem qdisc is supported natively")),
+    };
+    let mut n = Netem::default();
+    let mut i = 0;
+    let dur = |s: &str| crate::parse::duration(s);
+    while i < rest.len() {
+        let val = rest
+            .get(i + 1)
+            .copied()
+            .ok_or_else(|| bad("an option is missing its value"))?;
+        match rest[i] {
+            "delay" | "latency" => {
+                n.delay = Some(dur(val)?);
+                // An optional jitter follows the delay directly.
+                if let Some(j) = rest
+                    .get(i + 2)
+                    .filter(|j| j.chars().next().is_some_and(|c| c.is_ascii_digit()))
+                {
+                    n.jitter = Some(dur(j)?);
+                    i += 1;
+                }
+            }
+            "loss" => {
+                let p: f64 = val
+                    .trim_end_matches('%')
+                    .parse()
+                    .map_err(|_| bad("loss is a percentage like 1.5%"))?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err(bad("loss is a percentage between 0 and 100"));
+                }
+                n.loss = Some(p);
+            }
+            "rate" => n.rate = Some(crate::parse::rate(val)?),
+            "limit" => n.limit = Some(val.parse().map_err(|_| bad("limit is a packet count"))?),
+            other => {
+                return Err(bad(&format!(
+                    "unsupported netem option {other:?} (delay, loss, rate, limit)"
+                )))
+            }
+        }
+        i += 2;
+    }
+    if n.is_empty() {
+        return Err(bad("netem needs at least one of delay, loss, rate, limit"));
+    }
+    Ok((dev, n))
+}
+
 impl Netem {
     pub fn is_empty(&self) -> bool {
         *self == Netem::default()
@@ -172,6 +247,25 @@ impl Ns<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tc_command_lines() {
+        let a = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let (dev, n) = parse_tc(&a(
+            "qdisc add dev eth1 root netem delay 100ms 10ms loss 1.5%",
+        ))
+        .unwrap();
+        assert_eq!(dev, "eth1");
+        assert_eq!(n.delay, Some(Duration::from_millis(100)));
+        assert_eq!(n.jitter, Some(Duration::from_millis(10)));
+        assert_eq!(n.loss, Some(1.5));
+        let (_, n) = parse_tc(&a("qdisc del dev eth1 root")).unwrap();
+        assert!(n.is_empty());
+        assert!(parse_tc(&a("qdisc add dev eth1 root tbf rate 1mbit")).is_err());
+        assert!(parse_tc(&a("filter add dev eth1")).is_err());
+        assert!(parse_tc(&a("qdisc add dev eth1 root netem loss 150%")).is_err());
+        assert!(parse_tc(&a("qdisc add dev eth1 root netem")).is_err());
+    }
 
     #[test]
     fn netem_layout() {

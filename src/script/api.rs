@@ -584,6 +584,36 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
     let ss = s.clone();
     reg!(
         engine,
+        "wait",
+        ["guest: Guest", "ifname: &str", "opts: Map", "Link"],
+        "Wait (netlink monitor, no polling) until an interface exists in a guest and has carrier: #{timeout: \"5s\", carrier: true}.",
+        move |g: Guest, name: &str, o: Map| {
+            check_keys("wait", &o, &["timeout", "carrier"])?;
+            let timeout = opt_str("wait", &o, "timeout")?.map(|t| parse::duration(&t)).transpose().rhai()?;
+            let carrier = opt_bool("wait", &o, "carrier")?.unwrap_or(true);
+            ss.nl.wait_link(&g, name, carrier, timeout).rhai()?;
+            Ok::<_, Box<EvalAltResult>>(Link { guest: g, name: name.to_string() })
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "wait",
+        ["guest: Guest", "ifname: &str", "Link"],
+        "Wait until an interface exists in a guest and has carrier (10 s at most).",
+        move |g: Guest, name: &str| {
+            ss.nl
+                .wait_link(&g, name, true, Some(std::time::Duration::from_secs(10)))
+                .rhai()?;
+            Ok::<_, Box<EvalAltResult>>(Link {
+                guest: g,
+                name: name.to_string(),
+            })
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
         "arp",
         ["link: Link", "i64"],
         "Send a gratuitous ARP for every IPv4 address of a link (attaches already do this once); returns how many.",
@@ -642,6 +672,14 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
     reg!(engine, "route", ["guest: Guest", "spec: Map", "bool"],
         "Structured route: #{op, to, via, dev, metric, table, src, onlink} (op defaults to add, to to default).",
         move |g: Guest, o: Map| ss.route(&g, &route_from_map(&o)?).rhai());
+    let ss = s.clone();
+    reg!(
+        engine,
+        "rule",
+        ["guest: Guest", "spec: &str", "bool"],
+        "Add/delete a policy routing rule, iproute2 style: \"add from 198.18.0.0/24 table 100 priority 100\"; false if it was already there.",
+        move |g: Guest, t: &str| ss.rule(&g, &crate::net::RuleSpec::parse(t).rhai()?).rhai()
+    );
     let ss = s.clone();
     reg!(
         engine,
