@@ -248,10 +248,10 @@ impl Session {
             .validate(opts)
             .and_then(|_| driver.attach(self, guest, opts))
             .ctx(format!("attaching {guest} to {}", driver.describe()))?;
-        if a.created {
+        if let (true, Some((guest, name))) = (a.created, &a.undo) {
             self.record(Created::Link {
-                guest: self.host(),
-                name: a.host_ifname.clone(),
+                guest: guest.clone(),
+                name: name.clone(),
             });
         }
         Ok(a)

@@ -167,3 +167,107 @@ fn classic_bad_input_is_explained_and_changes_nothing() {
     );
     assert!(link(Some(&a), "eth1").is_none());
 }
+
+fn ip_ok(args: &[&str]) {
+    assert!(
+        std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .unwrap()
+            .success(),
+        "ip {args:?}"
+    );
+}
+
+#[test]
+fn classic_macvlan_and_direct_phys_on_test_interfaces() {
+    // Stand-ins for physical NICs: veth pairs this test creates (never the machine's uplink).
+    let w = World::new("cm");
+    let (a, b, c, d) = (w.ns("a"), w.ns("b"), w.ns("c"), w.ns("d"));
+    for n in [&a, &b, &c, &d] {
+        netns_add(n);
+    }
+    let (p0, p1) = (format!("{}p0", w.prefix), format!("{}p1", w.prefix));
+    ip_ok(&["link", "add", &p0, "type", "veth", "peer", "name", &p1]);
+    ip_ok(&["link", "set", &p1, "up"]);
+    // macvlan: two guests on one parent reach each other (bridge mode); the child is born in the
+    // guest with the parent's MTU, and the parent was brought up like the original does.
+    ok(&classic(&[&p0, &a, "198.18.17.2/24"]));
+    ok(&classic(&[
+        &p0,
+        &format!("netns:{b}"),
+        "198.18.17.3/24",
+        "U:guest-b",
+    ]));
+    let ma = link(Some(&a), "eth1").expect("macvlan in a");
+    assert_eq!(ma["linkinfo"]["info_kind"], "macvlan");
+    assert_eq!(ma["linkinfo"]["info_data"]["mode"], "bridge");
+    assert!(ma["ifalias"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("pipework owner="));
+    assert!(link(None, &p0).unwrap()["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "UP"));
+    assert!(ping(&a, "198.18.17.3"));
+    // Re-running converges without a second interface.
+    ok(&classic(&[&p0, &a, "198.18.17.2/24"]));
+    assert_eq!(
+        ip_json(Some(&a), &["link", "show"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // --direct-phys: the interface itself moves into the guest under the container name.
+    ip_ok(&[
+        "link",
+        "add",
+        &format!("{}q0", w.prefix),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &format!("{}q1", w.prefix),
+    ]);
+    ip_ok(&["link", "set", &format!("{}q1", w.prefix), "netns", &d]);
+    ip_ok(&[
+        "-n",
+        &d,
+        "addr",
+        "add",
+        "198.18.18.1/24",
+        "dev",
+        &format!("{}q1", w.prefix),
+    ]);
+    ip_ok(&["-n", &d, "link", "set", &format!("{}q1", w.prefix), "up"]);
+    ok(&classic(&[
+        "--direct-phys",
+        &format!("{}q0", w.prefix),
+        &c,
+        "198.18.18.2/24",
+    ]));
+    assert!(
+        link(None, &format!("{}q0", w.prefix)).is_none(),
+        "moved out of the host"
+    );
+    assert_eq!(global_addrs(Some(&c), "eth1"), vec!["198.18.18.2/24"]);
+    assert!(ping(&c, "198.18.18.1"));
+    // Errors: a missing parent, a VLAN with --direct-phys.
+    let err = fails(&classic(&[
+        &format!("{}zz", w.prefix),
+        &a,
+        "198.18.17.9/24",
+    ]));
+    assert!(err.contains("does not exist"), "{err}");
+    let err = fails(&classic(&[
+        "--direct-phys",
+        &p1,
+        &a,
+        "198.18.17.9/24",
+        "@5",
+    ]));
+    assert!(err.contains("cannot carry a VLAN"), "{err}");
+}

@@ -309,33 +309,6 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                         Error::not_found("host interface with MAC", m, Some("host".into()))
                     })?,
             };
-            if a.direct_phys {
-                return Err(Error::Conflict(
-                    "--direct-phys is not implemented in this build yet".into(),
-                ));
-            }
-            let existing = s.nl.ns(&s.host())?.link(&host_name)?;
-            let is_bridge = match &existing {
-                Some(l) => l.is_kind("bridge"),
-                None => host_name.starts_with("br"),
-            };
-            if !is_bridge {
-                let kind = match &existing {
-                    _ if host_name.starts_with("ovs") => "Open vSwitch bridges",
-                    None if host_name.starts_with("dummy") => "dummy host interfaces",
-                    None => {
-                        return Err(Error::invalid(
-                            "host interface",
-                            &host_name,
-                            "does not exist, and only br* (Linux bridge), ovs* and dummy* names are created on demand",
-                        ))
-                    }
-                    Some(_) => "physical interfaces (macvlan)",
-                };
-                return Err(Error::Conflict(format!(
-                    "{kind} are not implemented in this build yet"
-                )));
-            }
             let mut opts = AttachOpts {
                 ifname: a.cif.clone().unwrap_or_else(|| "eth1".into()),
                 host_ifname: a.lif.clone(),
@@ -355,17 +328,71 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                     )));
                 }
             }
-            let driver = LinuxBridge {
-                name: host_name.clone(),
+            // The host interface's kind decides the driver, as in the original: an existing
+            // bridge, or a br*/dummy* name to create; any other existing interface is physical.
+            enum Kind {
+                Bridge { create: bool },
+                Dummy,
+                Phys,
+            }
+            let existing = s.nl.ns(&s.host())?.link(&host_name)?;
+            let kind = match &existing {
+                Some(l) if l.is_kind("bridge") => Kind::Bridge { create: false },
+                Some(_) => Kind::Phys,
+                None if a.direct_phys => Kind::Phys,
+                None if host_name.starts_with("br") => Kind::Bridge { create: true },
+                None if host_name.starts_with("dummy") => Kind::Dummy,
+                None if host_name.starts_with("ovs") => {
+                    return Err(Error::Conflict(
+                        "Open vSwitch bridges are not implemented in this build yet".into(),
+                    ))
+                }
+                None => {
+                    return Err(Error::invalid(
+                        "host interface",
+                        &host_name,
+                        "does not exist, and only br* (Linux bridge), ovs* and dummy* names are created on demand",
+                    ))
+                }
             };
-            // Validate everything before creating the bridge, so bad input changes nothing.
-            use crate::driver::Driver;
+            use crate::driver::{DirectPhys, Driver, Macvlan};
+            let driver: Box<dyn Driver> = match kind {
+                Kind::Bridge { .. } => Box::new(LinuxBridge {
+                    name: host_name.clone(),
+                }),
+                Kind::Phys if a.direct_phys => Box::new(DirectPhys {
+                    phys: host_name.clone(),
+                }),
+                Kind::Phys => Box::new(Macvlan {
+                    parent: host_name.clone(),
+                }),
+                Kind::Dummy => {
+                    if opts.vlan.is_some() {
+                        return Err(Error::invalid(
+                            "option",
+                            "vlan",
+                            "a dummy interface carries no VLAN tag",
+                        ));
+                    }
+                    opts.validate_common()?;
+                    let g = s.guest_existing(&a.guest)?;
+                    s.set_owner(&crate::marker::sanitize_owner(&a.guest))?;
+                    return s.dummy(&g, &opts).map(|_| ()).inspect_err(|_| {
+                        s.rollback();
+                    });
+                }
+            };
+            // Validate everything before creating anything, so bad input changes nothing.
             driver.validate(&opts)?;
             let g = s.guest_existing(&a.guest)?;
             s.set_owner(&crate::marker::sanitize_owner(&a.guest))?;
-            let res = s
-                .bridge(&host_name, &BridgeOpts::default())
-                .and_then(|_| s.attach(&g, &driver, &opts));
+            let res = match kind {
+                Kind::Bridge { create: true } => {
+                    s.bridge(&host_name, &BridgeOpts::default()).map(|_| ())
+                }
+                _ => Ok(()),
+            }
+            .and_then(|_| s.attach(&g, driver.as_ref(), &opts));
             match res {
                 Ok(_) => Ok(()),
                 Err(e) => {

@@ -62,6 +62,7 @@ impl Driver for LinuxBridge {
             mac: String::new(),
             owner: s.owner(),
             created: true,
+            undo: Some((host.clone(), host_if.clone())),
         };
 
         // Optimistic create: the common case costs no look-ups; EEXIST means a re-run (or a clash),

@@ -3,8 +3,10 @@
 //! and direct physical interfaces slot in as further drivers without touching the front ends.
 
 mod bridge;
+mod phys;
 
 pub use bridge::LinuxBridge;
+pub use phys::{DirectPhys, Macvlan};
 
 use crate::error::{Error, Result};
 use crate::guest::Guest;
@@ -97,6 +99,9 @@ pub struct Attachment {
     pub owner: String,
     /// False when the attachment already existed in the wanted shape (re-run).
     pub created: bool,
+    /// The link whose deletion undoes this attachment (None: nothing may be deleted, e.g. a
+    /// physical interface that was moved).
+    pub undo: Option<(Guest, String)>,
 }
 
 impl fmt::Display for Attachment {

@@ -5,11 +5,14 @@ use crate::error::Result;
 use crate::parse::fmt_mac;
 use futures::TryStreamExt;
 use netlink_packet_core::DefaultNla;
+use netlink_packet_route::link::MacVlanMode;
 use netlink_packet_route::link::{
     AfSpecInet, AfSpecInet6, AfSpecUnspec, BridgeVlanInfoFlags, In6AddrGenMode, InfoBridge,
     InfoData, InfoKind, InfoVeth, InfoVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
-use rtnetlink::{LinkBridge, LinkBridgeVlan, LinkDummy, LinkMessageBuilder, LinkUnspec, LinkVlan};
+use rtnetlink::{
+    LinkBridge, LinkBridgeVlan, LinkDummy, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVlan,
+};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// What the kernel says about one interface.
@@ -169,6 +172,30 @@ impl Ns<'_> {
         self.nl
             .block_on(self.h.link().change(msg).execute())
             .map_err(|e| self.fail(&op, e))
+    }
+
+    /// A macvlan child of `parent` (bridge mode), born directly inside the namespace `netns` under its
+    /// final name — the parent stays where it is.
+    pub fn add_macvlan(
+        &self,
+        name: &str,
+        parent: u32,
+        netns: &OwnedFd,
+        mac: Option<[u8; 6]>,
+        mtu: Option<u32>,
+    ) -> Result<()> {
+        let mut b =
+            LinkMacVlan::new(name, parent, MacVlanMode::Bridge).setns_by_fd(netns.as_raw_fd());
+        if let Some(m) = mac {
+            b = b.address(m.to_vec());
+        }
+        if let Some(m) = mtu {
+            b = b.mtu(m);
+        }
+        self.add_link(
+            &format!("create macvlan {name} on #{parent} (in guest)"),
+            b.build(),
+        )
     }
 
     pub fn add_dummy(&self, name: &str) -> Result<()> {

@@ -322,6 +322,17 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
             .attach(&g, &LinuxBridge { name: b.name }, &AttachOpts::default())
             .rhai()
     );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "macvlan",
+        ["guest: Guest", "parent: &str", "opts: Map", "Attachment"],
+        "Attach a guest to a host interface with a macvlan child (bridge mode) born inside the guest: #{ip, gateway, mac, ifname, mtu, vlan}.",
+        move |g: Guest, parent: &str, o: Map| {
+            let opts = attach_opts("macvlan", &o)?;
+            ss.attach(&g, &crate::driver::Macvlan { parent: parent.to_string() }, &opts).rhai()
+        }
+    );
     engine.register_fn("to_string", |a: &mut Attachment| a.to_string());
     engine.register_fn("to_debug", |a: &mut Attachment| a.to_string());
     engine.register_get("guest", |a: &mut Attachment| a.guest.clone());

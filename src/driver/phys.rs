@@ -1,0 +1,255 @@
+//! Physical host interfaces: a macvlan child per guest (the classic `pipework eth2 web …`), or the
+//! interface itself moved into the guest (`--direct-phys`).
+
+use super::{configure_guest_end, AttachOpts, Attachment, Driver, Undo};
+use crate::error::{Error, Result};
+use crate::guest::Guest;
+use crate::marker;
+use crate::net::{LinkChange, LinkState, Ns};
+use crate::parse::fmt_mac;
+use crate::session::Session;
+
+/// The parent on the host, checked; with a VLAN, its 802.1Q sub-interface (ensured).
+fn host_parent(s: &Session, hns: &Ns, name: &str, vlan: Option<u16>) -> Result<LinkState> {
+    let p = hns
+        .link(name)?
+        .ok_or_else(|| Error::not_found("host interface", name, Some("host".into())))?;
+    if p.is_kind("bridge") {
+        return Err(Error::Conflict(format!(
+            "{name} is a bridge; attach with the bridge driver"
+        )));
+    }
+    if !p.up {
+        // Like the original: the parent must be up for its children to pass traffic.
+        hns.set_link(
+            p.index,
+            name,
+            &LinkChange {
+                up: Some(true),
+                ..Default::default()
+            },
+        )?;
+    }
+    match vlan {
+        None => Ok(p),
+        Some(vid) => {
+            let sub = AttachOpts {
+                ifname: crate::parse::ifname(&format!("{name}.{vid}"))?,
+                ..Default::default()
+            };
+            s.vlan(&s.host(), name, vid, &sub)
+        }
+    }
+}
+
+fn attachment(
+    s: &Session,
+    guest: &Guest,
+    opts: &AttachOpts,
+    via: String,
+    host_ifname: String,
+    mac: String,
+) -> Attachment {
+    Attachment {
+        guest: guest.clone(),
+        ifname: opts.ifname.clone(),
+        host_ifname,
+        via,
+        ips: opts.ips.clone(),
+        gateway: opts.gateway,
+        mac,
+        owner: s.owner(),
+        created: true,
+        undo: None,
+    }
+}
+
+pub struct Macvlan {
+    pub parent: String,
+}
+
+impl Driver for Macvlan {
+    fn describe(&self) -> String {
+        format!("macvlan on {}", self.parent)
+    }
+
+    fn validate(&self, opts: &AttachOpts) -> Result<()> {
+        opts.validate_common()
+    }
+
+    fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
+        if guest.is_host() {
+            return Err(Error::guest(
+                guest,
+                "a macvlan for the host itself makes no sense; attach a guest",
+            ));
+        }
+        let hns = s.nl.ns(&s.host())?;
+        let parent = host_parent(s, &hns, &self.parent, opts.vlan)?;
+        let gns = s.nl.ns(guest)?;
+        let mut att = attachment(
+            s,
+            guest,
+            opts,
+            self.describe(),
+            parent.name.clone(),
+            String::new(),
+        );
+        if let Some(g) = gns.link(&opts.ifname)? {
+            // Re-run: our macvlan on this parent converges; anything else is a clash.
+            if g.is_kind("macvlan") && g.peer == Some(parent.index) {
+                configure_guest_end(&gns, &g, opts, false)?;
+                att.created = false;
+                att.mac = opts.mac.map(|m| fmt_mac(&m)).or(g.mac).unwrap_or_default();
+                return Ok(att);
+            }
+            return Err(Error::Conflict(format!(
+                "interface {} already exists in {guest} and is not a macvlan on {}; pick another `ifname`",
+                opts.ifname, parent.name
+            )));
+        }
+        // Like the original, the child inherits the parent's MTU unless told otherwise.
+        hns.add_macvlan(
+            &opts.ifname,
+            parent.index,
+            guest.fd(),
+            opts.mac,
+            opts.mtu.or(Some(parent.mtu)),
+        )?;
+        let mut undo = Undo::new(s);
+        undo.created_link(guest, &opts.ifname);
+        let label = guest.to_string();
+        gns.set_alias(
+            &opts.ifname,
+            &marker::encode(&s.owner(), &[("guest", &label), ("parent", &parent.name)]),
+        )?;
+        let gl = gns
+            .link(&opts.ifname)?
+            .ok_or_else(|| Error::not_found("interface", &opts.ifname, Some(label)))?;
+        configure_guest_end(&gns, &gl, opts, true)?;
+        att.mac = gl.mac.unwrap_or_default();
+        att.undo = Some((guest.clone(), opts.ifname.clone()));
+        undo.commit();
+        Ok(att)
+    }
+}
+
+pub struct DirectPhys {
+    pub phys: String,
+}
+
+impl Driver for DirectPhys {
+    fn describe(&self) -> String {
+        format!("direct physical interface {}", self.phys)
+    }
+
+    fn validate(&self, opts: &AttachOpts) -> Result<()> {
+        if opts.vlan.is_some() {
+            return Err(Error::invalid(
+                "option",
+                "vlan",
+                "--direct-phys moves the interface itself; it cannot carry a VLAN tag",
+            ));
+        }
+        opts.validate_common()
+    }
+
+    fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
+        if guest.is_host() {
+            return Err(Error::guest(guest, "the interface is already in the host"));
+        }
+        let host = s.host();
+        let hns = s.nl.ns(&host)?;
+        let gns = s.nl.ns(guest)?;
+        let mut att = attachment(
+            s,
+            guest,
+            opts,
+            self.describe(),
+            self.phys.clone(),
+            String::new(),
+        );
+        let Some(p) = hns.link(&self.phys)? else {
+            // Already moved by an earlier run? Then it carries our marker in the guest.
+            if let Some(g) = gns.link(&opts.ifname)? {
+                if g.alias.as_deref().and_then(|a| marker::field(a, "phys"))
+                    == Some(self.phys.as_str())
+                {
+                    configure_guest_end(&gns, &g, opts, false)?;
+                    att.created = false;
+                    att.mac = g.mac.unwrap_or_default();
+                    return Ok(att);
+                }
+            }
+            return Err(Error::not_found(
+                "host interface",
+                &self.phys,
+                Some("host".into()),
+            ));
+        };
+        if p.is_kind("bridge") || p.is_kind("veth") && p.master.is_some() {
+            return Err(Error::Conflict(format!(
+                "{} is a bridge or a bridge port; it cannot be handed to a guest",
+                self.phys
+            )));
+        }
+        if gns.link(&opts.ifname)?.is_some() {
+            return Err(Error::Conflict(format!(
+                "interface {} already exists in {guest}",
+                opts.ifname
+            )));
+        }
+        hns.set_link(
+            p.index,
+            &self.phys,
+            &LinkChange {
+                netns: Some(guest.fd()),
+                ..Default::default()
+            },
+        )?;
+        // From here on a failure moves it back under its own name.
+        let result = (|| {
+            let moved = gns.link(&self.phys)?.ok_or_else(|| {
+                Error::not_found("interface", &self.phys, Some(guest.to_string()))
+            })?;
+            let alias = marker::encode(
+                &s.owner(),
+                &[("guest", &guest.to_string()), ("phys", &self.phys)],
+            );
+            gns.set_link(
+                moved.index,
+                &self.phys,
+                &LinkChange {
+                    name: Some(&opts.ifname),
+                    alias: Some(&alias),
+                    ..Default::default()
+                },
+            )?;
+            let gl = gns.link(&opts.ifname)?.ok_or_else(|| {
+                Error::not_found("interface", &opts.ifname, Some(guest.to_string()))
+            })?;
+            configure_guest_end(&gns, &gl, opts, true)?;
+            Ok(gl)
+        })();
+        match result {
+            Ok(gl) => {
+                att.mac = gl.mac.unwrap_or_default();
+                Ok(att)
+            }
+            Err(e) => {
+                for name in [opts.ifname.as_str(), self.phys.as_str()] {
+                    if let Ok(Some(l)) = gns.link(name) {
+                        let back = LinkChange {
+                            netns: Some(host.fd()),
+                            name: Some(&self.phys),
+                            up: Some(false),
+                            ..Default::default()
+                        };
+                        let _ = gns.set_link(l.index, name, &back);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+}
