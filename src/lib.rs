@@ -9,6 +9,7 @@ pub mod error;
 pub mod guest;
 pub mod marker;
 pub mod net;
+pub mod ovs;
 pub mod parse;
 pub mod ping;
 pub mod runtime;

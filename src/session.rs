@@ -21,6 +21,7 @@ pub struct Session {
 #[derive(Clone, Debug)]
 pub enum Created {
     Netns(String),
+    Ovs(String),
     Link { guest: Guest, name: String },
 }
 
@@ -237,6 +238,26 @@ impl Session {
         }
     }
 
+    /// Ensure an Open vSwitch bridge (userspace datapath where the kernel has no OVS module).
+    pub fn ovs_bridge(&self, name: &str) -> Result<Bridge> {
+        parse::ifname(name)?;
+        let created = crate::ovs::ensure_bridge(name, &self.owner())?;
+        if created {
+            self.record(Created::Ovs(name.to_string()));
+            // Its interface comes up like a Linux bridge's.
+            let ns = self.nl.ns(&self.host)?;
+            if let Some(l) = ns.link(name)? {
+                if !l.up {
+                    ns.set_link(l.index, name, &crate::net::link_up())?;
+                }
+            }
+        }
+        Ok(Bridge {
+            name: name.to_string(),
+            created,
+        })
+    }
+
     /// Attach a guest through a host-side driver (bridge today; OVS, macvlan … slot in the same way).
     pub fn attach(
         &self,
@@ -269,12 +290,20 @@ impl Session {
         for c in items {
             match c {
                 Created::Link { guest, name } => {
+                    if crate::ovs::running() {
+                        let _ = crate::ovs::del_port(&name);
+                    }
                     if let Ok(ns) = self.nl.ns(&guest) {
                         match ns.del_link_by_name(&name) {
                             Ok(()) => undone.push(format!("link {name}")),
                             Err(e) if e.errno() == Some(libc::ENODEV) => {}
                             Err(e) => eprintln!("pipework: rollback: {e}"),
                         }
+                    }
+                }
+                Created::Ovs(name) => {
+                    if crate::ovs::del_bridge_if_empty(&name).unwrap_or(false) {
+                        undone.push(format!("ovs bridge {name}"));
                     }
                 }
                 Created::Netns(name) => {
@@ -543,6 +572,21 @@ impl Session {
                 // A veth end disappears with its peer's namespace; that is fine.
                 Err(e) if e.errno() == Some(libc::ENODEV) => {}
                 Err(e) => return Err(e),
+            }
+        }
+        // Open vSwitch: ports marked as ours (their veth ends are gone by now), then our bridges
+        // once nobody else's ports remain on them.
+        if crate::ovs::running() {
+            let (ports, bridges) = crate::ovs::owned(owner);
+            for p in ports {
+                crate::ovs::del_port(&p)?;
+            }
+            for b in bridges {
+                if crate::ovs::del_bridge_if_empty(&b)? {
+                    removed.links.push(b);
+                } else {
+                    eprintln!("pipework: keeping OVS bridge {b} (other guests are still attached)");
+                }
             }
         }
         // Links we made inside namespaces we do not own (vlan, dummy in someone else's netns).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine, as root. Installs what it needs, builds once, then runs:
 # formatting and lint gates, unit tests, the host tier (real namespaces, veth, bridges), the container
-# tier (a real dockerd with locally built busybox containers), CLI tests,
+# tier (a real dockerd with locally built busybox containers), the Open vSwitch tier, CLI tests,
 # the full-kernel tier under qemu (tests/kernel), a benchmark smoke run against the peers, and a leak check (every namespace or bridge the suite made
 # must be gone afterwards).
 set -euo pipefail
@@ -35,7 +35,8 @@ fi
 state() {
   { ip netns list 2>/dev/null | awk '{print "netns " $1}'
     ip -o link show type bridge 2>/dev/null | awk -F': ' '{print "bridge " $2}'
-    docker ps -a --format 'container {{.Names}}' 2>/dev/null || true; } | sort
+    docker ps -a --format 'container {{.Names}}' 2>/dev/null || true
+    [ -S /var/run/openvswitch/db.sock ] && ovs-vsctl --timeout=5 list-br 2>/dev/null | sed 's/^/ovs-bridge /' || true; } | sort
 }
 before=$(state)
 
@@ -58,10 +59,16 @@ grep -q '^1 passed, 1 failed$' /tmp/pipework-kt-selftest.log || { cat /tmp/pipew
 echo "kernel tier self-test: wrong expectation detected (1 passed, 1 failed)"
 echo "== container runtime: dockerd and a local busybox image"
 tests/docker/setup.sh
-if [ -f /tmp/pipework-dockerd.pid ]; then
-  trap 'restore_resolv; kill "$(cat /tmp/pipework-dockerd.pid)" 2>/dev/null; rm -f /tmp/pipework-dockerd.pid' EXIT
-fi
-echo "== tests (unit, host tier, container tier, classic argv, CLI)"
+echo "== Open vSwitch (userspace datapath)"
+tests/ovs/setup.sh
+# Stop what this run started, also on failure.
+stop_services() {
+  restore_resolv
+  if [ -f /tmp/pipework-dockerd.pid ]; then kill "$(cat /tmp/pipework-dockerd.pid)" 2>/dev/null; rm -f /tmp/pipework-dockerd.pid; fi
+  if [ -f /tmp/pipework-ovs.started ]; then /usr/share/openvswitch/scripts/ovs-ctl stop >/dev/null 2>&1; rm -f /tmp/pipework-ovs.started; fi
+}
+trap stop_services EXIT
+echo "== tests (unit, host tier, container tier, OVS tier, classic argv, CLI)"
 cargo test --release -- --test-threads="${TEST_THREADS:-4}"
 echo "== benchmark smoke run (N=10)"
 SETTLE=0 benches/attach.sh 10

@@ -332,21 +332,19 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
             // bridge, or a br*/dummy* name to create; any other existing interface is physical.
             enum Kind {
                 Bridge { create: bool },
+                Ovs,
                 Dummy,
                 Phys,
             }
             let existing = s.nl.ns(&s.host())?.link(&host_name)?;
             let kind = match &existing {
+                _ if crate::ovs::is_bridge(&host_name) => Kind::Ovs,
                 Some(l) if l.is_kind("bridge") => Kind::Bridge { create: false },
                 Some(_) => Kind::Phys,
                 None if a.direct_phys => Kind::Phys,
                 None if host_name.starts_with("br") => Kind::Bridge { create: true },
                 None if host_name.starts_with("dummy") => Kind::Dummy,
-                None if host_name.starts_with("ovs") => {
-                    return Err(Error::Conflict(
-                        "Open vSwitch bridges are not implemented in this build yet".into(),
-                    ))
-                }
+                None if host_name.starts_with("ovs") => Kind::Ovs,
                 None => {
                     return Err(Error::invalid(
                         "host interface",
@@ -358,6 +356,9 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
             use crate::driver::{DirectPhys, Driver, Macvlan};
             let driver: Box<dyn Driver> = match kind {
                 Kind::Bridge { .. } => Box::new(LinuxBridge {
+                    name: host_name.clone(),
+                }),
+                Kind::Ovs => Box::new(crate::driver::OvsBridge {
                     name: host_name.clone(),
                 }),
                 Kind::Phys if a.direct_phys => Box::new(DirectPhys {
@@ -390,6 +391,7 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                 Kind::Bridge { create: true } => {
                     s.bridge(&host_name, &BridgeOpts::default()).map(|_| ())
                 }
+                Kind::Ovs => s.ovs_bridge(&host_name).map(|_| ()),
                 _ => Ok(()),
             }
             .and_then(|_| s.attach(&g, driver.as_ref(), &opts));

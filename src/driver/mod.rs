@@ -3,9 +3,11 @@
 //! and direct physical interfaces slot in as further drivers without touching the front ends.
 
 mod bridge;
+mod ovs;
 mod phys;
 
 pub use bridge::LinuxBridge;
+pub use ovs::OvsBridge;
 pub use phys::{DirectPhys, Macvlan};
 
 use crate::error::{Error, Result};

@@ -11,6 +11,10 @@ use crate::session::{Bridge, BridgeOpts, Session};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map};
 use std::rc::Rc;
 
+/// An Open vSwitch bridge (a distinct type so `veth()` picks the OVS driver).
+#[derive(Clone, Debug)]
+pub struct OvsBr(pub String);
+
 /// An interface inside a guest, looked up by name whenever it is used.
 #[derive(Clone, Debug)]
 pub struct Link {
@@ -298,6 +302,29 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
                 },
             )
             .rhai()
+        }
+    );
+    engine.register_type_with_name::<OvsBr>("OvsBridge");
+    let ss = s.clone();
+    reg!(
+        engine,
+        "ovs",
+        ["name: &str", "OvsBridge"],
+        "Ensure an Open vSwitch bridge (userspace datapath where the kernel lacks the OVS module); attach with veth(guest, ovs(..), #{vlan: N, ..}).",
+        move |name: &str| ss.ovs_bridge(name).map(|b| OvsBr(b.name)).rhai()
+    );
+    engine.register_fn("to_string", |b: &mut OvsBr| format!("ovs bridge {}", b.0));
+    engine.register_fn("to_debug", |b: &mut OvsBr| format!("ovs bridge {}", b.0));
+    engine.register_get("name", |b: &mut OvsBr| b.0.clone());
+    let ss = s.clone();
+    reg!(
+        engine,
+        "veth",
+        ["guest: Guest", "bridge: OvsBridge", "opts: Map", "Attachment"],
+        "Attach a guest to an OVS bridge with a veth pair; `vlan` makes the port an access port (tag).",
+        move |g: Guest, b: OvsBr, o: Map| {
+            let opts = attach_opts("veth", &o)?;
+            ss.attach(&g, &crate::driver::OvsBridge { name: b.0 }, &opts).rhai()
         }
     );
     engine.register_fn("to_string", |b: &mut Bridge| format!("bridge {}", b.name));

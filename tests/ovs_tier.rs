@@ -1,0 +1,116 @@
+//! Open vSwitch tier: a real ovs-vswitchd (userspace datapath; tests/ovs/setup.sh, called by
+//! run-all.sh, installs and starts it). VLAN isolation is asserted by traffic.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn vsctl(args: &[&str]) -> String {
+    let out = Command::new("ovs-vsctl")
+        .arg("--timeout=10")
+        .args(args)
+        .output()
+        .expect("ovs-vsctl");
+    assert!(
+        out.status.success(),
+        "ovs-vsctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+struct OvsBridgeGuard(String);
+impl Drop for OvsBridgeGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("ovs-vsctl")
+            .args(["--if-exists", "del-br", &self.0])
+            .output();
+    }
+}
+
+#[test]
+fn ovs_vlan_tags_isolate_guests() {
+    let w = World::new("ov");
+    let br = format!("ovs{}", w.prefix);
+    let _g = OvsBridgeGuard(br.clone());
+    let src = r#"
+        let br = ovs(params.br);
+        print(veth(netns(params.a), br, #{ip: "198.18.19.2/24", vlan: 10}).created);
+        veth(netns(params.b), br, #{ip: "198.18.19.3/24", vlan: 10});
+        veth(netns(params.c), br, #{ip: "198.18.19.4/24", vlan: 20});
+    "#;
+    let params = [
+        format!("br={br}"),
+        format!("a={}", w.ns("a")),
+        format!("b={}", w.ns("b")),
+        format!("c={}", w.ns("c")),
+    ];
+    let p: Vec<&str> = params.iter().map(|s| s.as_str()).collect();
+    assert_eq!(ok(&w.script(src, &p)).trim(), "true");
+    assert_eq!(
+        vsctl(&["br-get-external-id", &br, "pipework.owner"]),
+        w.prefix
+    );
+    let port = format!("veth1pl{}", w.ns("a"));
+    assert_eq!(vsctl(&["get", "Port", &port, "tag"]), "10");
+    assert_eq!(
+        vsctl(&["get", "Interface", &port, "external_ids:pipework.owner"]).trim_matches('"'),
+        w.prefix
+    );
+    assert!(ping(&w.ns("a"), "198.18.19.3"), "same VLAN must pass");
+    assert!(
+        !ping(&w.ns("a"), "198.18.19.4"),
+        "VLAN 10 must not reach VLAN 20"
+    );
+    // Re-running is a no-op; changing the tag converges.
+    assert_eq!(ok(&w.script(src, &p)).trim(), "false");
+    ok(&w.eval(&format!(
+        "veth(netns({:?}), ovs({br:?}), #{{ip: \"198.18.19.4/24\", vlan: 10}})",
+        w.ns("c")
+    )));
+    assert!(ping(&w.ns("a"), "198.18.19.4"), "after moving c to VLAN 10");
+    // Teardown removes our ports and, once empty, the bridge.
+    ok(&w.cmd(&["-e", &format!("down({:?})", w.prefix)]));
+    assert!(
+        Command::new("ovs-vsctl")
+            .args(["br-exists", &br])
+            .status()
+            .unwrap()
+            .code()
+            == Some(2)
+    );
+}
+
+#[test]
+fn ovs_by_classic_argv() {
+    let w = World::new("oc");
+    let br = format!("ovs{}", w.prefix);
+    let _g = OvsBridgeGuard(br.clone());
+    let (a, b) = (w.ns("a"), w.ns("b"));
+    for n in [&a, &b] {
+        assert!(Command::new("ip")
+            .args(["netns", "add", n])
+            .status()
+            .unwrap()
+            .success());
+    }
+    let classic = |args: &[&str]| Command::new(bin()).args(args).output().unwrap();
+    ok(&classic(&[
+        &br,
+        &a,
+        "198.18.20.2/24",
+        "02:00:00:00:14:02@30",
+    ]));
+    ok(&classic(&[&br, &b, "198.18.20.3/24", "@30"]));
+    assert_eq!(vsctl(&["get", "Port", &format!("veth1pl{a}"), "tag"]), "30");
+    assert_eq!(
+        link(Some(&a), "eth1").unwrap()["address"],
+        "02:00:00:00:14:02"
+    );
+    assert!(ping(&a, "198.18.20.3"));
+    let err = fails(&classic(&[&br, &a, "198.18.20.9/24", "@5000"]));
+    assert!(err.contains("VLAN id"), "{err}");
+    for n in [&a, &b] {
+        ok(&w.cmd(&["-e", &format!("down({n:?})")]));
+    }
+}
