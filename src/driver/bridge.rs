@@ -17,10 +17,6 @@ impl Driver for LinuxBridge {
         format!("bridge {}", self.name)
     }
 
-    fn validate(&self, opts: &AttachOpts) -> Result<()> {
-        opts.validate_common()
-    }
-
     fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
         if guest.is_host() {
             return Err(Error::guest(
@@ -52,18 +48,8 @@ impl Driver for LinuxBridge {
         }
         let gns = s.nl.ns(guest)?;
         let (host_if, shortened) = host_ifname(opts, guest);
-        let mut att = Attachment {
-            guest: guest.clone(),
-            ifname: opts.ifname.clone(),
-            host_ifname: host_if.clone(),
-            via: self.describe(),
-            ips: opts.ips.clone(),
-            gateway: opts.gateway,
-            mac: String::new(),
-            owner: s.owner(),
-            created: true,
-            undo: Some((host.clone(), host_if.clone())),
-        };
+        let mut att = Attachment::new(s, guest, opts, self.describe(), host_if.clone());
+        att.undo = Some((host.clone(), host_if.clone()));
 
         // Optimistic create: the common case costs no look-ups; EEXIST means a re-run (or a clash),
         // which is examined only then.

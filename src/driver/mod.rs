@@ -23,7 +23,9 @@ pub trait Driver {
     /// "bridge br1", "ovs ovs0" — for messages.
     fn describe(&self) -> String;
     /// Reject requests this kind cannot honour, before anything is changed.
-    fn validate(&self, opts: &AttachOpts) -> Result<()>;
+    fn validate(&self, opts: &AttachOpts) -> Result<()> {
+        opts.validate_common()
+    }
     fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment>;
 }
 
@@ -104,6 +106,30 @@ pub struct Attachment {
     /// The link whose deletion undoes this attachment (None: nothing may be deleted, e.g. a
     /// physical interface that was moved).
     pub undo: Option<(Guest, String)>,
+}
+
+impl Attachment {
+    /// A new attachment as the options describe it; drivers fill in `mac` and `undo`.
+    pub fn new(
+        s: &Session,
+        guest: &Guest,
+        opts: &AttachOpts,
+        via: String,
+        host_ifname: String,
+    ) -> Attachment {
+        Attachment {
+            guest: guest.clone(),
+            ifname: opts.ifname.clone(),
+            host_ifname,
+            via,
+            ips: opts.ips.clone(),
+            gateway: opts.gateway,
+            mac: String::new(),
+            owner: s.owner(),
+            created: true,
+            undo: None,
+        }
+    }
 }
 
 impl fmt::Display for Attachment {

@@ -19,10 +19,6 @@ impl Driver for OvsBridge {
         format!("OVS bridge {}", self.name)
     }
 
-    fn validate(&self, opts: &AttachOpts) -> Result<()> {
-        opts.validate_common()
-    }
-
     fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
         if guest.is_host() {
             return Err(Error::guest(
@@ -37,18 +33,8 @@ impl Driver for OvsBridge {
         let hns = s.nl.ns(&host)?;
         let gns = s.nl.ns(guest)?;
         let (host_if, _) = host_ifname(opts, guest);
-        let mut att = Attachment {
-            guest: guest.clone(),
-            ifname: opts.ifname.clone(),
-            host_ifname: host_if.clone(),
-            via: self.describe(),
-            ips: opts.ips.clone(),
-            gateway: opts.gateway,
-            mac: String::new(),
-            owner: s.owner(),
-            created: true,
-            undo: Some((host.clone(), host_if.clone())),
-        };
+        let mut att = Attachment::new(s, guest, opts, self.describe(), host_if.clone());
+        att.undo = Some((host.clone(), host_if.clone()));
         let label = guest.to_string();
         let ids = [
             ("owner", att.owner.as_str()),

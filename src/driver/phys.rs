@@ -42,28 +42,6 @@ fn host_parent(s: &Session, hns: &Ns, name: &str, vlan: Option<u16>) -> Result<L
     }
 }
 
-fn attachment(
-    s: &Session,
-    guest: &Guest,
-    opts: &AttachOpts,
-    via: String,
-    host_ifname: String,
-    mac: String,
-) -> Attachment {
-    Attachment {
-        guest: guest.clone(),
-        ifname: opts.ifname.clone(),
-        host_ifname,
-        via,
-        ips: opts.ips.clone(),
-        gateway: opts.gateway,
-        mac,
-        owner: s.owner(),
-        created: true,
-        undo: None,
-    }
-}
-
 pub struct Macvlan {
     pub parent: String,
 }
@@ -71,10 +49,6 @@ pub struct Macvlan {
 impl Driver for Macvlan {
     fn describe(&self) -> String {
         format!("macvlan on {}", self.parent)
-    }
-
-    fn validate(&self, opts: &AttachOpts) -> Result<()> {
-        opts.validate_common()
     }
 
     fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
@@ -87,14 +61,7 @@ impl Driver for Macvlan {
         let hns = s.nl.ns(&s.host())?;
         let parent = host_parent(s, &hns, &self.parent, opts.vlan)?;
         let gns = s.nl.ns(guest)?;
-        let mut att = attachment(
-            s,
-            guest,
-            opts,
-            self.describe(),
-            parent.name.clone(),
-            String::new(),
-        );
+        let mut att = Attachment::new(s, guest, opts, self.describe(), parent.name.clone());
         if let Some(g) = gns.link(&opts.ifname)? {
             // Re-run: our macvlan on this parent converges; anything else is a clash.
             if g.is_kind("macvlan") && g.peer == Some(parent.index) {
@@ -161,14 +128,7 @@ impl Driver for DirectPhys {
         let host = s.host();
         let hns = s.nl.ns(&host)?;
         let gns = s.nl.ns(guest)?;
-        let mut att = attachment(
-            s,
-            guest,
-            opts,
-            self.describe(),
-            self.phys.clone(),
-            String::new(),
-        );
+        let mut att = Attachment::new(s, guest, opts, self.describe(), self.phys.clone());
         let Some(p) = hns.link(&self.phys)? else {
             // Already moved by an earlier run? Then it carries our marker in the guest.
             if let Some(g) = gns.link(&opts.ifname)? {

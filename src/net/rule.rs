@@ -165,34 +165,28 @@ impl Ns<'_> {
         if let Some(o) = &r.oif {
             req = req.output_interface(o.clone());
         }
+        // The v4 and v6 request types differ only in their address type.
+        macro_rules! finish {
+            ($q:expr, $v:ident) => {{
+                let mut q = $q;
+                if let Some(IpNetwork::$v(n)) = r.from {
+                    q = q.source_prefix(n.ip(), n.prefix());
+                }
+                if let Some(IpNetwork::$v(n)) = r.to {
+                    q = q.destination_prefix(n.ip(), n.prefix());
+                }
+                if r.add {
+                    self.nl.block_on(q.execute())
+                } else {
+                    let msg = q.message_mut().clone();
+                    self.nl.block_on(self.h.rule().del(msg).execute())
+                }
+            }};
+        }
         let res = if r.v6 {
-            let mut q = req.v6();
-            if let Some(IpNetwork::V6(n)) = r.from {
-                q = q.source_prefix(n.ip(), n.prefix());
-            }
-            if let Some(IpNetwork::V6(n)) = r.to {
-                q = q.destination_prefix(n.ip(), n.prefix());
-            }
-            if r.add {
-                self.nl.block_on(q.execute())
-            } else {
-                let msg = q.message_mut().clone();
-                self.nl.block_on(self.h.rule().del(msg).execute())
-            }
+            finish!(req.v6(), V6)
         } else {
-            let mut q = req.v4();
-            if let Some(IpNetwork::V4(n)) = r.from {
-                q = q.source_prefix(n.ip(), n.prefix());
-            }
-            if let Some(IpNetwork::V4(n)) = r.to {
-                q = q.destination_prefix(n.ip(), n.prefix());
-            }
-            if r.add {
-                self.nl.block_on(q.execute())
-            } else {
-                let msg = q.message_mut().clone();
-                self.nl.block_on(self.h.rule().del(msg).execute())
-            }
+            finish!(req.v4(), V4)
         };
         match res.map_err(|e| self.fail(&op, e)) {
             Ok(()) => Ok(true),

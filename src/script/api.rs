@@ -487,15 +487,14 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         "Set a link's MTU.",
         move |l: Link, m: i64| {
             let mtu = parse::mtu(m).rhai()?;
-            ss.set_link(
-                &l.guest,
-                &l.name,
+            set(
+                &ss,
+                &l,
                 &LinkChange {
                     mtu: Some(mtu),
                     ..Default::default()
                 },
             )
-            .rhai()
         }
     );
     let ss = s.clone();
@@ -506,15 +505,14 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         "Set a link's MAC address.",
         move |l: Link, m: &str| {
             let mac = parse::mac(m).rhai()?;
-            ss.set_link(
-                &l.guest,
-                &l.name,
+            set(
+                &ss,
+                &l,
                 &LinkChange {
                     mac: Some(mac),
                     ..Default::default()
                 },
             )
-            .rhai()
         }
     );
     let ss = s.clone();
@@ -525,15 +523,14 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         "Rename a link (it must be down for the kernel to allow it).",
         move |l: Link, n: &str| {
             let n = parse::ifname(n).rhai()?;
-            ss.set_link(
-                &l.guest,
-                &l.name,
+            set(
+                &ss,
+                &l,
                 &LinkChange {
                     name: Some(&n),
                     ..Default::default()
                 },
-            )
-            .rhai()?;
+            )?;
             Ok::<_, Box<EvalAltResult>>(Link {
                 guest: l.guest,
                 name: n,
@@ -547,15 +544,14 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         ["link: Link", "guest: Guest", "Link"],
         "Move a link into another guest's namespace (it arrives down).",
         move |l: Link, g: Guest| {
-            ss.set_link(
-                &l.guest,
-                &l.name,
+            set(
+                &ss,
+                &l,
                 &LinkChange {
                     netns: Some(g.fd()),
                     ..Default::default()
                 },
-            )
-            .rhai()?;
+            )?;
             Ok::<_, Box<EvalAltResult>>(Link {
                 guest: g,
                 name: l.name,
@@ -791,6 +787,11 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
             Ok::<_, Box<EvalAltResult>>(())
         }
     );
+}
+
+/// Apply a change to the link a script holds.
+fn set(s: &Session, l: &Link, c: &LinkChange) -> RhaiResult<()> {
+    s.set_link(&l.guest, &l.name, c).rhai()
 }
 
 fn vlan_impl(s: &Session, p: Link, id: i64, o: &Map) -> RhaiResult<Link> {
