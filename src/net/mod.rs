@@ -79,9 +79,9 @@ impl Netlink {
 
     fn connect(&self, guest: &Guest) -> Result<Handle> {
         let fd: OwnedFd = if guest.is_host() {
-            open_route_socket().map_err(|e| Error::io("opening a netlink socket", e))?
+            route_socket(0).map_err(|e| Error::io("opening a netlink socket", e))?
         } else {
-            guest.run_inside(open_route_socket)?
+            guest.run_inside(|| route_socket(0))?
         };
         let _enter = self.rt.enter();
         // SAFETY: we own this fd and hand it over; TokioSocket takes ownership.
@@ -92,26 +92,17 @@ impl Netlink {
     }
 }
 
-fn open_route_socket() -> std::io::Result<OwnedFd> {
+/// A NETLINK_ROUTE socket in the calling thread's namespace, subscribed to `groups` (0: none).
+pub(crate) fn route_socket(groups: u32) -> std::io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
     let mut s = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
-    s.bind_auto()?;
+    s.bind(&netlink_sys::SocketAddr::new(0, groups))?;
     s.set_ext_ack(true).ok();
-    let fd = s.into_raw_fd_compat();
-    // SAFETY: fd was just released from the socket object.
+    let fd = s.as_raw_fd();
+    // The Socket would close the fd on drop; ownership moves to the OwnedFd instead.
+    std::mem::forget(s);
+    // SAFETY: fd is open and now owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-trait IntoRawFdCompat {
-    fn into_raw_fd_compat(self) -> i32;
-}
-
-impl IntoRawFdCompat for netlink_sys::Socket {
-    fn into_raw_fd_compat(self) -> i32 {
-        use std::os::fd::AsRawFd;
-        let fd = self.as_raw_fd();
-        std::mem::forget(self);
-        fd
-    }
 }
 
 impl Ns<'_> {

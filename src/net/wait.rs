@@ -14,13 +14,7 @@ use std::time::{Duration, Instant};
 const RTMGRP_LINK: u32 = 1;
 
 fn monitor_socket() -> std::io::Result<OwnedFd> {
-    let mut s = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
-    s.bind(&netlink_sys::SocketAddr::new(0, RTMGRP_LINK))?;
-    use std::os::fd::AsRawFd;
-    let fd = s.as_raw_fd();
-    std::mem::forget(s);
-    // SAFETY: the fd was just released from the socket object.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    super::route_socket(RTMGRP_LINK)
 }
 
 impl Netlink {
