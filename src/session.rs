@@ -22,7 +22,12 @@ pub struct Session {
 pub enum Created {
     Netns(String),
     Ovs(String),
-    Link { guest: Guest, name: String },
+    /// A port in an OVS bridge (its interface is a `Link` of its own).
+    OvsPort(String),
+    Link {
+        guest: Guest,
+        name: String,
+    },
 }
 
 /// A Linux bridge in the host namespace.
@@ -153,12 +158,11 @@ impl Session {
     /// name, like the original: an LXC cgroup, then Docker/podman, then a named netns.
     pub fn guest_existing(&self, spec: &str) -> Result<Guest> {
         match spec.split_once(':') {
-            Some(("pid", _)) => self.guest(spec),
             Some(("netns", n)) => {
                 Guest::open_netns(n)?.ok_or_else(|| Error::not_found("network namespace", n, None))
             }
-            Some(("container" | "docker" | "podman", n)) => self.container(n),
-            Some(("lxc", n)) => self.lxc(n),
+            // These kinds resolve only what exists anyway.
+            Some(("pid" | "container" | "docker" | "podman" | "lxc", _)) => self.guest(spec),
             _ if spec == "host" => Ok(self.host()),
             _ => {
                 use crate::runtime::Lookup;
@@ -269,11 +273,10 @@ impl Session {
             .validate(opts)
             .and_then(|_| driver.attach(self, guest, opts))
             .ctx(format!("attaching {guest} to {}", driver.describe()))?;
-        if let (true, Some((guest, name))) = (a.created, &a.undo) {
-            self.record(Created::Link {
-                guest: guest.clone(),
-                name: name.clone(),
-            });
+        if a.created {
+            for c in &a.undo {
+                self.record(c.clone());
+            }
         }
         Ok(a)
     }
@@ -289,10 +292,12 @@ impl Session {
         let items: Vec<Created> = self.journal.borrow_mut().drain(..).rev().collect();
         for c in items {
             match c {
-                Created::Link { guest, name } => {
-                    if crate::ovs::running() {
-                        let _ = crate::ovs::del_port(&name);
+                Created::OvsPort(name) => {
+                    if crate::ovs::del_port(&name).is_ok() {
+                        undone.push(format!("ovs port {name}"));
                     }
+                }
+                Created::Link { guest, name } => {
                     if let Ok(ns) = self.nl.ns(&guest) {
                         match ns.del_link_by_name(&name) {
                             Ok(()) => undone.push(format!("link {name}")),

@@ -6,7 +6,7 @@ use crate::guest::Guest;
 use crate::marker;
 use crate::net::{Ns, VethSpec};
 use crate::parse::fmt_mac;
-use crate::session::Session;
+use crate::session::{Created, Session};
 
 pub struct LinuxBridge {
     pub name: String,
@@ -49,7 +49,10 @@ impl Driver for LinuxBridge {
         let gns = s.nl.ns(guest)?;
         let (host_if, shortened) = host_ifname(opts, guest);
         let mut att = Attachment::new(s, guest, opts, self.describe(), host_if.clone());
-        att.undo = Some((host.clone(), host_if.clone()));
+        att.undo = vec![Created::Link {
+            guest: host.clone(),
+            name: host_if.clone(),
+        }];
 
         // Optimistic create: the common case costs no look-ups; EEXIST means a re-run (or a clash),
         // which is examined only then.

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::guest::Guest;
 use crate::net::{LinkChange, LinkState, Ns, RouteSpec};
 use crate::parse;
-use crate::session::Session;
+use crate::session::{Created, Session};
 use ipnetwork::IpNetwork;
 use std::fmt;
 use std::net::IpAddr;
@@ -38,7 +38,7 @@ pub struct AttachOpts {
     pub mac: Option<[u8; 6]>,
     pub mtu: Option<u32>,
     pub host_ifname: Option<String>,
-    /// Access VLAN for the host-side port (Linux bridge with vlan_filtering; OVS tag later).
+    /// Access VLAN: a PVID on a vlan_filtering Linux bridge, a tag on OVS, `parent.N` for macvlan.
     pub vlan: Option<u16>,
 }
 
@@ -103,9 +103,9 @@ pub struct Attachment {
     pub owner: String,
     /// False when the attachment already existed in the wanted shape (re-run).
     pub created: bool,
-    /// The link whose deletion undoes this attachment (None: nothing may be deleted, e.g. a
-    /// physical interface that was moved).
-    pub undo: Option<(Guest, String)>,
+    /// What undoes this attachment, in creation order, for the session's journal (empty: nothing
+    /// may be deleted, e.g. a physical interface that was moved).
+    pub undo: Vec<Created>,
 }
 
 impl Attachment {
@@ -127,7 +127,7 @@ impl Attachment {
             mac: String::new(),
             owner: s.owner(),
             created: true,
-            undo: None,
+            undo: vec![],
         }
     }
 }
@@ -206,8 +206,7 @@ impl Drop for Undo<'_> {
 
 /// Bring the guest end to the wanted state: up, MAC, MTU, addresses, default gateway. Used for new
 /// and re-run attachments alike, so re-running changes only what differs.
-/// `fresh`: the link was just created, so nothing on it can already be in place. `announce_from`:
-/// the guest to send a gratuitous ARP from for each IPv4 address added (None: no announcement).
+/// `fresh`: the link was just created, so nothing on it can already be in place.
 pub(crate) fn configure_guest_end(
     gns: &Ns,
     l: &LinkState,

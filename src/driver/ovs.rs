@@ -8,7 +8,7 @@ use crate::marker;
 use crate::net::VethSpec;
 use crate::ovs;
 use crate::parse::fmt_mac;
-use crate::session::Session;
+use crate::session::{Created, Session};
 
 pub struct OvsBridge {
     pub name: String,
@@ -34,7 +34,13 @@ impl Driver for OvsBridge {
         let gns = s.nl.ns(guest)?;
         let (host_if, _) = host_ifname(opts, guest);
         let mut att = Attachment::new(s, guest, opts, self.describe(), host_if.clone());
-        att.undo = Some((host.clone(), host_if.clone()));
+        att.undo = vec![
+            Created::Link {
+                guest: host.clone(),
+                name: host_if.clone(),
+            },
+            Created::OvsPort(host_if.clone()),
+        ];
         let label = guest.to_string();
         let ids = [
             ("owner", att.owner.as_str()),

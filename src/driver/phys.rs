@@ -7,7 +7,7 @@ use crate::guest::Guest;
 use crate::marker;
 use crate::net::{LinkChange, LinkState, Ns};
 use crate::parse::fmt_mac;
-use crate::session::Session;
+use crate::session::{Created, Session};
 
 /// The parent on the host, checked; with a VLAN, its 802.1Q sub-interface (ensured).
 fn host_parent(s: &Session, hns: &Ns, name: &str, vlan: Option<u16>) -> Result<LinkState> {
@@ -95,7 +95,10 @@ impl Driver for Macvlan {
             .ok_or_else(|| Error::not_found("interface", &opts.ifname, Some(label)))?;
         configure_guest_end(&gns, &gl, opts, true)?;
         att.mac = gl.mac.unwrap_or_default();
-        att.undo = Some((guest.clone(), opts.ifname.clone()));
+        att.undo = vec![Created::Link {
+            guest: guest.clone(),
+            name: opts.ifname.clone(),
+        }];
         undo.commit();
         Ok(att)
     }
