@@ -367,9 +367,3 @@ pub fn netns_names() -> Vec<String> {
     v.sort();
     v
 }
-
-pub fn netns_owner(name: &str) -> Option<String> {
-    std::fs::read_to_string(owner_file(name))
-        .ok()
-        .map(|s| s.trim().to_string())
-}

@@ -63,7 +63,6 @@ pub fn ensure_bridge(name: &str, owner: &str) -> Result<bool> {
         &dp,
         &ext,
     ])?;
-    // The bridge's own interface comes up like a Linux bridge would.
     Ok(true)
 }
 
