@@ -49,10 +49,15 @@ make_ns() { # set N
 }
 
 verify() { # set index [address] — the guest end must exist with its address and gateway
-  local ns=$1$2 want=${3:-$(ip_of "$2")}
-  ip -n "$ns" -o addr show dev eth1 | grep -q "inet $want/16" || { echo "FAIL: $ns lacks its address" >&2; exit 1; }
-  ip -n "$ns" route show default | grep -q "via 198.18.0.1 dev eth1" || { echo "FAIL: $ns lacks its gateway" >&2; exit 1; }
-  ip -n "$ns" -o link show dev eth1 | grep -q "state UP" || { echo "FAIL: $ns eth1 is not up" >&2; exit 1; }
+  local ns=$1$2 want=${3:-$(ip_of "$2")} out
+  # Output is captured before matching: `ip … | grep -q` under pipefail fails at random when grep
+  # exits on the first line and ip, which writes line by line, dies of SIGPIPE on the next.
+  out=$(ip -n "$ns" -o addr show dev eth1)
+  grep -q "inet $want/16" <<<"$out" || { echo "FAIL: $ns lacks its address: $out" >&2; exit 1; }
+  out=$(ip -n "$ns" route show default)
+  grep -q "via 198.18.0.1 dev eth1" <<<"$out" || { echo "FAIL: $ns lacks its gateway: $out" >&2; exit 1; }
+  out=$(ip -n "$ns" -o link show dev eth1)
+  grep -q "state UP" <<<"$out" || { echo "FAIL: $ns eth1 is not up: $out" >&2; exit 1; }
 }
 
 echo "guest IPv6: $([ "${GUEST_IPV6:-1}" = 0 ] && echo off || echo on)"

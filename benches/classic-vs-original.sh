@@ -35,7 +35,8 @@ orig=$(run "$ORIGINAL" brpwbo o)
 ours=$(run "$PW" brpwbn n)
 # Both must have done the same work.
 for t in o n; do
-  docker exec "pwbench${t}0" ip route | grep -q "default via 198.18.100.1 dev eth1" || { echo "FAIL: $t did not configure" >&2; exit 1; }
+  routes=$(docker exec "pwbench${t}0" ip route)  # captured: grep -q in a pipefail pipeline races SIGPIPE
+  grep -q "default via 198.18.100.1 dev eth1" <<<"$routes" || { echo "FAIL: $t did not configure: $routes" >&2; exit 1; }
 done
 awk -v o="$orig" -v n="$ours" -v N="$N" 'BEGIN {
   printf "classic attach into a Docker container (N=%d, mean per attach)\n", N
