@@ -219,6 +219,11 @@ impl Guest {
                 ))
             }
         }
+        // Per-namespace resolver settings (what a DHCP lease put there) die with the namespace;
+        // the directory goes too if nothing else of the user's is in it.
+        let etc = Path::new("/etc/netns").join(name);
+        let _ = std::fs::remove_file(etc.join("resolv.conf"));
+        let _ = std::fs::remove_dir(&etc);
         let _ = std::fs::remove_file(owner_file(name));
         Ok(())
     }

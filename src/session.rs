@@ -1,6 +1,7 @@
 //! The plumbing core: one `Session` holds the netlink connections and the current owner, and offers
 //! the operations every front end (classic argv, `-e`, `run`, REPL) reaches. Nothing here knows Rhai.
 
+use crate::dhcp::{self, DhcpOpts, Lease};
 use crate::driver::{AttachOpts, Attachment, Driver};
 use crate::error::{Error, Result, ResultExt};
 use crate::guest::{self, Guest};
@@ -48,7 +49,16 @@ pub struct BridgeOpts {
 #[derive(Default, Debug)]
 pub struct Removed {
     pub links: Vec<String>,
+    /// Pid files of DHCP clients that were stopped.
+    pub clients: Vec<String>,
     pub netns: Vec<String>,
+}
+
+/// A lease applied to a guest, and where its DNS servers went (or why nowhere).
+#[derive(Debug, Clone)]
+pub struct DhcpResult {
+    pub lease: Lease,
+    pub resolv: std::result::Result<String, String>,
 }
 
 /// Result of running a program inside a guest.
@@ -529,6 +539,59 @@ impl Session {
         Ok(out)
     }
 
+    /// Bring an interface up and lease an IPv4 address for it with pipework's own DHCP client, then
+    /// apply the lease like a static attach (address, MTU, default route via the lease's router) and
+    /// put its DNS servers into the guest's resolv.conf — never the host's.
+    pub fn dhcp(&self, guest: &Guest, ifname: &str, opts: &DhcpOpts) -> Result<DhcpResult> {
+        let ns = self.nl.ns(guest)?;
+        let mut l = self.link(guest, ifname)?;
+        let mac = l
+            .mac
+            .as_deref()
+            .and_then(|m| parse::mac(m).ok())
+            .ok_or_else(|| Error::invalid("interface", ifname, "has no Ethernet MAC for DHCP"))?;
+        if !l.up {
+            ns.set_link(l.index, ifname, &crate::net::link_up())?;
+            l.up = true;
+        }
+        let lease = dhcp::acquire(guest, ifname, l.index, mac, opts)?;
+        let want = AttachOpts {
+            ifname: ifname.into(),
+            ips: vec![IpNetwork::V4(lease.addr)],
+            gateway: lease.router.filter(|_| opts.gateway).map(Into::into),
+            mtu: lease.mtu.map(u32::from),
+            ..Default::default()
+        };
+        crate::driver::configure_guest_end(&ns, &l, &want, false)
+            .ctx(format!("applying the DHCP lease {lease}"))?;
+        // The link was up before the address existed, so the kernel announced nothing: do it now.
+        let _ = crate::net::arp::gratuitous(guest, l.index, mac, lease.addr.ip());
+        let resolv = if opts.dns && !lease.dns.is_empty() {
+            dhcp::resolv::write(guest, &dhcp::resolv::render(&lease, ifname))?
+        } else {
+            Err("the lease names no DNS server".into())
+        };
+        Ok(DhcpResult { lease, resolv })
+    }
+
+    /// Run an installed DHCP client (udhcpc, dhclient, dhcpcd) for an interface, the classic way,
+    /// with the host's resolv.conf out of its reach. Returns a one-line summary.
+    pub fn dhcp_client(
+        &self,
+        guest: &Guest,
+        ifname: &str,
+        e: &dhcp::external::External,
+    ) -> Result<String> {
+        let l = self.link(guest, ifname)?;
+        if !l.up {
+            self.nl
+                .ns(guest)?
+                .set_link(l.index, ifname, &crate::net::link_up())?;
+        }
+        let hostname = dhcp::default_hostname(guest).unwrap_or_else(|| "pipework".into());
+        dhcp::external::run(guest, ifname, &hostname, &self.owner(), e)
+    }
+
     /// Run a program inside the guest's network namespace (argument vector, never a shell).
     pub fn exec(&self, guest: &Guest, argv: &[String]) -> Result<ExecOutput> {
         if self.nl.verbose {
@@ -551,7 +614,11 @@ impl Session {
     pub fn down(&self, owner: &str) -> Result<Removed> {
         marker::validate_owner(owner)?;
         let ns = self.nl.ns(&self.host)?;
-        let mut removed = Removed::default();
+        // DHCP clients left running for this owner go first: they would fight the teardown.
+        let mut removed = Removed {
+            clients: dhcp::external::stop_owned(owner),
+            ..Default::default()
+        };
         let mut ours: Vec<LinkState> = ns
             .links()?
             .into_iter()

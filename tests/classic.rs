@@ -11,14 +11,6 @@ fn classic(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn netns_add(n: &str) {
-    assert!(std::process::Command::new("ip")
-        .args(["netns", "add", n])
-        .status()
-        .unwrap()
-        .success());
-}
-
 #[test]
 fn two_guests_by_classic_argv() {
     let w = World::new("cl");

@@ -206,6 +206,45 @@ fn container_guests_in_rhai_and_gratuitous_arp() {
 }
 
 #[test]
+fn dhcp_into_containers_writes_their_resolv_conf_not_the_hosts() {
+    let w = World::new("dd");
+    let host_resolv = HostResolv::snapshot();
+    let mut cs = Containers(vec![]);
+    let br = w.classic_br();
+    let srv = w.ns("s");
+    netns_add(&srv);
+    ok(&classic(&[&br, &format!("netns:{srv}"), "198.18.83.1/24"]));
+    let _dhcpd = DhcpServer::start(&w, &srv, "198.18.83");
+    for (i, form) in ["dhcp", "udhcpc"].iter().enumerate() {
+        let c = format!("{}{i}", w.prefix);
+        cs.start(&c);
+        let out = classic(&[&br, &c, form]);
+        ok(&out);
+        let ip =
+            String::from_utf8_lossy(&dexec(&c, &["ip", "-4", "-o", "addr", "show", "eth1"]).stdout)
+                .to_string();
+        assert!(ip.contains("inet 198.18.83."), "{form}: {ip}");
+        let route = String::from_utf8_lossy(&dexec(&c, &["ip", "route"]).stdout).to_string();
+        assert!(
+            route.contains("default via 198.18.83.1 dev eth1"),
+            "{form}: {route}"
+        );
+        let resolv =
+            String::from_utf8_lossy(&dexec(&c, &["cat", "/etc/resolv.conf"]).stdout).to_string();
+        assert!(
+            resolv.contains("nameserver 198.18.83.53"),
+            "{form}: container resolv.conf: {resolv}"
+        );
+        host_resolv.assert_unchanged();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            err.contains(&format!("/etc/resolv.conf in container:{c}")),
+            "{form}: {err}"
+        );
+    }
+}
+
+#[test]
 fn container_errors_are_clear_and_leave_nothing() {
     let w = World::new("de");
     let mut cs = Containers(vec![]);

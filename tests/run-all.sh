@@ -25,6 +25,10 @@ need=()
 command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+# DHCP tier: dnsmasq serves leases in a test namespace; udhcpc and dhclient are the classic clients.
+command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
+command -v udhcpc >/dev/null || need+=(udhcpc)
+command -v dhclient >/dev/null || need+=(isc-dhcp-client)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing: ${need[*]}"
   apt-get update -qq
@@ -36,6 +40,7 @@ state() {
   { ip netns list 2>/dev/null | awk '{print "netns " $1}'
     ip -o link show type bridge 2>/dev/null | awk -F': ' '{print "bridge " $2}'
     docker ps -a --format 'container {{.Names}}' 2>/dev/null || true
+    ls /etc/netns 2>/dev/null | sed 's/^/etc-netns /' || true
     [ -S /var/run/openvswitch/db.sock ] && ovs-vsctl --timeout=5 list-br 2>/dev/null | sed 's/^/ovs-bridge /' || true; } | sort
 }
 before=$(state)
@@ -68,7 +73,7 @@ stop_services() {
   if [ -f /tmp/pipework-ovs.started ]; then /usr/share/openvswitch/scripts/ovs-ctl stop >/dev/null 2>&1; rm -f /tmp/pipework-ovs.started; fi
 }
 trap stop_services EXIT
-echo "== tests (unit, host tier, container tier, OVS tier, classic argv, CLI)"
+echo "== tests (unit, host tier, DHCP tier, container tier, OVS tier, classic argv, CLI)"
 cargo test --release -- --test-threads="${TEST_THREADS:-4}"
 echo "== benchmark smoke run (N=10)"
 SETTLE=0 benches/attach.sh 10

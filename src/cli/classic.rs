@@ -265,6 +265,70 @@ fn parse_addr(s: &str, family: Option<u8>) -> Result<Addr> {
     Ok(Addr::Static { net, gateway: gw })
 }
 
+/// How a classic `dhcp…` address is obtained.
+enum DhcpPlan {
+    /// `dhcp`: pipework's own client (the original ran busybox udhcpc in a helper container).
+    Native(crate::dhcp::DhcpOpts),
+    /// `udhcpc`, `dhclient`, `dhcpcd`, `…-f`: the host's client, as the original did.
+    External(crate::dhcp::external::External),
+}
+
+fn dhcp_plan(client: &str, foreground: bool, copts: &str) -> Result<DhcpPlan> {
+    if client == "dhcp" {
+        if !copts.is_empty() {
+            return Err(Error::invalid(
+                "DHCP options",
+                copts,
+                "pipework's built-in client takes none; to pass options to a client use udhcpc:OPTS or dhclient:OPTS",
+            ));
+        }
+        let mut o = crate::dhcp::DhcpOpts::default();
+        if let Ok(t) = std::env::var("PIPEWORK_DHCP_TIMEOUT") {
+            o.timeout = parse::duration(&t)?;
+        }
+        return Ok(DhcpPlan::Native(o));
+    }
+    if client == "dhcpcd" && foreground {
+        return Err(Error::invalid(
+            "DHCP client",
+            "dhcpcd-f",
+            "is not a classic form (dhcpcd keeps its own pid files, so pipework could not stop it later); use udhcpc-f or dhclient-f",
+        ));
+    }
+    let e = crate::dhcp::external::External {
+        client: client.to_string(),
+        keep: foreground,
+        args: copts.split_whitespace().map(String::from).collect(),
+    };
+    crate::dhcp::external::check_installed(&e.client)?;
+    Ok(DhcpPlan::External(e))
+}
+
+fn run_dhcp(
+    s: &crate::session::Session,
+    g: &crate::guest::Guest,
+    ifname: &str,
+    plan: &DhcpPlan,
+) -> Result<()> {
+    match plan {
+        DhcpPlan::Native(o) => {
+            let mut o = o.clone();
+            o.hostname = crate::dhcp::default_hostname(g);
+            let r = s.dhcp(g, ifname, &o)?;
+            let dns = match &r.resolv {
+                Ok(path) => format!("DNS written to {path}"),
+                Err(why) => format!("DNS not written: {why}"),
+            };
+            eprintln!("pipework: {ifname} in {g}: leased {}; {dns}", r.lease);
+        }
+        DhcpPlan::External(e) => {
+            let summary = s.dhcp_client(g, ifname, e)?;
+            eprintln!("pipework: {summary}");
+        }
+    }
+    Ok(())
+}
+
 /// Run a parsed classic command through the same core calls scripts use.
 pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
     use crate::driver::{AttachOpts, LinuxBridge};
@@ -322,12 +386,17 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                     opts.ips.push(*net);
                     opts.gateway = *gateway;
                 }
-                Addr::Dhcp { client, .. } => {
-                    return Err(Error::Conflict(format!(
-                        "DHCP ({client}) is not implemented in this build yet"
-                    )));
-                }
+                Addr::Dhcp { .. } => {}
             }
+            // Decided and checked before anything is created: bad client options change nothing.
+            let dhcp = match &a.addr {
+                Addr::Dhcp {
+                    client,
+                    foreground,
+                    opts: copts,
+                } => Some(dhcp_plan(client, *foreground, copts)?),
+                _ => None,
+            };
             // The host interface's kind decides the driver, as in the original: an existing
             // bridge, or a br*/dummy* name to create; any other existing interface is physical.
             enum Kind {
@@ -368,6 +437,13 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                     parent: host_name.clone(),
                 }),
                 Kind::Dummy => {
+                    if dhcp.is_some() {
+                        return Err(Error::invalid(
+                            "address",
+                            "dhcp",
+                            "a dummy interface is on no segment a DHCP server could answer from",
+                        ));
+                    }
                     if opts.vlan.is_some() {
                         return Err(Error::invalid(
                             "option",
@@ -394,7 +470,11 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                 Kind::Ovs => s.ovs_bridge(&host_name).map(|_| ()),
                 _ => Ok(()),
             }
-            .and_then(|_| s.attach(&g, driver.as_ref(), &opts));
+            .and_then(|_| s.attach(&g, driver.as_ref(), &opts))
+            .and_then(|att| match &dhcp {
+                None => Ok(()),
+                Some(plan) => run_dhcp(&s, &g, &att.ifname, plan),
+            });
             match res {
                 Ok(_) => Ok(()),
                 Err(e) => {

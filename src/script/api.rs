@@ -616,6 +616,19 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         move |l: Link, o: Map| ss.tc(&l.guest, &l.name, &netem(&o)?).rhai());
 
     let ss = s.clone();
+    reg!(engine, "dhcp", ["link: Link", "opts: Map", "Map"],
+        "Lease an IPv4 address for a link and apply it (address, default route, DNS into the guest's own resolv.conf): #{timeout: \"10s\", hostname, gateway: true, dns: true}; #{client: \"udhcpc\"|\"dhclient\"|\"dhcpcd\", keep, args} runs that installed client instead. Returns #{ip, server, router, dns, lease, resolv}.",
+        move |l: Link, o: Map| dhcp_impl(&ss, &l, &o));
+    let ss = s.clone();
+    reg!(
+        engine,
+        "dhcp",
+        ["link: Link", "Map"],
+        "Lease an IPv4 address for a link with pipework's built-in DHCP client and apply it.",
+        move |l: Link| dhcp_impl(&ss, &l, &Map::new())
+    );
+
+    let ss = s.clone();
     reg!(
         engine,
         "wait",
@@ -767,7 +780,7 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         move || ss.owner()
     );
     let ss = s.clone();
-    reg!(engine, "down", ["Map"], "Remove everything the current owner created (links, bridges, namespaces): #{links, netns}.",
+    reg!(engine, "down", ["Map"], "Remove everything the current owner created (links, bridges, namespaces, DHCP clients left running): #{links, netns, dhcp_clients}.",
         move || down_impl(&ss, &ss.owner()));
     let ss = s.clone();
     reg!(
@@ -850,11 +863,86 @@ fn ping_impl(g: &Guest, ip: &str, o: &Map) -> RhaiResult<bool> {
     Ok(false)
 }
 
+fn dhcp_impl(s: &Session, l: &Link, o: &Map) -> RhaiResult<Map> {
+    let f = "dhcp";
+    check_keys(
+        f,
+        o,
+        &[
+            "timeout", "hostname", "gateway", "dns", "client", "keep", "args",
+        ],
+    )?;
+    let mut m = Map::new();
+    if let Some(client) = opt_str(f, o, "client")? {
+        for k in ["timeout", "hostname", "gateway", "dns"] {
+            if o.contains_key(k) {
+                return err(format!(
+                    "dhcp(): `{k}` is for the built-in client; {client} is configured by `args`"
+                ));
+            }
+        }
+        let e = crate::dhcp::external::External {
+            client,
+            keep: opt_bool(f, o, "keep")?.unwrap_or(false),
+            args: opt_strs(f, o, "args")?,
+        };
+        crate::dhcp::external::check_installed(&e.client).rhai()?;
+        let summary = s.dhcp_client(&l.guest, &l.name, &e).rhai()?;
+        let ip = s
+            .addrs(&l.guest, &l.name)
+            .rhai()?
+            .into_iter()
+            .find(|a| a.is_ipv4())
+            .map(|a| Dynamic::from(a.to_string()))
+            .unwrap_or(Dynamic::UNIT);
+        m.insert("ip".into(), ip);
+        m.insert("client".into(), e.client.into());
+        m.insert("summary".into(), summary.into());
+        return Ok(m);
+    }
+    for k in ["keep", "args"] {
+        if o.contains_key(k) {
+            return err(format!("dhcp(): `{k}` needs `client` (the built-in client takes no arguments and does not stay running)"));
+        }
+    }
+    let mut d = crate::dhcp::DhcpOpts {
+        hostname: crate::dhcp::default_hostname(&l.guest),
+        ..Default::default()
+    };
+    if let Some(t) = opt_str(f, o, "timeout")? {
+        d.timeout = parse::duration(&t).rhai()?;
+    }
+    if let Some(h) = opt_str(f, o, "hostname")? {
+        d.hostname = Some(h).filter(|h| !h.is_empty());
+    }
+    d.gateway = opt_bool(f, o, "gateway")?.unwrap_or(true);
+    d.dns = opt_bool(f, o, "dns")?.unwrap_or(true);
+    let r = s.dhcp(&l.guest, &l.name, &d).rhai()?;
+    let opt_ip = |ip: Option<std::net::Ipv4Addr>| {
+        ip.map(|i| Dynamic::from(i.to_string()))
+            .unwrap_or(Dynamic::UNIT)
+    };
+    m.insert("ip".into(), r.lease.addr.to_string().into());
+    m.insert("server".into(), r.lease.server.to_string().into());
+    m.insert("router".into(), opt_ip(r.lease.router));
+    m.insert(
+        "dns".into(),
+        strings(r.lease.dns.iter().map(|d| d.to_string())).into(),
+    );
+    m.insert("lease".into(), (r.lease.lease_secs as i64).into());
+    m.insert(
+        "resolv".into(),
+        r.resolv.ok().map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+    );
+    Ok(m)
+}
+
 fn down_impl(s: &Session, owner: &str) -> RhaiResult<Map> {
     let r = s.down(owner).rhai()?;
     let mut m = Map::new();
     m.insert("links".into(), strings(r.links).into());
     m.insert("netns".into(), strings(r.netns).into());
+    m.insert("dhcp_clients".into(), strings(r.clients).into());
     Ok(m)
 }
 

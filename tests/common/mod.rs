@@ -96,7 +96,102 @@ impl World {
                 let _ = Command::new("ip").args(["link", "del", name]).status();
             }
         }
+        for dir in std::fs::read_dir("/etc/netns")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if dir.file_name().to_string_lossy().starts_with(&self.prefix) {
+                let _ = std::fs::remove_dir_all(dir.path());
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+/// dnsmasq serving DHCP inside a test namespace (already attached on `eth1` as `<net>.1/24`):
+/// range <net>.50–99, router <net>.1, DNS server <net>.53, domain pipework.test. No DNS service,
+/// no ping check (it would add 3 s to every first lease).
+pub struct DhcpServer {
+    child: std::process::Child,
+    pub log: std::path::PathBuf,
+}
+
+impl DhcpServer {
+    pub fn start(w: &World, ns: &str, net: &str) -> DhcpServer {
+        let log = w.dir.join(format!("dnsmasq-{ns}.log"));
+        let leases = w.dir.join(format!("dnsmasq-{ns}.leases"));
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--no-ping",
+            ])
+            .args([
+                "--no-resolv",
+                "--no-hosts",
+                "--port=0",
+                "--interface=eth1",
+                "--bind-dynamic",
+            ])
+            .arg(format!("--dhcp-range={net}.50,{net}.99,255.255.255.0,120"))
+            .arg(format!("--dhcp-option=option:router,{net}.1"))
+            .arg(format!("--dhcp-option=option:dns-server,{net}.53"))
+            .arg("--dhcp-option=option:domain-name,pipework.test")
+            .arg(format!("--dhcp-leasefile={}", leases.display()))
+            .arg(format!("--log-facility={}", log.display()))
+            .arg("--pid-file=")
+            .spawn()
+            .expect("dnsmasq (apt install dnsmasq-base; tests/run-all.sh does)");
+        let s = DhcpServer { child, log };
+        for _ in 0..100 {
+            if std::fs::read_to_string(&s.log)
+                .unwrap_or_default()
+                .contains("DHCP, sockets bound")
+            {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
+        panic!(
+            "dnsmasq did not start: {}",
+            std::fs::read_to_string(&s.log).unwrap_or_default()
+        );
+    }
+}
+
+impl Drop for DhcpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The host's resolver file must come out of every DHCP test untouched.
+pub struct HostResolv(Vec<u8>);
+
+impl HostResolv {
+    pub fn snapshot() -> HostResolv {
+        HostResolv(std::fs::read("/etc/resolv.conf").unwrap_or_default())
+    }
+
+    pub fn assert_unchanged(&self) {
+        let now = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+        if now != self.0 {
+            // Put it back first: the rest of the machine (apt, cargo) depends on it.
+            let _ = std::fs::write("/etc/resolv.conf", &self.0);
+            panic!(
+                "/etc/resolv.conf of the host was changed to:\n{}",
+                String::from_utf8_lossy(&now)
+            );
+        }
     }
 }
 
@@ -104,6 +199,15 @@ impl Drop for World {
     fn drop(&mut self) {
         self.cleanup();
     }
+}
+
+/// A namespace made the way users make them (classic command lines need an existing guest).
+pub fn netns_add(n: &str) {
+    assert!(Command::new("ip")
+        .args(["netns", "add", n])
+        .status()
+        .unwrap()
+        .success());
 }
 
 pub fn nix_is_root() -> bool {

@@ -1,0 +1,323 @@
+//! The classic forms `udhcpc`, `dhclient`, `dhcpcd` (and `-f`: keep the client running) run the
+//! host's own client inside the guest's network namespace, like the original — but in a private
+//! mount namespace where /etc/resolv.conf is a file of the guest's, so the client's script can never
+//! rewrite the host's resolver. After a one-shot client exits, what it wrote is copied into the
+//! guest's resolv.conf (resolv::write decides where that is, or that it must not be written).
+
+use super::resolv;
+use crate::error::{Error, Result};
+use crate::guest::{Guest, GuestKind, STATE_DIR};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct External {
+    /// udhcpc, dhclient or dhcpcd.
+    pub client: String,
+    /// Leave the client running to renew the lease (the `-f` forms).
+    pub keep: bool,
+    /// Extra arguments for the client (`udhcpc:-t 5`), split on white space like the original.
+    pub args: Vec<String>,
+}
+
+pub const CLIENTS: [&str; 3] = ["udhcpc", "dhclient", "dhcpcd"];
+
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The client's program, or a message saying how to install it.
+pub fn check_installed(client: &str) -> Result<PathBuf> {
+    if !CLIENTS.contains(&client) {
+        return Err(Error::invalid(
+            "DHCP client",
+            client,
+            format!("must be one of {}", CLIENTS.join(", ")),
+        ));
+    }
+    find_program(client).ok_or_else(|| {
+        let package = match client {
+            "dhclient" => "isc-dhcp-client",
+            "dhcpcd" => "dhcpcd-base",
+            _ => "udhcpc",
+        };
+        Error::Conflict(format!(
+            "DHCP client {client} is not installed on this host (Debian: apt install {package}); `dhcp` uses pipework's built-in client instead"
+        ))
+    })
+}
+
+fn state_dir(owner: &str) -> PathBuf {
+    Path::new(STATE_DIR).join("dhcp").join(owner)
+}
+
+/// The file the client sees as /etc/resolv.conf. For a named netns it is the guest's resolv.conf
+/// itself (what `ip netns exec` shows); for other guests a staging file copied in afterwards.
+fn staging_file(guest: &Guest, owner: &str, ifname: &str) -> PathBuf {
+    match &guest.kind {
+        GuestKind::Netns(name) => Path::new("/etc/netns").join(name).join("resolv.conf"),
+        _ => state_dir(owner).join(format!("{}.{ifname}.resolv.conf", guest.key())),
+    }
+}
+
+fn argv(e: &External, prog: &Path, ifname: &str, hostname: &str, pidfile: &Path) -> Vec<String> {
+    let prog = prog.display().to_string();
+    let pidfile = pidfile.display().to_string();
+    let mut v: Vec<String> = match e.client.as_str() {
+        // -n: give up instead of retrying forever; without -q it forks to the background once bound.
+        "udhcpc" => {
+            let mut v = vec![prog, "-n".into(), "-i".into(), ifname.into()];
+            v.extend(["-x".into(), format!("hostname:{hostname}")]);
+            v.extend(["-p".into(), pidfile]);
+            if !e.keep {
+                v.push("-q".into());
+            }
+            v
+        }
+        // -1: one attempt, then exit 2; once bound, dhclient daemonizes and renews.
+        "dhclient" => {
+            let leases = pidfile.replace(".pid", ".leases");
+            vec![
+                prog,
+                "-1".into(),
+                "-4".into(),
+                "-pf".into(),
+                pidfile,
+                "-lf".into(),
+                leases,
+            ]
+        }
+        _ => {
+            let mut v = vec![prog, "-4".into(), "-q".into(), "-h".into(), hostname.into()];
+            if !e.keep {
+                v.push("-1".into());
+            }
+            v
+        }
+    };
+    v.extend(e.args.iter().cloned());
+    if e.client != "udhcpc" {
+        v.push(ifname.into());
+    }
+    v
+}
+
+fn kill_pidfile(pidfile: &Path, client: &str) {
+    let Some(pid) = std::fs::read_to_string(pidfile)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    // Only a process that still is the client: PIDs get reused.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    if comm.trim() == client {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    let _ = std::fs::remove_file(pidfile);
+}
+
+/// Run `e` for `ifname` in `guest` (interface up, no address needed). Returns a one-line summary.
+pub fn run(
+    guest: &Guest,
+    ifname: &str,
+    hostname: &str,
+    owner: &str,
+    e: &External,
+) -> Result<String> {
+    let prog = check_installed(&e.client)?;
+    let dir = state_dir(owner);
+    std::fs::create_dir_all(&dir)
+        .map_err(|err| Error::io(format!("creating {}", dir.display()), err))?;
+    let pidfile = dir.join(format!("{}.{ifname}.{}.pid", guest.key(), e.client));
+    let staging = staging_file(guest, owner, ifname);
+    if let Some(d) = staging.parent() {
+        std::fs::create_dir_all(d)
+            .map_err(|err| Error::io(format!("creating {}", d.display()), err))?;
+    }
+    // Seed with the host's resolver so a lease without DNS leaves name resolution as it was.
+    let seed = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+    if !staging.exists() {
+        std::fs::write(&staging, &seed)
+            .map_err(|err| Error::io(format!("writing {}", staging.display()), err))?;
+    }
+    let before = std::fs::read(&staging).unwrap_or_default();
+
+    let argv = argv(e, &prog, ifname, hostname, &pidfile);
+    let mut cmd = guest.command(&argv)?;
+    let src = CString::new(staging.as_os_str().as_bytes())
+        .map_err(|_| Error::invalid("path", staging.display(), "contains a NUL byte"))?;
+    // SAFETY: only async-signal-safe syscalls between fork and exec; strings prepared before.
+    unsafe {
+        cmd.pre_exec(move || {
+            let root = c"/";
+            let target = c"/etc/resolv.conf";
+            if libc::unshare(libc::CLONE_NEWNS) != 0
+                || libc::mount(
+                    std::ptr::null(),
+                    root.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_SLAVE,
+                    std::ptr::null(),
+                ) != 0
+                || libc::mount(
+                    src.as_ptr(),
+                    target.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // stderr goes to a file, not a pipe: a client that daemonizes could hold a pipe open forever.
+    let errlog = dir.join(format!("{}.{ifname}.{}.log", guest.key(), e.client));
+    let errfile = std::fs::File::create(&errlog)
+        .map_err(|err| Error::io(format!("creating {}", errlog.display()), err))?;
+    let status = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(errfile)
+        .status()
+        .map_err(|err| Error::guest(guest, format!("running {}: {err}", argv[0])))?;
+    if !status.success() {
+        kill_pidfile(&pidfile, &e.client);
+        // The client's own words say why (no server, bad option); keep them where the user can look.
+        let log = std::fs::read_to_string(&errlog).unwrap_or_default();
+        let why = log
+            .lines()
+            .find(|l| {
+                ["nknown", "rror", "nvalid", "ail", "o such"]
+                    .iter()
+                    .any(|w| l.contains(w))
+            })
+            .or_else(|| log.lines().rev().find(|l| !l.trim().is_empty()))
+            .map(|l| format!(": {}", l.trim()))
+            .unwrap_or_default();
+        return Err(Error::Conflict(format!(
+            "DHCP client {} found no lease on {ifname} in {guest} ({status}){why} (full output: {})",
+            e.client,
+            errlog.display()
+        )));
+    }
+    let _ = std::fs::remove_file(&errlog);
+    if !e.keep {
+        // dhclient and dhcpcd stay behind once bound; one-shot means the lease is all we wanted.
+        kill_pidfile(&pidfile, &e.client);
+    }
+    let mut summary = format!("{} configured {ifname} in {guest}", e.client);
+    if e.keep {
+        summary.push_str(&format!(
+            " and keeps running (pid file {})",
+            pidfile.display()
+        ));
+    }
+    let after = std::fs::read(&staging).unwrap_or_default();
+    if !matches!(guest.kind, GuestKind::Netns(_)) {
+        if after != before {
+            match resolv::write(guest, &String::from_utf8_lossy(&after))? {
+                Ok(path) => summary.push_str(&format!("; DNS written to {path}")),
+                Err(why) => summary.push_str(&format!("; DNS not written: {why}")),
+            }
+        }
+        if !e.keep {
+            let _ = std::fs::remove_file(&staging);
+        }
+    } else if after != before {
+        summary.push_str(&format!("; DNS written to {}", staging.display()));
+    }
+    if !e.keep {
+        // Nothing of a one-shot client needs finding later.
+        let _ = std::fs::remove_dir(&dir);
+    }
+    Ok(summary)
+}
+
+/// Stop the clients left running for `owner` (teardown). Returns their pid files.
+pub fn stop_owned(owner: &str) -> Vec<String> {
+    let dir = state_dir(owner);
+    let mut stopped = vec![];
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        if let Some(client) = name
+            .strip_suffix(".pid")
+            .and_then(|s| s.rsplit('.').next())
+            .filter(|c| CLIENTS.contains(c))
+        {
+            kill_pidfile(&p, client);
+            stopped.push(name);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    stopped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ext(client: &str, keep: bool) -> External {
+        External {
+            client: client.into(),
+            keep,
+            args: vec!["-v".into()],
+        }
+    }
+
+    #[test]
+    fn client_argv() {
+        let pf = Path::new("/run/pipework/dhcp/o/x.eth1.udhcpc.pid");
+        let a = argv(
+            &ext("udhcpc", false),
+            Path::new("/usr/sbin/udhcpc"),
+            "eth1",
+            "web",
+            pf,
+        );
+        assert_eq!(
+            a.join(" "),
+            "/usr/sbin/udhcpc -n -i eth1 -x hostname:web -p /run/pipework/dhcp/o/x.eth1.udhcpc.pid -q -v"
+        );
+        let a = argv(&ext("udhcpc", true), Path::new("udhcpc"), "eth1", "web", pf);
+        assert!(
+            !a.contains(&"-q".to_string()),
+            "keep-running form must not quit"
+        );
+        let a = argv(
+            &ext("dhclient", true),
+            Path::new("dhclient"),
+            "eth2",
+            "web",
+            Path::new("/d/x.pid"),
+        );
+        assert_eq!(
+            a.join(" "),
+            "dhclient -1 -4 -pf /d/x.pid -lf /d/x.leases -v eth2"
+        );
+        let a = argv(
+            &ext("dhcpcd", false),
+            Path::new("dhcpcd"),
+            "eth1",
+            "web",
+            pf,
+        );
+        assert_eq!(a.join(" "), "dhcpcd -4 -q -h web -1 -v eth1");
+    }
+}

@@ -1,0 +1,232 @@
+//! DHCP tier (root): dnsmasq serves leases inside a test namespace on a test bridge; pipework's
+//! built-in client and the installed udhcpc/dhclient obtain them for other namespaces. Asserted by
+//! kernel state, by traffic, by the guest's resolv.conf — and by the host's resolv.conf staying
+//! exactly as it was.
+
+mod common;
+use common::*;
+
+/// A bridge with a DHCP server namespace on it. Returns the server (kill on drop).
+fn segment(w: &World, net: &str) -> (String, DhcpServer) {
+    let br = w.classic_br();
+    let srv = w.ns("s");
+    netns_add(&srv);
+    ok(&w.cmd(&[&br, &format!("netns:{srv}"), &format!("{net}.1/24")]));
+    (br, DhcpServer::start(w, &srv, net))
+}
+
+fn in_range(addr: &str, net: &str) -> bool {
+    addr.strip_prefix(&format!("{net}."))
+        .and_then(|r| r.strip_suffix("/24"))
+        .and_then(|h| h.parse::<u8>().ok())
+        .is_some_and(|h| (50..=99).contains(&h))
+}
+
+fn default_via(ns: &str) -> Option<String> {
+    routes(ns)
+        .iter()
+        .find(|r| r["dst"] == "default")
+        .and_then(|r| r["gateway"].as_str().map(String::from))
+}
+
+fn netns_resolv(ns: &str) -> String {
+    std::fs::read_to_string(format!("/etc/netns/{ns}/resolv.conf")).unwrap_or_default()
+}
+
+fn running(pattern: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
+        let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
+        // Zombies are gone in every way that matters (PID 1 here may not reap them).
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'));
+        !zombie && String::from_utf8_lossy(&cmd).contains(pattern)
+    })
+}
+
+#[test]
+fn classic_dhcp_with_the_built_in_client() {
+    let w = World::new("dh");
+    let host_resolv = HostResolv::snapshot();
+    let net = "198.18.210";
+    let (br, _srv) = segment(&w, net);
+    let c = w.ns("c");
+    netns_add(&c);
+    let out = w.cmd(&[&br, &format!("netns:{c}"), "dhcp"]);
+    ok(&out);
+    let a = global_addrs(Some(&c), "eth1");
+    assert!(
+        a.len() == 1 && in_range(&a[0], net),
+        "lease not applied: {a:?}"
+    );
+    assert_eq!(default_via(&c).as_deref(), Some("198.18.210.1"));
+    let r = netns_resolv(&c);
+    assert!(
+        r.contains("nameserver 198.18.210.53"),
+        "guest resolv.conf: {r}"
+    );
+    assert!(r.contains("search pipework.test"), "guest resolv.conf: {r}");
+    assert!(
+        ping(&c, "198.18.210.1"),
+        "no traffic with the leased address"
+    );
+    // The server saw our name (option 12), like the original's `-x hostname:GUEST`.
+    let log = std::fs::read_to_string(&_srv.log).unwrap();
+    assert!(
+        log.contains(&format!("DHCPACK(eth1) {}", a[0].trim_end_matches("/24"))),
+        "{log}"
+    );
+    assert!(log.contains(&c), "hostname not sent: {log}");
+    // Re-running converges: same lease, one address, exit 0.
+    ok(&w.cmd(&[&br, &format!("netns:{c}"), "dhcp"]));
+    assert_eq!(global_addrs(Some(&c), "eth1"), a);
+    host_resolv.assert_unchanged();
+}
+
+#[test]
+fn classic_dhcp_with_installed_clients() {
+    let w = World::new("dx");
+    let host_resolv = HostResolv::snapshot();
+    let net = "198.18.211";
+    let (br, _srv) = segment(&w, net);
+    for (i, client) in ["udhcpc", "dhclient"].iter().enumerate() {
+        let c = w.ns(&format!("c{i}"));
+        netns_add(&c);
+        let err =
+            String::from_utf8_lossy(&ok_out(&w.cmd(&[&br, &format!("netns:{c}"), client])).stderr)
+                .to_string();
+        let a = global_addrs(Some(&c), "eth1");
+        assert!(
+            a.len() == 1 && in_range(&a[0], net),
+            "{client}: {a:?} ({err})"
+        );
+        assert_eq!(default_via(&c).as_deref(), Some("198.18.211.1"), "{client}");
+        assert!(
+            netns_resolv(&c).contains("nameserver 198.18.211.53"),
+            "{client}: {}",
+            netns_resolv(&c)
+        );
+        // One-shot: nothing keeps running behind the user's back.
+        assert!(!running(&format!("{client}.pid")), "{client} left running");
+        host_resolv.assert_unchanged();
+    }
+    // The keep-running form stays to renew, and the owner's teardown stops it.
+    let c = w.ns("k");
+    netns_add(&c);
+    ok(&w.cmd(&[&br, &format!("netns:{c}"), "udhcpc-f"]));
+    assert!(in_range(&global_addrs(Some(&c), "eth1")[0], net));
+    let pattern = format!("{c}.eth1.udhcpc.pid");
+    assert!(running(&pattern), "udhcpc-f must keep the client running");
+    let owner = format!("netns:{c}");
+    let down = ok(&w.cmd(&["-e", &format!("down({owner:?})")]));
+    assert!(down.contains("udhcpc"), "{down}");
+    for _ in 0..50 {
+        if !running(&pattern) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!running(&pattern), "down() left the DHCP client running");
+    host_resolv.assert_unchanged();
+}
+
+fn ok_out(o: &std::process::Output) -> &std::process::Output {
+    ok(o);
+    o
+}
+
+#[test]
+fn dhcp_in_a_recipe() {
+    let w = World::new("dp");
+    let host_resolv = HostResolv::snapshot();
+    let net = "198.18.212";
+    let (br, _srv) = segment(&w, net);
+    let out = ok(&w.script(
+        r#"
+        let br = bridge(params.br);
+        let a = dhcp(veth(netns(params.c1), br).link, #{timeout: "5s"});
+        print(`builtin ${a.ip} ${a.router} ${a.dns[0]} ${a.lease}`);
+        let b = dhcp(veth(netns(params.c2), br).link, #{client: "dhclient"});
+        print(`dhclient ${b.ip}`);
+        if !ping(netns(params.c1), b.ip.split("/")[0]) { throw "no traffic between the leased guests"; }
+        "#,
+        &[&format!("br={br}"), &format!("c1={}", w.ns("a")), &format!("c2={}", w.ns("b"))],
+    ));
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words[0], "builtin", "{out}");
+    assert!(in_range(words[1], net), "{out}");
+    assert_eq!(
+        &words[2..5],
+        ["198.18.212.1", "198.18.212.53", "120"],
+        "{out}"
+    );
+    assert!(in_range(words[6], net), "{out}");
+    assert_eq!(
+        global_addrs(Some(&w.ns("a")), "eth1"),
+        vec![words[1].to_string()]
+    );
+    host_resolv.assert_unchanged();
+}
+
+#[test]
+fn no_server_times_out_and_rolls_back() {
+    let w = World::new("dn");
+    let host_resolv = HostResolv::snapshot();
+    let br = w.classic_br();
+    let c = w.ns("c");
+    netns_add(&c);
+    let start = std::time::Instant::now();
+    let out = std::process::Command::new(bin())
+        .args([&br, &format!("netns:{c}"), "dhcp"])
+        .env("PIPEWORK_DHCP_TIMEOUT", "2s")
+        .output()
+        .unwrap();
+    let err = fails(&out);
+    assert!(err.contains("no DHCP server answered on eth1"), "{err}");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(6),
+        "timeout not honoured"
+    );
+    // Nothing half-configured: no guest end, no host end, no bridge we created for it.
+    assert!(link(Some(&c), "eth1").is_none(), "guest end left behind");
+    assert!(my_links(&w).is_empty(), "left behind: {:?}", my_links(&w));
+    assert!(
+        link(None, &br).is_none(),
+        "the bridge created for the attach was left behind"
+    );
+    // Same for an installed client that finds nobody.
+    let out = w.cmd(&[&br, &format!("netns:{c}"), "udhcpc:-t 1 -T 1"]);
+    let err = fails(&out);
+    assert!(err.contains("DHCP client udhcpc found no lease"), "{err}");
+    assert!(link(Some(&c), "eth1").is_none() && link(None, &br).is_none());
+    host_resolv.assert_unchanged();
+}
+
+#[test]
+fn bad_dhcp_input_changes_nothing() {
+    let w = World::new("db");
+    let br = w.classic_br();
+    let c = w.ns("c");
+    netns_add(&c);
+    for (arg, want) in [
+        ("dhcp:-x", "built-in client takes none"),
+        ("dhcpcd-f", "not a classic form"),
+    ] {
+        let err = fails(&w.cmd(&[&br, &format!("netns:{c}"), arg]));
+        assert!(err.contains(want), "{arg}: {err}");
+        assert!(link(None, &br).is_none(), "{arg} created the bridge");
+        assert!(link(Some(&c), "eth1").is_none(), "{arg} left the guest end");
+    }
+    let err = fails(&w.eval(&format!(
+        "dhcp(veth(netns({c:?}), bridge({br:?})).link, #{{timout: \"1s\"}})"
+    )));
+    assert!(err.contains("did you mean `timeout`"), "{err}");
+    let err = fails(&w.eval(&format!(
+        "dhcp(veth(netns({c:?}), bridge({br:?})).link, #{{client: \"udhcpc\", keep: true, dns: false}})"
+    )));
+    assert!(err.contains("is for the built-in client"), "{err}");
+    // The attach made earlier in the same one-liner was rolled back with it.
+    assert!(link(Some(&c), "eth1").is_none() && link(None, &br).is_none());
+}
