@@ -5,6 +5,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     // A first argument that is neither one of our verbs nor one of our flags is a classic pipework
     // command line (`pipework br1 web 192.168.1.1/24`), parsed by its own grammar.
+    if args.get(1).map(String::as_str) == Some(pipework::dhcp::keeper::VERB) {
+        std::process::exit(pipework::dhcp::keeper::main(&args[2..]));
+    }
     if let Some(first) = args.get(1) {
         let ours = cli::VERBS.contains(&first.as_str())
             || (first.starts_with('-') && first != "--wait" && first != "--direct-phys");

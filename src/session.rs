@@ -59,6 +59,8 @@ pub struct Removed {
 pub struct DhcpResult {
     pub lease: Lease,
     pub resolv: std::result::Result<String, String>,
+    /// Pid file of the process renewing the lease, if one was started.
+    pub keeper: Option<std::path::PathBuf>,
 }
 
 /// Result of running a program inside a guest.
@@ -571,7 +573,22 @@ impl Session {
         } else {
             Err("the lease names no DNS server".into())
         };
-        Ok(DhcpResult { lease, resolv })
+        let keeper = if opts.keep && lease.lease_secs != u32::MAX {
+            Some(dhcp::keeper::spawn(
+                guest,
+                ifname,
+                &lease,
+                opts,
+                &self.owner(),
+            )?)
+        } else {
+            None
+        };
+        Ok(DhcpResult {
+            lease,
+            resolv,
+            keeper,
+        })
     }
 
     /// Run an installed DHCP client (udhcpc, dhclient, dhcpcd) for an interface, the classic way,

@@ -137,6 +137,85 @@ fn ok_out(o: &std::process::Output) -> &std::process::Output {
     o
 }
 
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn built_in_lease_is_renewed_until_down_or_the_guest_goes() {
+    let w = World::new("dk");
+    let net = "198.18.213";
+    let br = w.classic_br();
+    let srv = w.ns("s");
+    netns_add(&srv);
+    ok(&w.cmd(&[&br, &format!("netns:{srv}"), &format!("{net}.1/24")]));
+    // Short renewal times so the test sees renewals within seconds (dnsmasq's shortest lease is 2 min).
+    let dhcpd = DhcpServer::start_with(
+        &w,
+        &srv,
+        net,
+        &["--dhcp-option=option:T1,2", "--dhcp-option=option:T2,4"],
+    );
+    let c = w.ns("c");
+    netns_add(&c);
+    ok(&w.cmd(&[&br, &format!("netns:{c}"), "dhcp"]));
+    // The keeper's command line: NUL-separated arguments naming its guest.
+    let keeper = format!("__dhcp-keep\0netns:{c}\0");
+    let keeper_running = || running(&keeper);
+    assert!(
+        keeper_running(),
+        "classic `dhcp` must keep the lease renewed"
+    );
+    let acks = || {
+        std::fs::read_to_string(&dhcpd.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("DHCPACK") && l.ends_with(&c))
+            .count()
+    };
+    wait_for("a renewal (second DHCPACK)", 10, || acks() >= 2);
+    let lease = global_addrs(Some(&c), "eth1");
+    assert_eq!(
+        lease.len(),
+        1,
+        "renewal must keep exactly the one address: {lease:?}"
+    );
+    // Teardown stops it.
+    ok(&w.cmd(&["-e", &format!("down({:?})", format!("netns:{c}"))]));
+    wait_for("the keeper to stop after down()", 5, || !keeper_running());
+
+    // A keeper whose guest disappears exits on its own and leaves no state behind.
+    let d = w.ns("d");
+    netns_add(&d);
+    let out = ok(&w.script(
+        "print(dhcp(veth(netns(params.d), bridge(params.br)).link).keeper);",
+        &[&format!("d={d}"), &format!("br={br}")],
+    ));
+    let pidfile = out.trim().to_string();
+    assert!(std::path::Path::new(&pidfile).exists(), "{out}");
+    let k2 = format!("__dhcp-keep\0netns:{d}\0");
+    assert!(running(&k2));
+    assert!(std::process::Command::new("ip")
+        .args(["netns", "del", &d])
+        .status()
+        .unwrap()
+        .success());
+    wait_for("the keeper to notice its guest is gone", 10, || {
+        !running(&k2)
+    });
+    assert!(
+        !std::path::Path::new(&pidfile).exists(),
+        "pid file left behind"
+    );
+}
+
 #[test]
 fn dhcp_in_a_recipe() {
     let w = World::new("dp");

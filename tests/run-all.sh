@@ -41,6 +41,7 @@ state() {
     ip -o link show type bridge 2>/dev/null | awk -F': ' '{print "bridge " $2}'
     docker ps -a --format 'container {{.Names}}' 2>/dev/null || true
     ls /etc/netns 2>/dev/null | sed 's/^/etc-netns /' || true
+    ls /run/pipework/dhcp 2>/dev/null | sed 's/^/dhcp-state /' || true
     [ -S /var/run/openvswitch/db.sock ] && ovs-vsctl --timeout=5 list-br 2>/dev/null | sed 's/^/ovs-bridge /' || true; } | sort
 }
 before=$(state)

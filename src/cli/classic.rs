@@ -282,7 +282,11 @@ fn dhcp_plan(client: &str, foreground: bool, copts: &str) -> Result<DhcpPlan> {
                 "pipework's built-in client takes none; to pass options to a client use udhcpc:OPTS or dhclient:OPTS",
             ));
         }
-        let mut o = crate::dhcp::DhcpOpts::default();
+        // Like the original's helper container running udhcpc, the lease is kept renewed.
+        let mut o = crate::dhcp::DhcpOpts {
+            keep: true,
+            ..Default::default()
+        };
         if let Ok(t) = std::env::var("PIPEWORK_DHCP_TIMEOUT") {
             o.timeout = parse::duration(&t)?;
         }
@@ -319,7 +323,14 @@ fn run_dhcp(
                 Ok(path) => format!("DNS written to {path}"),
                 Err(why) => format!("DNS not written: {why}"),
             };
-            eprintln!("pipework: {ifname} in {g}: leased {}; {dns}", r.lease);
+            let keeper = r
+                .keeper
+                .map(|p| format!("; renewed in the background (pid file {})", p.display()))
+                .unwrap_or_default();
+            eprintln!(
+                "pipework: {ifname} in {g}: leased {}; {dns}{keeper}",
+                r.lease
+            );
         }
         DhcpPlan::External(e) => {
             let summary = s.dhcp_client(g, ifname, e)?;

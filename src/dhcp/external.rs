@@ -53,7 +53,7 @@ pub fn check_installed(client: &str) -> Result<PathBuf> {
     })
 }
 
-fn state_dir(owner: &str) -> PathBuf {
+pub(crate) fn state_dir(owner: &str) -> PathBuf {
     Path::new(STATE_DIR).join("dhcp").join(owner)
 }
 
@@ -108,7 +108,7 @@ fn argv(e: &External, prog: &Path, ifname: &str, hostname: &str, pidfile: &Path)
     v
 }
 
-fn kill_pidfile(pidfile: &Path, client: &str) {
+pub(crate) fn kill_pidfile(pidfile: &Path, client: &str) {
     let Some(pid) = std::fs::read_to_string(pidfile)
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
@@ -122,6 +122,16 @@ fn kill_pidfile(pidfile: &Path, client: &str) {
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGTERM,
         );
+        // Return once it is really gone (or a zombie waiting for its reaper): callers go on to
+        // remove the interface and namespace it was using.
+        for _ in 0..100 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            if stat.is_empty() || state.starts_with('Z') {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
     let _ = std::fs::remove_file(pidfile);
 }
@@ -214,7 +224,16 @@ pub fn run(
     }
     let _ = std::fs::remove_file(&errlog);
     if !e.keep {
-        // dhclient and dhcpcd stay behind once bound; one-shot means the lease is all we wanted.
+        // dhclient stays behind once bound; one-shot means the lease is all we wanted. Its
+        // daemonized child writes the pid file a moment after the parent exits: wait for it.
+        if e.client == "dhclient" {
+            for _ in 0..200 {
+                if std::fs::read_to_string(&pidfile).is_ok_and(|p| !p.trim().is_empty()) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
         kill_pidfile(&pidfile, &e.client);
     }
     let mut summary = format!("{} configured {ifname} in {guest}", e.client);
@@ -240,6 +259,7 @@ pub fn run(
     }
     if !e.keep {
         // Nothing of a one-shot client needs finding later.
+        let _ = std::fs::remove_file(pidfile.with_extension("leases"));
         let _ = std::fs::remove_dir(&dir);
     }
     Ok(summary)
@@ -259,7 +279,8 @@ pub fn stop_owned(owner: &str) -> Vec<String> {
         if let Some(client) = name
             .strip_suffix(".pid")
             .and_then(|s| s.rsplit('.').next())
-            .filter(|c| CLIENTS.contains(c))
+            // `pipework`: the built-in client's lease keeper.
+            .filter(|c| CLIENTS.contains(c) || *c == "pipework")
         {
             kill_pidfile(&p, client);
             stopped.push(name);

@@ -7,6 +7,7 @@
 
 pub mod external;
 mod frame;
+pub mod keeper;
 pub mod resolv;
 
 use crate::error::{Error, Result};
@@ -31,6 +32,8 @@ pub struct DhcpOpts {
     pub gateway: bool,
     /// Write the lease's DNS servers into the guest's resolv.conf.
     pub dns: bool,
+    /// Leave a keeper process renewing the lease (see `keeper`).
+    pub keep: bool,
 }
 
 impl Default for DhcpOpts {
@@ -40,6 +43,7 @@ impl Default for DhcpOpts {
             hostname: None,
             gateway: true,
             dns: true,
+            keep: false,
         }
     }
 }
@@ -56,6 +60,10 @@ pub struct Lease {
     pub mtu: Option<u16>,
     /// Seconds; u32::MAX is "infinite" in DHCP.
     pub lease_secs: u32,
+    /// Renewal (T1) and rebinding (T2) times in seconds, as the server set them or RFC 2131's
+    /// defaults (1/2 and 7/8 of the lease).
+    pub t1: u32,
+    pub t2: u32,
 }
 
 impl fmt::Display for Lease {
@@ -132,6 +140,14 @@ impl Lease {
             Some(DhcpOption::AddressLeaseTime(t)) => *t,
             _ => u32::MAX,
         };
+        let t2 = match o.get(OptionCode::Rebinding) {
+            Some(DhcpOption::Rebinding(t)) if *t <= lease_secs => *t,
+            _ => (lease_secs as u64 * 7 / 8) as u32,
+        };
+        let t1 = match o.get(OptionCode::Renewal) {
+            Some(DhcpOption::Renewal(t)) if *t <= t2 => *t,
+            _ => lease_secs / 2,
+        };
         Ok(Lease {
             addr,
             server,
@@ -141,6 +157,8 @@ impl Lease {
             search,
             mtu,
             lease_secs,
+            t1,
+            t2,
         })
     }
 }
@@ -210,7 +228,7 @@ fn link_addr(ifindex: u32, mac: [u8; 6]) -> libc::sockaddr_ll {
 }
 
 /// One conversation with the servers on one interface.
-struct Client<'a> {
+pub(crate) struct Client<'a> {
     sock: OwnedFd,
     ifindex: u32,
     mac: [u8; 6],
@@ -222,8 +240,13 @@ struct Client<'a> {
 
 impl Client<'_> {
     fn request(&self, kind: MessageType, extra: &[DhcpOption]) -> Message {
+        self.request_from(Ipv4Addr::UNSPECIFIED, kind, extra)
+    }
+
+    /// `ciaddr`: the address being renewed (RFC 2131 RENEWING/REBINDING), else unspecified.
+    fn request_from(&self, ciaddr: Ipv4Addr, kind: MessageType, extra: &[DhcpOption]) -> Message {
         let z = Ipv4Addr::UNSPECIFIED;
-        let mut m = Message::new_with_id(self.xid, z, z, z, z, &self.mac);
+        let mut m = Message::new_with_id(self.xid, ciaddr, z, z, z, &self.mac);
         // Ask for broadcast replies: we have no address yet, and the packet socket sees them
         // whatever the guest's rp_filter or firewall says.
         m.set_flags(v4::Flags::default().set_broadcast());
@@ -390,11 +413,62 @@ impl Client<'_> {
             }
             if Instant::now() >= deadline {
                 return Err(Error::Conflict(format!(
-                    "DHCP server {server} refused ({}) the address it offered on {}",
-                    "NAK", self.label
+                    "DHCP server {server} refused (NAK) the address it offered on {}",
+                    self.label
                 )));
             }
         }
+    }
+}
+
+impl<'a> Client<'a> {
+    /// A client for interface `ifindex` (MAC `mac`) inside `guest`, with a fresh transaction id.
+    pub(crate) fn new(
+        guest: &Guest,
+        ifname: &str,
+        ifindex: u32,
+        mac: [u8; 6],
+        opts: &'a DhcpOpts,
+    ) -> Result<Client<'a>> {
+        let label = format!("{ifname} in {guest}");
+        let sock = if guest.is_host() {
+            packet_socket(ifindex)
+                .map_err(|e| Error::io(format!("opening a packet socket on {label}"), e))?
+        } else {
+            guest.run_inside(|| packet_socket(ifindex))?
+        };
+        let xid = {
+            let z = Ipv4Addr::UNSPECIFIED;
+            Message::new(z, z, z, z, &mac).xid()
+        };
+        Ok(Client {
+            sock,
+            ifindex,
+            mac,
+            xid,
+            opts,
+            started: Instant::now(),
+            label,
+        })
+    }
+
+    /// Extend `lease` (RENEWING with `server` set, REBINDING without): Some(Ok) on ACK,
+    /// Some(Err) on NAK, None if nobody answered before `deadline`.
+    pub(crate) fn renew(
+        &self,
+        lease: &Lease,
+        deadline: Instant,
+    ) -> Result<Option<std::result::Result<Lease, ()>>> {
+        let m = self.request_from(lease.addr.ip(), MessageType::Request, &[]);
+        Ok(
+            match self.exchange(&m, &[MessageType::Ack, MessageType::Nak], deadline)? {
+                None => None,
+                Some(r) if r.opts().msg_type() == Some(MessageType::Ack) => {
+                    Some(Ok(Lease::from_ack(&r)?))
+                }
+                Some(_) => Some(Err(())),
+            },
+        )
     }
 }
 
@@ -406,27 +480,7 @@ pub fn acquire(
     mac: [u8; 6],
     opts: &DhcpOpts,
 ) -> Result<Lease> {
-    let label = format!("{ifname} in {guest}");
-    let sock = if guest.is_host() {
-        packet_socket(ifindex)
-            .map_err(|e| Error::io(format!("opening a packet socket on {label}"), e))?
-    } else {
-        guest.run_inside(|| packet_socket(ifindex))?
-    };
-    let xid = {
-        let z = Ipv4Addr::UNSPECIFIED;
-        Message::new(z, z, z, z, &mac).xid()
-    };
-    Client {
-        sock,
-        ifindex,
-        mac,
-        xid,
-        opts,
-        started: Instant::now(),
-        label,
-    }
-    .run()
+    Client::new(guest, ifname, ifindex, mac, opts)?.run()
 }
 
 #[cfg(test)]

@@ -117,6 +117,8 @@ mod tests {
             search: vec!["lab.test".into(), "other.test".into()],
             mtu: None,
             lease_secs: 60,
+            t1: 30,
+            t2: 52,
         };
         assert_eq!(
             render(&l, "eth1"),

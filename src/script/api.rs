@@ -617,7 +617,7 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
 
     let ss = s.clone();
     reg!(engine, "dhcp", ["link: Link", "opts: Map", "Map"],
-        "Lease an IPv4 address for a link and apply it (address, default route, DNS into the guest's own resolv.conf): #{timeout: \"10s\", hostname, gateway: true, dns: true}; #{client: \"udhcpc\"|\"dhclient\"|\"dhcpcd\", keep, args} runs that installed client instead. Returns #{ip, server, router, dns, lease, resolv}.",
+        "Lease an IPv4 address for a link and apply it (address, default route, DNS into the guest's own resolv.conf): #{timeout: \"10s\", hostname, gateway: true, dns: true, keep: true (a background process renews the lease until down())}; #{client: \"udhcpc\"|\"dhclient\"|\"dhcpcd\", keep, args} runs that installed client instead. Returns #{ip, server, router, dns, lease, resolv, keeper}.",
         move |l: Link, o: Map| dhcp_impl(&ss, &l, &o));
     let ss = s.clone();
     reg!(
@@ -900,10 +900,8 @@ fn dhcp_impl(s: &Session, l: &Link, o: &Map) -> RhaiResult<Map> {
         m.insert("summary".into(), summary.into());
         return Ok(m);
     }
-    for k in ["keep", "args"] {
-        if o.contains_key(k) {
-            return err(format!("dhcp(): `{k}` needs `client` (the built-in client takes no arguments and does not stay running)"));
-        }
+    if o.contains_key("args") {
+        return err("dhcp(): `args` needs `client` (the built-in client takes no arguments)");
     }
     let mut d = crate::dhcp::DhcpOpts {
         hostname: crate::dhcp::default_hostname(&l.guest),
@@ -917,6 +915,7 @@ fn dhcp_impl(s: &Session, l: &Link, o: &Map) -> RhaiResult<Map> {
     }
     d.gateway = opt_bool(f, o, "gateway")?.unwrap_or(true);
     d.dns = opt_bool(f, o, "dns")?.unwrap_or(true);
+    d.keep = opt_bool(f, o, "keep")?.unwrap_or(true);
     let r = s.dhcp(&l.guest, &l.name, &d).rhai()?;
     let opt_ip = |ip: Option<std::net::Ipv4Addr>| {
         ip.map(|i| Dynamic::from(i.to_string()))
@@ -933,6 +932,12 @@ fn dhcp_impl(s: &Session, l: &Link, o: &Map) -> RhaiResult<Map> {
     m.insert(
         "resolv".into(),
         r.resolv.ok().map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+    );
+    m.insert(
+        "keeper".into(),
+        r.keeper
+            .map(|p| Dynamic::from(p.display().to_string()))
+            .unwrap_or(Dynamic::UNIT),
     );
     Ok(m)
 }

@@ -96,6 +96,15 @@ impl World {
                 let _ = Command::new("ip").args(["link", "del", name]).status();
             }
         }
+        for dir in std::fs::read_dir("/run/pipework/dhcp")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if dir.file_name().to_string_lossy().contains(&self.prefix) {
+                let _ = std::fs::remove_dir_all(dir.path());
+            }
+        }
         for dir in std::fs::read_dir("/etc/netns")
             .into_iter()
             .flatten()
@@ -123,6 +132,10 @@ pub struct DhcpServer {
 
 impl DhcpServer {
     pub fn start(w: &World, ns: &str, net: &str) -> DhcpServer {
+        Self::start_with(w, ns, net, &[])
+    }
+
+    pub fn start_with(w: &World, ns: &str, net: &str, extra: &[&str]) -> DhcpServer {
         let log = w.dir.join(format!("dnsmasq-{ns}.log"));
         let leases = w.dir.join(format!("dnsmasq-{ns}.leases"));
         let child = Command::new("ip")
@@ -148,6 +161,7 @@ impl DhcpServer {
             .arg(format!("--dhcp-leasefile={}", leases.display()))
             .arg(format!("--log-facility={}", log.display()))
             .arg("--pid-file=")
+            .args(extra)
             .spawn()
             .expect("dnsmasq (apt install dnsmasq-base; tests/run-all.sh does)");
         let s = DhcpServer { child, log };

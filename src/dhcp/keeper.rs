@@ -1,0 +1,241 @@
+//! Keeps a built-in lease alive after pipework returns, as the original's `dhcp` mode did by
+//! leaving busybox udhcpc running: a small detached pipework process renews at T1, rebinds at T2,
+//! and starts over when the server refuses or the lease runs out.
+//!
+//! It holds nothing of the guest between renewals — no namespace fd, no socket — so a stopped
+//! container's namespace is not kept alive by it; each renewal re-opens the guest and checks that
+//! it is the same namespace (PIDs and names get reused), and the keeper exits once it is gone.
+
+use super::{external, DhcpOpts, Lease};
+use crate::error::{Error, Result};
+use crate::guest::{Guest, GuestKind, NsId};
+use crate::net::Netlink;
+use ipnetwork::IpNetwork;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The hidden first argument that turns the pipework binary into a keeper.
+pub const VERB: &str = "__dhcp-keep";
+
+/// How a keeper finds its guest again: `netns:NAME`, `pid:N`, or `host`, plus the namespace identity.
+fn guest_spec(g: &Guest) -> String {
+    match &g.kind {
+        GuestKind::Host => "host".into(),
+        GuestKind::Netns(n) => format!("netns:{n}"),
+        GuestKind::Pid(p) => format!("pid:{p}"),
+        GuestKind::Container { pid, .. } | GuestKind::Lxc { pid, .. } => format!("pid:{pid}"),
+    }
+}
+
+/// The same namespace as when the lease was taken, or None (the guest is gone).
+fn reopen(spec: &str, id: NsId) -> Option<Guest> {
+    let g = if spec == "host" {
+        Guest::host().ok()
+    } else if let Some(n) = spec.strip_prefix("netns:") {
+        Guest::open_netns(n).ok().flatten()
+    } else {
+        Guest::pid(spec.strip_prefix("pid:")?.parse().ok()?).ok()
+    }?;
+    (g.id == id).then_some(g)
+}
+
+pub fn pidfile(guest: &Guest, ifname: &str, owner: &str) -> PathBuf {
+    external::state_dir(owner).join(format!("{}.{ifname}.pipework.pid", guest.key()))
+}
+
+/// Start a keeper for `lease` on `ifname` in `guest`, replacing one left by an earlier run.
+/// Returns its pid file (what `down(owner)` uses to stop it).
+pub fn spawn(
+    guest: &Guest,
+    ifname: &str,
+    lease: &Lease,
+    opts: &DhcpOpts,
+    owner: &str,
+) -> Result<PathBuf> {
+    let pf = pidfile(guest, ifname, owner);
+    external::kill_pidfile(&pf, "pipework");
+    if let Some(dir) = pf.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    let exe = std::env::current_exe().map_err(|e| Error::io("locating our own binary", e))?;
+    let args: Vec<String> = vec![
+        VERB.into(),
+        guest_spec(guest),
+        format!("{}:{}", guest.id.0, guest.id.1),
+        ifname.into(),
+        lease.addr.to_string(),
+        lease.server.to_string(),
+        lease.lease_secs.to_string(),
+        lease.t1.to_string(),
+        lease.t2.to_string(),
+        opts.hostname.clone().unwrap_or_default(),
+        opts.gateway.to_string(),
+        pf.display().to_string(),
+    ];
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: setsid is async-signal-safe. Its own session: the user's terminal closing (SIGHUP)
+    // must not end the lease.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::io("starting the DHCP lease keeper", e))?;
+    std::fs::write(&pf, child.id().to_string())
+        .map_err(|e| Error::io(format!("writing {}", pf.display()), e))?;
+    Ok(pf)
+}
+
+struct Keeper {
+    spec: String,
+    id: NsId,
+    ifname: String,
+    opts: DhcpOpts,
+    pidfile: PathBuf,
+}
+
+impl Keeper {
+    /// Sleep until `t`, waking every few seconds to see whether the guest still exists.
+    fn sleep_until(&self, t: Instant) -> bool {
+        loop {
+            let now = Instant::now();
+            if now >= t {
+                return reopen(&self.spec, self.id).is_some();
+            }
+            std::thread::sleep((t - now).min(Duration::from_secs(5)));
+            if reopen(&self.spec, self.id).is_none() {
+                return false;
+            }
+        }
+    }
+
+    /// The guest and our interface (index, MAC), if both still exist.
+    fn target(&self) -> Option<(Guest, Netlink, u32, [u8; 6])> {
+        let g = reopen(&self.spec, self.id)?;
+        let nl = Netlink::new(false).ok()?;
+        let l = nl.ns(&g).ok()?.link(&self.ifname).ok()??;
+        let mac = crate::parse::mac(l.mac.as_deref()?).ok()?;
+        let index = l.index;
+        Some((g, nl, index, mac))
+    }
+
+    /// One renewal round: Some(new lease) to keep going, None when the guest or link is gone.
+    fn renew(&self, lease: &Lease, bound: Instant) -> Option<(Lease, Instant)> {
+        let (g, nl, index, mac) = self.target()?;
+        let expiry = bound + Duration::from_secs(lease.lease_secs as u64);
+        let client = super::Client::new(&g, &self.ifname, index, mac, &self.opts).ok()?;
+        match client.renew(lease, expiry) {
+            Ok(Some(Ok(new))) if new.addr == lease.addr => return Some((new, Instant::now())),
+            // A local failure (socket, interface flapping): try again shortly; the lease clock
+            // keeps running, so this cannot stretch the lease past its expiry.
+            Err(_) if Instant::now() < expiry => {
+                std::thread::sleep(Duration::from_secs(5));
+                return Some((lease.clone(), bound));
+            }
+            _ => {}
+        }
+        // Refused, moved elsewhere, or expired: the address is no longer ours to use.
+        let ns = nl.ns(&g).ok()?;
+        let _ = ns.del_addr(index, &self.ifname, IpNetwork::V4(lease.addr));
+        drop(nl);
+        self.rebind_from_scratch()
+    }
+
+    /// DISCOVER again until a server answers (or the guest disappears), and apply what it gives.
+    fn rebind_from_scratch(&self) -> Option<(Lease, Instant)> {
+        loop {
+            let (g, _nl, _, _) = self.target()?;
+            let s = crate::session::Session::new(false).ok()?;
+            let mut o = self.opts.clone();
+            o.timeout = Duration::from_secs(60);
+            o.keep = false;
+            if let Ok(r) = s.dhcp(&g, &self.ifname, &o) {
+                return Some((r.lease, Instant::now()));
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    fn run(&self, mut lease: Lease) {
+        let mut bound = Instant::now();
+        while lease.lease_secs != u32::MAX {
+            if !self.sleep_until(bound + Duration::from_secs(lease.t1.max(1) as u64)) {
+                return;
+            }
+            match self.renew(&lease, bound) {
+                Some((l, b)) => (lease, bound) = (l, b),
+                None => return,
+            }
+        }
+    }
+}
+
+/// Entry point of `pipework __dhcp-keep …` (arguments as `spawn` writes them).
+pub fn main(args: &[String]) -> i32 {
+    let parsed = (|| -> Option<(Keeper, Lease)> {
+        let [spec, id, ifname, addr, server, secs, t1, t2, hostname, gateway, pidfile] = args
+        else {
+            return None;
+        };
+        let (dev, ino) = id.split_once(':')?;
+        let lease = Lease {
+            addr: addr.parse().ok()?,
+            server: server.parse().ok()?,
+            router: None,
+            dns: vec![],
+            domain: None,
+            search: vec![],
+            mtu: None,
+            lease_secs: secs.parse().ok()?,
+            t1: t1.parse().ok()?,
+            t2: t2.parse().ok()?,
+        };
+        let opts = DhcpOpts {
+            hostname: Some(hostname.clone()).filter(|h| !h.is_empty()),
+            gateway: gateway == "true",
+            // The first lease wrote the guest's resolv.conf; a new lease after losing this one
+            // rewrites it.
+            dns: true,
+            keep: false,
+            ..Default::default()
+        };
+        Some((
+            Keeper {
+                spec: spec.clone(),
+                id: NsId(dev.parse().ok()?, ino.parse().ok()?),
+                ifname: ifname.clone(),
+                opts,
+                pidfile: pidfile.into(),
+            },
+            lease,
+        ))
+    })();
+    match parsed {
+        Some((k, lease)) => {
+            k.run(lease);
+            // The guest is gone: so is the need to find this keeper (unless a newer one took over).
+            let mine = std::fs::read_to_string(&k.pidfile)
+                .is_ok_and(|p| p.trim() == std::process::id().to_string());
+            if mine {
+                let _ = std::fs::remove_file(&k.pidfile);
+                if let Some(dir) = k.pidfile.parent() {
+                    let _ = std::fs::remove_dir(dir);
+                }
+            }
+            0
+        }
+        None => {
+            eprintln!("pipework: {VERB} is internal (started by dhcp to renew a lease)");
+            2
+        }
+    }
+}
