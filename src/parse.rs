@@ -130,6 +130,31 @@ pub fn vlan_id(v: i64) -> Result<u16> {
     }
 }
 
+/// An InfiniBand partition key, in hex like iproute2 and the original pipework (`8001`, `0x8001`).
+/// The kernel sets the full-membership bit itself; 0 and 0x8000 are not partitions.
+pub fn pkey(s: &str) -> Result<u16> {
+    let t = s.trim();
+    let hex = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    let v = u16::from_str_radix(hex, 16).map_err(|_| {
+        Error::invalid(
+            "IPoIB partition key",
+            s,
+            "must be 1 to 4 hex digits, like 8001",
+        )
+    })?;
+    if v & 0x7fff == 0 {
+        return Err(Error::invalid(
+            "IPoIB partition key",
+            s,
+            "0x0000 and 0x8000 are reserved (invalid partition)",
+        ));
+    }
+    Ok(v)
+}
+
 /// Rates in tc's units: `10mbit`, `1gbit`, `500kbit`, `100bit`, or bytes per second `2mbps`, `100bps`.
 /// Returns bytes per second.
 pub fn rate(s: &str) -> Result<u64> {
@@ -256,6 +281,16 @@ mod tests {
             .contains("multicast"));
         assert!(mac("00:00:00:00:00:00").is_err());
         assert_eq!(fmt_mac(&[2, 0x42, 0xac, 0x11, 0, 2]), "02:42:ac:11:00:02");
+    }
+
+    #[test]
+    fn pkeys() {
+        assert_eq!(pkey("8001").unwrap(), 0x8001);
+        assert_eq!(pkey("0x7fff").unwrap(), 0x7fff);
+        assert!(pkey("8000").is_err());
+        assert!(pkey("0").is_err());
+        assert!(pkey("10000").is_err());
+        assert!(pkey("zz").unwrap_err().to_string().contains("hex"));
     }
 
     #[test]

@@ -262,4 +262,31 @@ fn classic_macvlan_and_direct_phys_on_test_interfaces() {
         "@5",
     ]));
     assert!(err.contains("cannot carry a VLAN"), "{err}");
+    // IPoIB needs an InfiniBand parent (none exists on these machines): an Ethernet parent is
+    // refused before anything is made, and so are a MAC or a VLAN for IPoIB. A hex `@tag` on an
+    // Ethernet parent is read as a VLAN id and checked as one.
+    let down_before = link(None, &p0).is_some();
+    ip_ok(&["link", "set", &p0, "down"]);
+    let err = fails(&w.eval(&format!(
+        "ipoib(netns({a:?}), {p0:?}, #{{ip: \"198.18.17.9/24\", pkey: \"8001\"}})"
+    )));
+    assert!(err.contains("is not an InfiniBand interface"), "{err}");
+    assert!(
+        !link(None, &p0).unwrap()["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "UP"),
+        "a refused parent must not even be brought up"
+    );
+    assert!(down_before && link(Some(&a), "ib0").is_none());
+    let err = fails(&w.eval(&format!(
+        "ipoib(netns({a:?}), {p0:?}, #{{mac: \"02:00:00:00:00:09\"}})"
+    )));
+    assert!(err.contains("20-byte"), "{err}");
+    let err = fails(&w.eval(&format!("ipoib(netns({a:?}), {p0:?}, #{{pkey: \"8000\"}})")));
+    assert!(err.contains("reserved"), "{err}");
+    let err = fails(&classic(&[&p0, &a, "198.18.17.9/24", "@8001"]));
+    assert!(err.contains("VLAN id") && err.contains("4094"), "{err}");
+    assert!(link(None, &format!("{p0}.8001")).is_none());
 }

@@ -67,7 +67,24 @@ pub struct Attach {
     pub guest: String,
     pub addr: Addr,
     pub mac: Option<[u8; 6]>,
-    pub vlan: Option<u16>,
+    /// What follows `@` after the MAC: a VLAN id (decimal), or for an InfiniBand host interface a
+    /// partition key (hex, like the original). Which one depends on the host interface, so it is
+    /// checked at dispatch — still before anything is created.
+    pub tag: Option<String>,
+}
+
+impl Attach {
+    pub fn vlan(&self) -> Result<Option<u16>> {
+        self.tag
+            .as_deref()
+            .map(|v| {
+                let n: i64 = v
+                    .parse()
+                    .map_err(|_| Error::invalid("VLAN id", v, "must be a number"))?;
+                parse::vlan_id(n)
+            })
+            .transpose()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -189,15 +206,16 @@ pub fn parse_classic(args: &[String]) -> Result<Classic> {
             } else {
                 Some(mac_arg(mac)?)
             };
-            let vlan = vlan
-                .map(|v| {
-                    let n: i64 = v
-                        .parse()
-                        .map_err(|_| Error::invalid("VLAN id", v, "must be a number"))?;
-                    parse::vlan_id(n)
-                })
-                .transpose()?;
-            (mac, vlan)
+            if let Some(v) = vlan {
+                if v.parse::<u16>().is_err() && parse::pkey(v).is_err() {
+                    return Err(Error::invalid(
+                        "VLAN id",
+                        v,
+                        "must be a number from 1 to 4094 (or, on an InfiniBand host interface, a hex partition key)",
+                    ));
+                }
+            }
+            (mac, vlan.map(String::from))
         }
     };
     Ok(Classic::Attach(Attach {
@@ -209,7 +227,7 @@ pub fn parse_classic(args: &[String]) -> Result<Classic> {
         guest: guest.to_string(),
         addr,
         mac,
-        vlan,
+        tag: vlan,
     }))
 }
 
@@ -388,7 +406,6 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                 ifname: a.cif.clone().unwrap_or_else(|| "eth1".into()),
                 host_ifname: a.lif.clone(),
                 mac: a.mac,
-                vlan: a.vlan,
                 ..Default::default()
             };
             match &a.addr {
@@ -415,11 +432,13 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                 Ovs,
                 Dummy,
                 Phys,
+                Ipoib,
             }
             let existing = s.nl.ns(&s.host())?.link(&host_name)?;
             let kind = match &existing {
                 _ if crate::ovs::is_bridge(&host_name) => Kind::Ovs,
                 Some(l) if l.is_kind("bridge") => Kind::Bridge { create: false },
+                Some(l) if l.infiniband && !a.direct_phys => Kind::Ipoib,
                 Some(_) => Kind::Phys,
                 None if a.direct_phys => Kind::Phys,
                 None if host_name.starts_with("br") => Kind::Bridge { create: true },
@@ -433,8 +452,23 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                     ))
                 }
             };
-            use crate::driver::{DirectPhys, Driver, Macvlan};
+            // The original names IPoIB children ib0 unless told otherwise (the module is fussy), and
+            // reads `@…` as their partition key.
+            let mut pkey = None;
+            if matches!(kind, Kind::Ipoib) {
+                if a.cif.is_none() {
+                    opts.ifname = "ib0".into();
+                }
+                pkey = a.tag.as_deref().map(parse::pkey).transpose()?;
+            } else {
+                opts.vlan = a.vlan()?;
+            }
+            use crate::driver::{DirectPhys, Driver, Ipoib, Macvlan};
             let driver: Box<dyn Driver> = match kind {
+                Kind::Ipoib => Box::new(Ipoib {
+                    parent: host_name.clone(),
+                    pkey,
+                }),
                 Kind::Bridge { .. } => Box::new(LinuxBridge {
                     name: host_name.clone(),
                 }),
@@ -537,7 +571,7 @@ mod tests {
         assert_eq!(a.lif.as_deref(), Some("vethweb"));
         assert_eq!(a.family, Some(6));
         assert_eq!(a.mac, Some([2, 0, 0, 0, 0, 5]));
-        assert_eq!(a.vlan, Some(10));
+        assert_eq!(a.vlan().unwrap(), Some(10));
         let a = attach("ovs0 web 0/0 U:myhost.foo.com");
         assert_eq!(a.addr, Addr::None);
         assert_eq!(a.mac, Some(unique_mac("myhost.foo.com")));
@@ -546,7 +580,12 @@ mod tests {
         let a = attach("--direct-phys eth3 web 10.0.0.2/8");
         assert!(a.direct_phys);
         let a = attach("eth0 web 10.0.0.2/8 @7");
-        assert_eq!((a.mac, a.vlan), (None, Some(7)));
+        assert_eq!((a.mac, a.vlan().unwrap()), (None, Some(7)));
+        // The tag is read by the host interface's kind: decimal VLAN id, or hex IPoIB P_Key.
+        let a = attach("ib0 web 10.0.0.2/8 @8001");
+        assert_eq!(a.tag.as_deref(), Some("8001"));
+        assert!(a.vlan().is_err());
+        assert_eq!(parse::pkey(a.tag.as_deref().unwrap()).unwrap(), 0x8001);
     }
 
     #[test]
@@ -608,7 +647,8 @@ mod tests {
             ("br1 web 10.0.0.2/33", "invalid address"),
             ("br1 web 10.0.0.2/24@fd00::1", "same IP family"),
             ("br1 web 10.0.0.2/24 zz:00:00:00:00:01", "invalid MAC"),
-            ("br1 web 10.0.0.2/24 02:00:00:00:00:01@5000", "VLAN id"),
+            ("br1 web 10.0.0.2/24 02:00:00:00:00:01@vlan5", "VLAN id"),
+            ("br1 web 10.0.0.2/24 02:00:00:00:00:01@", "VLAN id"),
             ("br1 -a 5 web 10.0.0.2/24", "-a takes 4 or 6"),
             ("br1 -a 6 web 10.0.0.2/24", "address family"),
             ("br1 -i averyveryverylongname web 10.0.0.2/24", "15 bytes"),

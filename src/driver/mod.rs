@@ -8,7 +8,7 @@ mod phys;
 
 pub use bridge::LinuxBridge;
 pub use ovs::OvsBridge;
-pub use phys::{DirectPhys, Macvlan};
+pub use phys::{DirectPhys, Ipoib, Macvlan};
 
 use crate::error::{Error, Result};
 use crate::guest::Guest;

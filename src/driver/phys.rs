@@ -10,7 +10,14 @@ use crate::parse::fmt_mac;
 use crate::session::{Created, Session};
 
 /// The parent on the host, checked; with a VLAN, its 802.1Q sub-interface (ensured).
-fn host_parent(s: &Session, hns: &Ns, name: &str, vlan: Option<u16>) -> Result<LinkState> {
+/// `infiniband`: whether the parent must be an InfiniBand port (IPoIB) or must not be (macvlan).
+fn host_parent(
+    s: &Session,
+    hns: &Ns,
+    name: &str,
+    vlan: Option<u16>,
+    infiniband: bool,
+) -> Result<LinkState> {
     let p = hns
         .link(name)?
         .ok_or_else(|| Error::not_found("host interface", name, Some("host".into())))?;
@@ -18,6 +25,13 @@ fn host_parent(s: &Session, hns: &Ns, name: &str, vlan: Option<u16>) -> Result<L
         return Err(Error::Conflict(format!(
             "{name} is a bridge; attach with the bridge driver"
         )));
+    }
+    if p.infiniband != infiniband {
+        return Err(Error::Conflict(if infiniband {
+            format!("{name} is not an InfiniBand interface (IPoIB needs one); for Ethernet use macvlan() or a bridge")
+        } else {
+            format!("{name} is an InfiniBand interface: attach with ipoib(), not macvlan")
+        }));
     }
     if !p.up {
         // Like the original: the parent must be up for its children to pass traffic.
@@ -52,56 +66,120 @@ impl Driver for Macvlan {
     }
 
     fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
-        if guest.is_host() {
-            return Err(Error::guest(
-                guest,
-                "a macvlan for the host itself makes no sense; attach a guest",
+        refuse_host(guest, "macvlan")?;
+        let hns = s.nl.ns(&s.host())?;
+        let parent = host_parent(s, &hns, &self.parent, opts.vlan, false)?;
+        attach_child(s, guest, opts, &parent, "macvlan", self.describe(), |gfd| {
+            // Like the original, the child inherits the parent's MTU unless told otherwise.
+            hns.add_macvlan(
+                &opts.ifname,
+                parent.index,
+                gfd,
+                opts.mac,
+                opts.mtu.or(Some(parent.mtu)),
+            )
+        })
+    }
+}
+
+/// IPoIB: a child interface of an InfiniBand port, optionally in another partition (P_Key) — the
+/// original's `pipework ib0 …` with the partition key where a VLAN id would go.
+pub struct Ipoib {
+    pub parent: String,
+    pub pkey: Option<u16>,
+}
+
+impl Driver for Ipoib {
+    fn describe(&self) -> String {
+        match self.pkey {
+            Some(p) => format!("ipoib on {} pkey 0x{p:04x}", self.parent),
+            None => format!("ipoib on {}", self.parent),
+        }
+    }
+
+    fn validate(&self, opts: &AttachOpts) -> Result<()> {
+        if opts.mac.is_some() {
+            return Err(Error::invalid(
+                "option",
+                "mac",
+                "IPoIB interfaces have 20-byte InfiniBand hardware addresses; a MAC cannot be set",
             ));
         }
-        let hns = s.nl.ns(&s.host())?;
-        let parent = host_parent(s, &hns, &self.parent, opts.vlan)?;
-        let gns = s.nl.ns(guest)?;
-        let mut att = Attachment::new(s, guest, opts, self.describe(), parent.name.clone());
-        if let Some(g) = gns.link(&opts.ifname)? {
-            // Re-run: our macvlan on this parent converges; anything else is a clash.
-            if g.is_kind("macvlan") && g.peer == Some(parent.index) {
-                configure_guest_end(&gns, &g, opts, false)?;
-                att.created = false;
-                att.mac = opts.mac.map(|m| fmt_mac(&m)).or(g.mac).unwrap_or_default();
-                return Ok(att);
-            }
-            return Err(Error::Conflict(format!(
-                "interface {} already exists in {guest} and is not a macvlan on {}; pick another `ifname`",
-                opts.ifname, parent.name
-            )));
+        if opts.vlan.is_some() {
+            return Err(Error::invalid(
+                "option",
+                "vlan",
+                "InfiniBand has no VLANs; partitions are chosen with a P_Key (`pkey`)",
+            ));
         }
-        // Like the original, the child inherits the parent's MTU unless told otherwise.
-        hns.add_macvlan(
-            &opts.ifname,
-            parent.index,
-            guest.fd(),
-            opts.mac,
-            opts.mtu.or(Some(parent.mtu)),
-        )?;
-        let mut undo = Undo::new(s);
-        undo.created_link(guest, &opts.ifname);
-        let label = guest.to_string();
-        gns.set_alias(
-            &opts.ifname,
-            &marker::encode(&s.owner(), &[("guest", &label), ("parent", &parent.name)]),
-        )?;
-        let gl = gns
-            .link(&opts.ifname)?
-            .ok_or_else(|| Error::not_found("interface", &opts.ifname, Some(label)))?;
-        configure_guest_end(&gns, &gl, opts, true)?;
-        att.mac = gl.mac.unwrap_or_default();
-        att.undo = vec![Created::Link {
-            guest: guest.clone(),
-            name: opts.ifname.clone(),
-        }];
-        undo.commit();
-        Ok(att)
+        opts.validate_common()
     }
+
+    fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
+        refuse_host(guest, "ipoib")?;
+        let hns = s.nl.ns(&s.host())?;
+        let parent = host_parent(s, &hns, &self.parent, None, true)?;
+        attach_child(s, guest, opts, &parent, "ipoib", self.describe(), |gfd| {
+            hns.add_ipoib(&opts.ifname, parent.index, gfd, self.pkey, opts.mtu)
+        })
+    }
+}
+
+/// Checked before anything (a VLAN sub-interface of the parent, say) is made on the host.
+fn refuse_host(guest: &Guest, kind: &str) -> Result<()> {
+    if guest.is_host() {
+        return Err(Error::guest(
+            guest,
+            format!("a {kind} child for the host itself makes no sense; attach a guest"),
+        ));
+    }
+    Ok(())
+}
+
+/// A child of a host interface (macvlan, ipoib) born inside the guest under its final name; a
+/// re-run converges the existing child, anything else of that name is a clash.
+fn attach_child(
+    s: &Session,
+    guest: &Guest,
+    opts: &AttachOpts,
+    parent: &LinkState,
+    kind: &str,
+    via: String,
+    create: impl FnOnce(&std::os::fd::OwnedFd) -> Result<()>,
+) -> Result<Attachment> {
+    let gns = s.nl.ns(guest)?;
+    let mut att = Attachment::new(s, guest, opts, via, parent.name.clone());
+    if let Some(g) = gns.link(&opts.ifname)? {
+        if g.is_kind(kind) && g.peer == Some(parent.index) {
+            configure_guest_end(&gns, &g, opts, false)?;
+            att.created = false;
+            att.mac = opts.mac.map(|m| fmt_mac(&m)).or(g.mac).unwrap_or_default();
+            return Ok(att);
+        }
+        return Err(Error::Conflict(format!(
+            "interface {} already exists in {guest} and is not a {kind} on {}; pick another `ifname`",
+            opts.ifname, parent.name
+        )));
+    }
+    create(guest.fd())?;
+    let mut undo = Undo::new(s);
+    undo.created_link(guest, &opts.ifname);
+    let label = guest.to_string();
+    gns.set_alias(
+        &opts.ifname,
+        &marker::encode(&s.owner(), &[("guest", &label), ("parent", &parent.name)]),
+    )?;
+    let gl = gns
+        .link(&opts.ifname)?
+        .ok_or_else(|| Error::not_found("interface", &opts.ifname, Some(label)))?;
+    configure_guest_end(&gns, &gl, opts, true)?;
+    att.mac = gl.mac.unwrap_or_default();
+    att.undo = vec![Created::Link {
+        guest: guest.clone(),
+        name: opts.ifname.clone(),
+    }];
+    undo.commit();
+    Ok(att)
 }
 
 pub struct DirectPhys {

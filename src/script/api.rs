@@ -360,6 +360,27 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
             ss.attach(&g, &crate::driver::Macvlan { parent: parent.to_string() }, &opts).rhai()
         }
     );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "ipoib",
+        ["guest: Guest", "parent: &str", "opts: Map", "Attachment"],
+        "Attach a guest to an InfiniBand port with an IPoIB child born inside the guest (named ib0 unless #{ifname}): #{ip, gateway, ifname, mtu, pkey: \"8001\"} (pkey: partition key in hex).",
+        move |g: Guest, parent: &str, o: Map| {
+            let mut o = o;
+            let pkey = match o.remove("pkey") {
+                None => None,
+                Some(v) if v.is_string() => Some(parse::pkey(&v.into_string().unwrap_or_default()).rhai()?),
+                Some(v) => return err(format!("ipoib(): option `pkey` must be a hex string like \"8001\", not {}", v.type_name())),
+            };
+            if !o.contains_key("ifname") {
+                o.insert("ifname".into(), "ib0".into());
+            }
+            let opts = attach_opts("ipoib", &o)?;
+            let d = crate::driver::Ipoib { parent: parent.to_string(), pkey };
+            ss.attach(&g, &d, &opts).rhai()
+        }
+    );
     engine.register_fn("to_string", |a: &mut Attachment| a.to_string());
     engine.register_fn("to_debug", |a: &mut Attachment| a.to_string());
     engine.register_get("guest", |a: &mut Attachment| a.guest.clone());
