@@ -26,11 +26,16 @@ Syntax (classic pipework command lines):
   pipework --wait [-i cif]
 
   <hostif>  br*: Linux bridge (created if missing); ovs*: Open vSwitch bridge; dummy*: dummy
-            interface; an existing interface: bridge, OVS bridge or physical (macvlan) as it is.
+            interface; an existing interface: bridge, OVS bridge, InfiniBand port (IPoIB, guest
+            interface ib0) or physical (macvlan) as it is.
   <guest>   Docker/podman container name or id, LXC container, or a named netns (netns:NAME, pid:N).
   <ip>      0/0 configures the interface without an address.
+  dhcp      pipework's own DHCP client; the lease is applied and kept renewed (PIPEWORK_DHCP_TIMEOUT,
+            default 10s). udhcpc, dhclient, dhcpcd: the host's client, once; -f: left running.
+            DNS from the lease goes into the guest's resolv.conf, never the host's.
   [mac]     a MAC address, or U:<string> for a stable MAC derived from the string.
-  [@vlan]   VLAN tag (OVS bridges, physical interfaces).
+  [@vlan]   VLAN tag (OVS bridges, physical interfaces); on an InfiniBand port, the partition key
+            in hex (@8001).
 
 Scriptable verbs: pipework run FILE | repl | -e EXPR | check | doc | recipes | completions (pipework --help).";
 
