@@ -18,7 +18,7 @@ use dhcproto::v4::{
 use ipnetwork::Ipv4Network;
 use std::fmt;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// What the caller wants from the exchange.
@@ -188,43 +188,10 @@ pub fn default_hostname(g: &Guest) -> Option<String> {
     (!h.is_empty()).then_some(h)
 }
 
-fn packet_socket(ifindex: u32) -> std::io::Result<OwnedFd> {
-    // SAFETY: plain socket(2); checked and owned at once.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            (libc::ETH_P_IP as u16).to_be() as i32,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let sll = link_addr(ifindex, [0; 6]);
-    // SAFETY: valid sockaddr_ll of the stated size.
-    let rc = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            &sll as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_ll>() as u32,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(fd)
-}
+const ETH_P_IP: u16 = libc::ETH_P_IP as u16;
 
-fn link_addr(ifindex: u32, mac: [u8; 6]) -> libc::sockaddr_ll {
-    // SAFETY: an all-zero sockaddr_ll is valid; fields set below.
-    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
-    sll.sll_ifindex = ifindex as i32;
-    sll.sll_halen = 6;
-    sll.sll_addr[..6].copy_from_slice(&mac);
-    sll
+fn packet_socket(ifindex: u32) -> std::io::Result<OwnedFd> {
+    crate::net::arp::packet_socket(ETH_P_IP, Some(ifindex))
 }
 
 /// One conversation with the servers on one interface.
@@ -280,24 +247,9 @@ impl Client<'_> {
         m.encode(&mut Encoder::new(&mut payload))
             .map_err(|e| Error::Conflict(format!("encoding a DHCP message: {e}")))?;
         let pkt = frame::udp_ipv4(Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, 68, 67, &payload);
-        let sll = link_addr(self.ifindex, [0xff; 6]);
-        // SAFETY: valid buffer and address for the stated lengths.
-        let n = unsafe {
-            libc::sendto(
-                self.sock.as_raw_fd(),
-                pkt.as_ptr() as *const _,
-                pkt.len(),
-                0,
-                &sll as *const _ as *const libc::sockaddr,
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            )
-        };
-        if n < 0 {
-            return Err(Error::io(
-                format!("sending DHCP on {}", self.label),
-                std::io::Error::last_os_error(),
-            ));
-        }
+        let to = crate::net::arp::link_addr(ETH_P_IP, self.ifindex, [0xff; 6]);
+        crate::net::arp::send_frame(&self.sock, &pkt, &to)
+            .map_err(|e| Error::io(format!("sending DHCP on {}", self.label), e))?;
         Ok(())
     }
 

@@ -96,22 +96,12 @@ impl World {
                 let _ = Command::new("ip").args(["link", "del", name]).status();
             }
         }
-        for dir in std::fs::read_dir("/run/pipework/dhcp")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if dir.file_name().to_string_lossy().contains(&self.prefix) {
-                let _ = std::fs::remove_dir_all(dir.path());
-            }
-        }
-        for dir in std::fs::read_dir("/etc/netns")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if dir.file_name().to_string_lossy().starts_with(&self.prefix) {
-                let _ = std::fs::remove_dir_all(dir.path());
+        // Per-guest state: DHCP client state (owner `netns:<prefix>…`), per-netns resolv.conf.
+        for base in ["/run/pipework/dhcp", "/etc/netns"] {
+            for dir in std::fs::read_dir(base).into_iter().flatten().flatten() {
+                if dir.file_name().to_string_lossy().contains(&self.prefix) {
+                    let _ = std::fs::remove_dir_all(dir.path());
+                }
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
