@@ -250,6 +250,46 @@ fn dhcp_in_a_recipe() {
 }
 
 #[test]
+fn a_host_route_lease_still_gets_its_default_route() {
+    // Cloud-style /32 leases: the router is outside the leased subnet and needs an on-link route.
+    let w = World::new("d32");
+    let host_resolv = HostResolv::snapshot();
+    let net = "198.18.214";
+    let br = w.classic_br();
+    let srv = w.ns("s");
+    netns_add(&srv);
+    ok(&w.cmd(&[&br, &format!("netns:{srv}"), &format!("{net}.1/24")]));
+    let _dhcpd = DhcpServer::start_with(
+        &w,
+        &srv,
+        net,
+        &["--dhcp-option=option:netmask,255.255.255.255"],
+    );
+    let c = w.ns("c");
+    netns_add(&c);
+    ok(&w.cmd(&[&br, &format!("netns:{c}"), "dhcp"]));
+    let a = global_addrs(Some(&c), "eth1");
+    assert!(a.len() == 1 && a[0].ends_with("/32"), "{a:?}");
+    let r = routes(&c);
+    let default = r
+        .iter()
+        .find(|r| r["dst"] == "default")
+        .unwrap_or_else(|| panic!("no default route: {r:?}"));
+    assert_eq!(default["gateway"], "198.18.214.1");
+    assert!(
+        default["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x == "onlink")),
+        "{default}"
+    );
+    assert!(
+        ping(&c, "198.18.214.1"),
+        "no traffic through the on-link router"
+    );
+    host_resolv.assert_unchanged();
+}
+
+#[test]
 fn no_server_times_out_and_rolls_back() {
     let w = World::new("dn");
     let host_resolv = HostResolv::snapshot();

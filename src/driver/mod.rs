@@ -249,6 +249,9 @@ pub(crate) fn configure_guest_end(
             let mut spec = RouteSpec::new(crate::net::RouteOp::Replace, dst);
             spec.via = Some(gw);
             spec.dev = Some(l.name.clone());
+            // A gateway outside every subnet of the link (a DHCP /32 lease, cloud style) is still
+            // directly reachable on it; static attaches never get here (validate_common).
+            spec.onlink = gw.is_ipv4() && !opts.ips.iter().any(|n| n.contains(gw));
             gns.apply_route(&spec, Some(l.index))?;
         }
     }
