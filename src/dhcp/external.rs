@@ -6,7 +6,7 @@
 
 use super::resolv;
 use crate::error::{Error, Result};
-use crate::guest::{Guest, GuestKind, STATE_DIR};
+use crate::guest::{Guest, STATE_DIR};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
@@ -55,15 +55,6 @@ pub fn check_installed(client: &str) -> Result<PathBuf> {
 
 pub(crate) fn state_dir(owner: &str) -> PathBuf {
     Path::new(STATE_DIR).join("dhcp").join(owner)
-}
-
-/// The file the client sees as /etc/resolv.conf. For a named netns it is the guest's resolv.conf
-/// itself (what `ip netns exec` shows); for other guests a staging file copied in afterwards.
-fn staging_file(guest: &Guest, owner: &str, ifname: &str) -> PathBuf {
-    match &guest.kind {
-        GuestKind::Netns(name) => Path::new("/etc/netns").join(name).join("resolv.conf"),
-        _ => state_dir(owner).join(format!("{}.{ifname}.resolv.conf", guest.key())),
-    }
 }
 
 fn argv(e: &External, prog: &Path, ifname: &str, hostname: &str, pidfile: &Path) -> Vec<String> {
@@ -149,23 +140,32 @@ pub fn run(
     std::fs::create_dir_all(&dir)
         .map_err(|err| Error::io(format!("creating {}", dir.display()), err))?;
     let pidfile = dir.join(format!("{}.{ifname}.{}.pid", guest.key(), e.client));
-    let staging = staging_file(guest, owner, ifname);
-    if let Some(d) = staging.parent() {
+    // The file the client sees as /etc/resolv.conf: for a named netns the guest's own (the file
+    // `ip netns exec` shows it); otherwise a scratch file, copied into the container's own
+    // resolv.conf after a one-shot client (a file of another mount namespace cannot be bind-mounted
+    // into ours). Seeded with the host's resolver so a lease without DNS changes nothing.
+    let seed = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+    let netns_file = match resolv::target(guest) {
+        resolv::Target::NetnsFile(p) => Some(p),
+        _ => None,
+    };
+    let src = netns_file
+        .clone()
+        .unwrap_or_else(|| dir.join(format!("{}.{ifname}.resolv.conf", guest.key())));
+    if let Some(d) = src.parent() {
         std::fs::create_dir_all(d)
             .map_err(|err| Error::io(format!("creating {}", d.display()), err))?;
     }
-    // Seed with the host's resolver so a lease without DNS leaves name resolution as it was.
-    let seed = std::fs::read("/etc/resolv.conf").unwrap_or_default();
-    if !staging.exists() {
-        std::fs::write(&staging, &seed)
-            .map_err(|err| Error::io(format!("writing {}", staging.display()), err))?;
+    if netns_file.is_none() || !src.exists() {
+        std::fs::write(&src, &seed)
+            .map_err(|err| Error::io(format!("writing {}", src.display()), err))?;
     }
-    let before = std::fs::read(&staging).unwrap_or_default();
+    let before = std::fs::read(&src).unwrap_or_default();
 
     let argv = argv(e, &prog, ifname, hostname, &pidfile);
     let mut cmd = guest.command(&argv)?;
-    let src = CString::new(staging.as_os_str().as_bytes())
-        .map_err(|_| Error::invalid("path", staging.display(), "contains a NUL byte"))?;
+    let src_c = CString::new(src.as_os_str().as_bytes())
+        .map_err(|_| Error::invalid("path", src.display(), "contains a NUL byte"))?;
     // SAFETY: only async-signal-safe syscalls between fork and exec; strings prepared before.
     unsafe {
         cmd.pre_exec(move || {
@@ -180,7 +180,7 @@ pub fn run(
                     std::ptr::null(),
                 ) != 0
                 || libc::mount(
-                    src.as_ptr(),
+                    src_c.as_ptr(),
                     target.as_ptr(),
                     std::ptr::null(),
                     libc::MS_BIND,
@@ -243,19 +243,22 @@ pub fn run(
             pidfile.display()
         ));
     }
-    let after = std::fs::read(&staging).unwrap_or_default();
-    if !matches!(guest.kind, GuestKind::Netns(_)) {
-        if after != before {
-            match resolv::write(guest, &String::from_utf8_lossy(&after))? {
-                Ok(path) => summary.push_str(&format!("; DNS written to {path}")),
-                Err(why) => summary.push_str(&format!("; DNS not written: {why}")),
-            }
+    let after = std::fs::read(&src).unwrap_or_default();
+    if after != before {
+        let wrote = match &netns_file {
+            Some(p) => Ok(p.display().to_string()),
+            None => resolv::write(guest, &String::from_utf8_lossy(&after))?,
+        };
+        match wrote {
+            Ok(path) => summary.push_str(&format!("; DNS written to {path}")),
+            Err(why) => summary.push_str(&format!("; DNS not written: {why}")),
         }
-        if !e.keep {
-            let _ = std::fs::remove_file(&staging);
+        if e.keep && netns_file.is_none() {
+            summary.push_str(" (renewals update only the client's copy)");
         }
-    } else if after != before {
-        summary.push_str(&format!("; DNS written to {}", staging.display()));
+    }
+    if netns_file.is_none() && !e.keep {
+        let _ = std::fs::remove_file(&src);
     }
     if !e.keep {
         // Nothing of a one-shot client needs finding later.

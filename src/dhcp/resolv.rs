@@ -7,6 +7,7 @@ use super::Lease;
 use crate::error::{Error, Result};
 use crate::guest::{Guest, GuestKind};
 use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -77,29 +78,40 @@ pub fn write(guest: &Guest, content: &str) -> Result<std::result::Result<String,
             Ok(Ok(p.display().to_string()))
         }
         Target::ProcessRoot(pid) => {
-            use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
-            use nix::sys::stat::Mode;
-            let root = format!("/proc/{pid}/root");
-            let dir = std::fs::File::open(&root)
-                .map_err(|e| Error::guest(guest, format!("opening {root}: {e}")))?;
-            // Resolved inside the container's root: a symlinked /etc/resolv.conf (systemd-resolved
-            // images) must not lead us out to the host's files.
-            let how = OpenHow::new()
-                .flags(OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_CLOEXEC)
-                .mode(Mode::from_bits_truncate(0o644))
-                .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-            let fd = openat2(&dir, "etc/resolv.conf", how).map_err(|e| {
-                Error::guest(
-                    guest,
-                    format!("opening /etc/resolv.conf in its filesystem: {e}"),
-                )
-            })?;
+            let fd = open_in_root(
+                guest,
+                pid,
+                nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_TRUNC,
+            )?;
             let mut f = std::fs::File::from(fd);
             f.write_all(content.as_bytes())
                 .map_err(|e| Error::guest(guest, format!("writing /etc/resolv.conf: {e}")))?;
-            Ok(Ok(format!("/etc/resolv.conf in {guest} (via {root})")))
+            Ok(Ok(format!(
+                "/etc/resolv.conf in {guest} (via /proc/{pid}/root)"
+            )))
         }
     }
+}
+
+/// /etc/resolv.conf inside the root of process `pid` (created if missing), opened with `flags`.
+/// Resolved inside that root: a symlinked /etc/resolv.conf (systemd-resolved images) must not lead
+/// us out to the host's files.
+pub fn open_in_root(guest: &Guest, pid: u32, flags: nix::fcntl::OFlag) -> Result<OwnedFd> {
+    use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+    use nix::sys::stat::Mode;
+    let root = format!("/proc/{pid}/root");
+    let dir = std::fs::File::open(&root)
+        .map_err(|e| Error::guest(guest, format!("opening {root}: {e}")))?;
+    let how = OpenHow::new()
+        .flags(flags | OFlag::O_CREAT | OFlag::O_CLOEXEC)
+        .mode(Mode::from_bits_truncate(0o644))
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    openat2(&dir, "etc/resolv.conf", how).map_err(|e| {
+        Error::guest(
+            guest,
+            format!("opening /etc/resolv.conf in its filesystem: {e}"),
+        )
+    })
 }
 
 #[cfg(test)]
