@@ -349,3 +349,33 @@ fn bad_dhcp_input_changes_nothing() {
     // The attach made earlier in the same one-liner was rolled back with it.
     assert!(link(Some(&c), "eth1").is_none() && link(None, &br).is_none());
 }
+
+#[test]
+fn the_dhcp_lab_example_runs_and_leaves_nothing() {
+    let host_resolv = HostResolv::snapshot();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/dhcp-lab.rhai");
+    let out = std::process::Command::new(bin())
+        .args(["run", script, "guests=2"])
+        .output()
+        .unwrap();
+    let text = ok(&out);
+    assert!(
+        text.contains("2 guests leased, every pair reaches each other"),
+        "{text}"
+    );
+    assert!(text.contains("2 lease keepers"), "{text}");
+    for ns in ["lab-srv", "lab-0", "lab-1"] {
+        assert!(!netns_list().contains(&ns.to_string()), "{ns} left behind");
+        assert!(
+            !std::path::Path::new(&format!("/etc/netns/{ns}")).exists(),
+            "/etc/netns/{ns} left behind"
+        );
+    }
+    assert!(link(None, "br-dhcplab").is_none());
+    assert!(
+        !running("__dhcp-keep\0netns:lab-"),
+        "lease keepers left running"
+    );
+    assert!(!running("dhcp-lab-dnsmasq.pid"), "dnsmasq left running");
+    host_resolv.assert_unchanged();
+}
