@@ -101,7 +101,19 @@ fn ovs_by_classic_argv() {
         "198.18.20.2/24",
         "02:00:00:00:14:02@30",
     ]));
+    // Like the original, a new pair inherits the bridge's MTU (carried by its internal interface).
+    vsctl(&["set", "Interface", &br, "mtu_request=1400"]);
+    let mut mtu = None;
+    for _ in 0..50 {
+        mtu = link(None, &br).and_then(|l| l["mtu"].as_u64());
+        if mtu == Some(1400) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(mtu, Some(1400), "OVS did not apply mtu_request");
     ok(&classic(&[&br, &b, "198.18.20.3/24", "@30"]));
+    assert_eq!(link(Some(&b), "eth1").unwrap()["mtu"], 1400);
     assert_eq!(vsctl(&["get", "Port", &format!("veth1pl{a}"), "tag"]), "30");
     assert_eq!(
         link(Some(&a), "eth1").unwrap()["address"],

@@ -48,13 +48,16 @@ impl Driver for OvsBridge {
             ("interface", host_if.as_str()),
             ("bridge", self.name.as_str()),
         ];
+        // Like the original (and our Linux bridge driver): the pair inherits the bridge's MTU — the
+        // bridge's internal interface carries it — unless told otherwise.
+        let bridge_mtu = hns.link(&self.name)?.map(|l| l.mtu).filter(|m| *m != 0);
         let created = hns.add_veth(&VethSpec {
             host_name: &host_if,
             host_master: None,
             peer_name: &opts.ifname,
             peer_ns: Some(guest.fd()),
             peer_mac: opts.mac,
-            mtu: opts.mtu,
+            mtu: opts.mtu.or(bridge_mtu),
         });
         match created {
             Ok(()) => {}
