@@ -115,3 +115,29 @@ pub fn del_bridge_if_empty(name: &str) -> Result<bool> {
     }
     vsctl(&["--if-exists", "del-br", name]).map(|_| true)
 }
+
+/// A bridge that outlives its owner's teardown goes to the owner of one of its remaining ports
+/// (if any is pipework's), whose own teardown then removes it once empty.
+pub fn hand_over(bridge: &str, owner: &str) -> Result<Option<String>> {
+    for port in vsctl(&["list-ports", bridge])?.split_whitespace() {
+        let heir = vsctl(&[
+            "--if-exists",
+            "get",
+            "Interface",
+            port,
+            "external_ids:pipework.owner",
+        ])
+        .unwrap_or_default();
+        let heir = heir.trim().trim_matches('"');
+        if !heir.is_empty() && heir != owner {
+            vsctl(&[
+                "set",
+                "Bridge",
+                bridge,
+                &format!("external_ids:pipework.owner={heir}"),
+            ])?;
+            return Ok(Some(heir.to_string()));
+        }
+    }
+    Ok(None)
+}

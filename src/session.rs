@@ -648,11 +648,29 @@ impl Session {
             if l.is_kind("bridge") {
                 // Shared infrastructure: a bridge still carrying someone else's ports stays.
                 let now = remaining.get_or_insert(ns.links()?);
-                if now.iter().any(|p| p.master == Some(l.index)) {
-                    eprintln!(
-                        "pipework: keeping bridge {} (other guests are still attached)",
-                        l.name
-                    );
+                let ports: Vec<&LinkState> =
+                    now.iter().filter(|p| p.master == Some(l.index)).collect();
+                if !ports.is_empty() {
+                    // Handed to an owner still using it, whose own down() removes it once it is
+                    // empty — otherwise it would outlive everyone as nobody's bridge.
+                    let heir = ports
+                        .iter()
+                        .find_map(|p| p.alias.as_deref().and_then(marker::owner_of))
+                        .filter(|o| *o != owner)
+                        .map(String::from);
+                    match heir {
+                        Some(h) => {
+                            ns.set_alias(&l.name, &marker::encode(&h, &[("from", owner)]))?;
+                            eprintln!(
+                                "pipework: keeping bridge {} (other guests are still attached); it now belongs to {h}",
+                                l.name
+                            );
+                        }
+                        None => eprintln!(
+                            "pipework: keeping bridge {} (other guests are still attached)",
+                            l.name
+                        ),
+                    }
                     continue;
                 }
             }
@@ -674,7 +692,12 @@ impl Session {
                 if crate::ovs::del_bridge_if_empty(&b)? {
                     removed.links.push(b);
                 } else {
-                    eprintln!("pipework: keeping OVS bridge {b} (other guests are still attached)");
+                    let heir = crate::ovs::hand_over(&b, owner)?;
+                    eprintln!(
+                        "pipework: keeping OVS bridge {b} (other guests are still attached){}",
+                        heir.map(|h| format!("; it now belongs to {h}"))
+                            .unwrap_or_default()
+                    );
                 }
             }
         }

@@ -417,6 +417,44 @@ fn down_removes_only_what_the_owner_created() {
 }
 
 #[test]
+fn a_shared_bridge_goes_to_its_last_user() {
+    let w = World::new("shb");
+    let (x, y) = (format!("{}x", w.prefix), format!("{}y", w.prefix));
+    let attach = |owner: &str, ns: &str, ip: &str| {
+        ok(&w.cmd(&[
+            "-e",
+            &format!(
+                "owner({owner:?}); veth(netns({:?}), bridge({:?}), #{{ip: {ip:?}}})",
+                w.ns(ns),
+                w.br()
+            ),
+        ]))
+    };
+    attach(&x, "a", "198.18.12.2/24");
+    attach(&y, "b", "198.18.12.3/24");
+    // x made the bridge, but y still uses it: x's teardown keeps it and hands it to y …
+    let out = w.cmd(&["-e", &format!("down({x:?})")]);
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("now belongs to {y}")));
+    let br = link(None, &w.br()).expect("bridge kept while y uses it");
+    assert!(
+        br["ifalias"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("owner={y}")),
+        "{br}"
+    );
+    assert!(!netns_list().contains(&w.ns("a")));
+    // … whose teardown then removes it: nothing is left as nobody's bridge.
+    ok(&w.cmd(&["-e", &format!("down({y:?})")]));
+    assert!(
+        link(None, &w.br()).is_none(),
+        "the last user's down() must remove the bridge"
+    );
+    assert!(!netns_list().contains(&w.ns("b")));
+}
+
+#[test]
 fn demo_runs_and_leaves_nothing() {
     let out = std::process::Command::new(bin())
         .args([

@@ -126,3 +126,32 @@ fn ovs_by_classic_argv() {
         ok(&w.cmd(&["-e", &format!("down({n:?})")]));
     }
 }
+
+#[test]
+fn a_shared_ovs_bridge_goes_to_its_last_user() {
+    let w = World::new("osh");
+    let br = format!("ovs{}", w.prefix);
+    let _g = OvsBridgeGuard(br.clone());
+    let (x, y) = (format!("{}x", w.prefix), format!("{}y", w.prefix));
+    for (owner, ns, ip) in [(&x, "a", "198.18.22.2/24"), (&y, "b", "198.18.22.3/24")] {
+        ok(&w.cmd(&[
+            "-e",
+            &format!(
+                "owner({owner:?}); veth(netns({:?}), ovs({br:?}), #{{ip: {ip:?}}})",
+                w.ns(ns)
+            ),
+        ]));
+    }
+    ok(&w.cmd(&["-e", &format!("down({x:?})")]));
+    assert_eq!(
+        vsctl(&["get", "Bridge", &br, "external_ids:pipework.owner"]).trim_matches('"'),
+        y,
+        "the bridge must be handed to the owner still using it"
+    );
+    ok(&w.cmd(&["-e", &format!("down({y:?})")]));
+    let bridges = vsctl(&["list-br"]);
+    assert!(
+        !bridges.lines().any(|b| b == br),
+        "the last user's down() must remove it: {bridges}"
+    );
+}
