@@ -606,7 +606,15 @@ impl Session {
                 .set_link(l.index, ifname, &crate::net::link_up())?;
         }
         let hostname = dhcp::default_hostname(guest).unwrap_or_else(|| "pipework".into());
-        dhcp::external::run(guest, ifname, &hostname, &self.owner(), e)
+        let mut summary = dhcp::external::run(guest, ifname, &hostname, &self.owner(), e)?;
+        if !e.keep {
+            // Nobody renews a one-shot lease: keep the address (as udhcpc -q does) instead of
+            // letting the kernel drop it silently when the lease time runs out.
+            if self.nl.ns(guest)?.make_permanent(l.index, ifname)? > 0 {
+                summary.push_str("; address kept past the lease time (nothing renews it)");
+            }
+        }
+        Ok(summary)
     }
 
     /// Run a program inside the guest's network namespace (argument vector, never a shell).

@@ -108,6 +108,11 @@ fn classic_dhcp_with_installed_clients() {
             "{client}: {}",
             netns_resolv(&c)
         );
+        // One-shot: nobody renews the lease, so the address must not expire with it (dhclient
+        // installs it with the lease's lifetime).
+        let info = ip_json(Some(&c), &["-4", "addr", "show", "dev", "eth1"]);
+        let valid = &info[0]["addr_info"][0]["valid_life_time"];
+        assert_eq!(valid.as_u64(), Some(u32::MAX as u64), "{client}: {info}");
         // One-shot: nothing keeps running behind the user's back.
         assert!(!running(&format!("{client}.pid")), "{client} left running");
         host_resolv.assert_unchanged();

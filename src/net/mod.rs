@@ -196,6 +196,56 @@ impl Ns<'_> {
             .map_err(|e| self.fail(&op, e))
     }
 
+    /// Give the IPv4 addresses of interface `index` that carry a lease lifetime an infinite one:
+    /// a one-shot DHCP client (dhclient) installs them with the lease's lifetime and is then gone,
+    /// so the kernel would silently remove the address when the lease runs out. Returns how many.
+    pub fn make_permanent(&self, index: u32, ifname: &str) -> Result<usize> {
+        use netlink_packet_route::address::CacheInfo;
+        let msgs: Vec<AddressMessage> = self
+            .nl
+            .block_on(
+                self.h
+                    .address()
+                    .get()
+                    .set_link_index_filter(index)
+                    .execute()
+                    .try_collect(),
+            )
+            .map_err(|e| self.fail("dump addresses", e))?;
+        let mut n = 0;
+        for m in msgs {
+            let finite = m
+                .attributes
+                .iter()
+                .any(|a| matches!(a, AddressAttribute::CacheInfo(c) if c.ifa_valid != u32::MAX));
+            let ip = m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Local(std::net::IpAddr::V4(ip)) => Some(*ip),
+                _ => None,
+            });
+            let (Some(ip), true) = (ip, finite) else {
+                continue;
+            };
+            let op = format!("make {ip}/{} on {ifname} permanent", m.header.prefix_len);
+            self.log(&op);
+            let mut req = self
+                .h
+                .address()
+                .add(index, ip.into(), m.header.prefix_len)
+                .replace();
+            let mut forever = CacheInfo::default();
+            forever.ifa_preferred = u32::MAX;
+            forever.ifa_valid = u32::MAX;
+            req.message_mut()
+                .attributes
+                .push(AddressAttribute::CacheInfo(forever));
+            self.nl
+                .block_on(req.execute())
+                .map_err(|e| self.fail(&op, e))?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Ensure semantics: adding an address that is already there is not an error.
     pub fn ensure_addr(&self, index: u32, ifname: &str, net: IpNetwork) -> Result<bool> {
         match self.add_addr(index, ifname, net) {
