@@ -187,6 +187,38 @@ pub fn rate(s: &str) -> Result<u64> {
     Ok((bits_per_sec / 8.0) as u64)
 }
 
+/// Sizes in tc's units: bytes (`1500`, `1500b`), `32k`/`32kb`, `1m`/`1mb` (powers of 1024), or bits
+/// (`32kbit`, `1mbit`). Returns bytes.
+pub fn size(s: &str) -> Result<u32> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| Error::invalid("size", s, "expected e.g. 1500, 32kb, 1mb or 32kbit"))?;
+    let bytes = match unit {
+        "" | "b" => n,
+        "k" | "kb" => n * 1024.0,
+        "m" | "mb" => n * 1024.0 * 1024.0,
+        "g" | "gb" => n * 1024.0 * 1024.0 * 1024.0,
+        "bit" => n / 8.0,
+        "kbit" => n * 1024.0 / 8.0,
+        "mbit" => n * 1024.0 * 1024.0 / 8.0,
+        "gbit" => n * 1024.0 * 1024.0 * 1024.0 / 8.0,
+        _ => {
+            return Err(Error::invalid(
+                "size",
+                s,
+                "unit must be b, kb, mb, gb, bit, kbit, mbit or gbit",
+            ))
+        }
+    };
+    if !(1.0..=u32::MAX as f64).contains(&bytes) {
+        return Err(Error::invalid("size", s, "out of range"));
+    }
+    Ok(bytes as u32)
+}
+
 /// Durations like `5s`, `250ms`, `1m`, or a bare number of seconds.
 pub fn duration(s: &str) -> Result<std::time::Duration> {
     let s = s.trim();
@@ -281,6 +313,16 @@ mod tests {
             .contains("multicast"));
         assert!(mac("00:00:00:00:00:00").is_err());
         assert_eq!(fmt_mac(&[2, 0x42, 0xac, 0x11, 0, 2]), "02:42:ac:11:00:02");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size("1500").unwrap(), 1500);
+        assert_eq!(size("32kb").unwrap(), 32 * 1024);
+        assert_eq!(size("32kbit").unwrap(), 4096);
+        assert_eq!(size("1mb").unwrap(), 1 << 20);
+        assert!(size("0").is_err());
+        assert!(size("12 parsecs").is_err());
     }
 
     #[test]

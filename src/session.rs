@@ -445,15 +445,10 @@ impl Session {
         Ok(n)
     }
 
-    /// Impair a link with netem (delay, jitter, loss, rate); an empty spec restores the default.
-    pub fn tc(&self, guest: &Guest, ifname: &str, n: &crate::net::Netem) -> Result<()> {
+    /// Put a root qdisc on a link: netem impairment, tbf rate limit, or back to the kernel default.
+    pub fn tc(&self, guest: &Guest, ifname: &str, q: &crate::net::Qdisc) -> Result<()> {
         let l = self.link(guest, ifname)?;
-        let ns = self.nl.ns(guest)?;
-        if n.is_empty() {
-            ns.clear_qdisc(l.index, ifname)
-        } else {
-            ns.set_netem(l.index, ifname, n)
-        }
+        self.nl.ns(guest)?.set_root_qdisc(l.index, ifname, q)
     }
 
     pub fn link(&self, guest: &Guest, name: &str) -> Result<LinkState> {

@@ -454,6 +454,107 @@ fn a_shared_bridge_goes_to_its_last_user() {
     assert!(!netns_list().contains(&w.ns("b")));
 }
 
+/// Wall time of a burst of 60 large pings (85 KB each way) from `ns` to `ip`.
+fn ping_burst(ns: &str, ip: &str) -> std::time::Duration {
+    let t = std::time::Instant::now();
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", ns, "ping", "-q", "-c", "60", "-s", "1400", "-i", "0.002", "-W", "2",
+            ip,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    t.elapsed()
+}
+
+#[test]
+fn tc_rate_limits_with_tbf_on_this_kernel() {
+    // sch_tbf exists on the host kernel (sch_netem does not; netem is covered by the kernel tier).
+    let w = World::new("tbf");
+    let (a, b) = (w.ns("a"), w.ns("b"));
+    ok(&w.script(
+        r#"
+        let br = bridge(params.br);
+        let a = veth(netns(params.a), br, #{ip: "198.18.13.2/24"});
+        veth(netns(params.b), br, #{ip: "198.18.13.3/24"});
+        tc(a.link, #{rate: "1mbit"});
+        "#,
+        &[
+            &format!("a={a}"),
+            &format!("b={b}"),
+            &format!("br={}", w.br()),
+        ],
+    ));
+    let q = ip_like_tc(&a);
+    assert_eq!(q["kind"], "tbf", "{q}");
+    assert_eq!(
+        q["options"]["rate"], 125000,
+        "1 mbit/s is 125000 bytes/s: {q}"
+    );
+    let burst = q["options"]["burst"].as_u64().unwrap_or(0);
+    assert!(burst.abs_diff(16384) < 64, "default bucket 16 KiB: {q}");
+    // 85 KB through a 16 KB bucket at 125 KB/s takes at least ~0.55 s; unshaped it takes ~0.12 s.
+    let shaped = ping_burst(&a, "198.18.13.3");
+    assert!(
+        shaped >= std::time::Duration::from_millis(400),
+        "not rate limited: {shaped:?}"
+    );
+    // Classic passthrough takes tc's own tbf syntax, and replaces the qdisc.
+    ok(&w.cmd(&[
+        "tc",
+        &format!("netns:{a}"),
+        "qdisc",
+        "replace",
+        "dev",
+        "eth1",
+        "root",
+        "tbf",
+        "rate",
+        "100mbit",
+        "burst",
+        "64kb",
+        "latency",
+        "20ms",
+    ]));
+    let q = ip_like_tc(&a);
+    assert_eq!(q["options"]["rate"], 12_500_000, "{q}");
+    // The kernel keeps the bucket as a time at the rate; the dump converts back with rounding.
+    let burst = q["options"]["burst"].as_u64().unwrap_or(0);
+    assert!(burst.abs_diff(65536) < 256, "burst 64kb: {q}");
+    // #{} puts the kernel default back; bad combinations change nothing.
+    ok(&w.eval(&format!("tc(link(netns({a:?}), \"eth1\"), #{{}})")));
+    assert_ne!(ip_like_tc(&a)["kind"], "tbf");
+    for (opts, want) in [
+        ("#{burst: \"32kb\"}", "need a rate"),
+        (
+            "#{rate: \"1mbit\", delay: \"5ms\", burst: 2048}",
+            "only rate",
+        ),
+        ("#{rate: \"1mbit\", burst: \"lots\"}", "invalid size"),
+    ] {
+        let err = fails(&w.eval(&format!("tc(link(netns({a:?}), \"eth1\"), {opts})")));
+        assert!(err.contains(want), "{opts}: {err}");
+        assert_ne!(ip_like_tc(&a)["kind"], "tbf", "{opts} changed the qdisc");
+    }
+}
+
+/// The root qdisc of eth1 in `ns`, from tc's own JSON (an independent witness).
+fn ip_like_tc(ns: &str) -> serde_json::Value {
+    let out = std::process::Command::new("tc")
+        .args(["-j", "-n", ns, "qdisc", "show", "dev", "eth1"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v.as_array()
+        .and_then(|a| a.iter().find(|q| q["root"] == true).cloned())
+        .unwrap_or_default()
+}
+
 #[test]
 fn demo_runs_and_leaves_nothing() {
     let out = std::process::Command::new(bin())

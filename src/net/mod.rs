@@ -12,7 +12,7 @@ mod wait;
 pub use link::{link_up, LinkChange, LinkState, VethSpec};
 pub use route::{RouteOp, RouteSpec, RouteState};
 pub use rule::RuleSpec;
-pub use tc::{parse_tc, Netem};
+pub use tc::{parse_tc, Netem, Qdisc, Tbf};
 
 use crate::error::{Error, Result};
 use crate::guest::{Guest, NsId};

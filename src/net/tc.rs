@@ -1,5 +1,7 @@
-//! Traffic control. netlink-packet-route has no netem, so its TCA_OPTIONS are encoded here: a
-//! `struct tc_netem_qopt` followed by nested attributes, exactly as the kernel's sch_netem parses them.
+//! Traffic control. netlink-packet-route has neither netem nor tbf options, so their TCA_OPTIONS are
+//! encoded here exactly as the kernel's sch_netem and sch_tbf parse them: netem for delay, jitter and
+//! loss (its rate too, when combined with those), tbf for a plain rate limit — the usual bandwidth
+//! shaper, and one that kernels without sch_netem have.
 
 use super::Ns;
 use crate::error::Result;
@@ -16,6 +18,73 @@ const TCA_OPTIONS: u16 = 2;
 const TCA_NETEM_RATE: u16 = 6;
 const TCA_NETEM_LATENCY64: u16 = 10;
 const TCA_NETEM_JITTER64: u16 = 11;
+const TCA_TBF_PARMS: u16 = 1;
+const TCA_TBF_RATE64: u16 = 4;
+const TCA_TBF_BURST: u16 = 6;
+const TC_LINKLAYER_ETHERNET: u8 = 1;
+
+/// What to put at the root of an interface.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Qdisc {
+    /// The kernel's default (remove ours).
+    Default,
+    Netem(Netem),
+    Tbf(Tbf),
+}
+
+/// A token-bucket rate limit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tbf {
+    /// Bytes per second.
+    pub rate: u64,
+    /// Bucket size in bytes: how much may pass at line rate before the limit bites.
+    pub burst: u32,
+    /// Queue in bytes beyond the bucket; what does not fit is dropped.
+    pub limit: u32,
+}
+
+impl Tbf {
+    /// Defaults like common practice: a bucket of 20 ms at the rate (at least 16 KiB, so a full
+    /// frame always fits), and a queue of `latency` at the rate (50 ms unless given).
+    pub fn new(rate: u64, burst: Option<u32>, latency: Option<Duration>) -> Tbf {
+        let burst = burst.unwrap_or_else(|| (rate / 50).clamp(16 * 1024, u32::MAX as u64) as u32);
+        let lat = latency.unwrap_or(Duration::from_millis(50));
+        let queued = (rate as f64 * lat.as_secs_f64()) as u64;
+        Tbf {
+            rate,
+            burst,
+            limit: (queued + burst as u64).min(u32::MAX as u64) as u32,
+        }
+    }
+
+    /// The TCA_OPTIONS payload for sch_tbf.
+    pub fn encode(&self) -> Vec<u8> {
+        // struct tc_ratespec { u8 cell_log; u8 linklayer; u16 overhead; s16 cell_align; u16 mpu;
+        // u32 rate; } — an Ethernet link layer spares the kernel the legacy rate table.
+        let ratespec = |rate: u32| {
+            let mut r = vec![0u8, TC_LINKLAYER_ETHERNET];
+            r.extend_from_slice(&0u16.to_ne_bytes());
+            r.extend_from_slice(&(-1i16).to_ne_bytes());
+            r.extend_from_slice(&0u16.to_ne_bytes());
+            r.extend_from_slice(&rate.to_ne_bytes());
+            r
+        };
+        // struct tc_tbf_qopt { rate; peakrate; u32 limit; u32 buffer (ticks); u32 mtu; }
+        let mut parms = ratespec(self.rate.min(u32::MAX as u64) as u32);
+        parms.extend(vec![0u8; 12]); // no peak rate
+        parms.extend_from_slice(&self.limit.to_ne_bytes());
+        let burst_us = self.burst as f64 / self.rate as f64 * 1e6;
+        parms.extend_from_slice(&((burst_us * ticks_per_us()) as u32).to_ne_bytes());
+        parms.extend_from_slice(&0u32.to_ne_bytes());
+        let mut out = nla(TCA_TBF_PARMS, &parms);
+        if self.rate > u32::MAX as u64 {
+            out.extend(nla(TCA_TBF_RATE64, &self.rate.to_ne_bytes()));
+        }
+        // The bucket in bytes (kernels >= 3.13), exact where the tick field rounds.
+        out.extend(nla(TCA_TBF_BURST, &self.burst.to_ne_bytes()));
+        out
+    }
+}
 
 /// A netem impairment: delay (± jitter), random loss, rate limit.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -59,9 +128,9 @@ fn nla(kind: u16, payload: &[u8]) -> Vec<u8> {
 
 /// A `tc` command line of the form the classic `pipework tc` passes through, as far as it can be
 /// done natively: `qdisc add|replace|change dev IF root netem [delay T [JITTER]] [loss P%]
-/// [rate R] [limit N]`, or `qdisc del dev IF root`. Returns the interface and the impairment (empty
-/// for delete).
-pub fn parse_tc(args: &[String]) -> Result<(String, Netem)> {
+/// [rate R] [limit N]`, `… root tbf rate R burst SIZE (latency T | limit SIZE)`, or
+/// `qdisc del dev IF root`. Returns the interface and what goes at its root.
+pub fn parse_tc(args: &[String]) -> Result<(String, Qdisc)> {
     let text = args.join(" ");
     let bad = |why: &str| crate::error::Error::invalid("tc command", &text, why);
     let w: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
@@ -78,13 +147,18 @@ pub fn parse_tc(args: &[String]) -> Result<(String, Netem)> {
         _ => return Err(bad("expected `dev IFNAME root …`")),
     };
     match verb {
-        "del" | "delete" if rest.is_empty() => return Ok((dev, Netem::default())),
+        "del" | "delete" if rest.is_empty() => return Ok((dev, Qdisc::Default)),
         "add" | "replace" | "change" => {}
         _ => return Err(bad("the verb must be add, replace, change or del")),
     }
     let rest = match rest {
         ["netem", rest @ ..] => rest,
-        _ => return Err(bad("only the netem qdisc is supported natively")),
+        ["tbf", rest @ ..] => {
+            return parse_tbf(rest)
+                .map(|t| (dev, Qdisc::Tbf(t)))
+                .map_err(|e| bad(&e))
+        }
+        _ => return Err(bad("only the netem and tbf qdiscs are supported natively")),
     };
     let mut n = Netem::default();
     let mut i = 0;
@@ -129,7 +203,35 @@ pub fn parse_tc(args: &[String]) -> Result<(String, Netem)> {
     if n.is_empty() {
         return Err(bad("netem needs at least one of delay, loss, rate, limit"));
     }
-    Ok((dev, n))
+    Ok((dev, Qdisc::Netem(n)))
+}
+
+/// `rate R burst SIZE (latency T | limit SIZE)`, as tc takes them (`buffer`/`maxburst` are burst).
+fn parse_tbf(w: &[&str]) -> std::result::Result<Tbf, String> {
+    let (mut rate, mut burst, mut latency, mut limit) = (None, None, None, None);
+    let text = |e: crate::error::Error| e.to_string();
+    for pair in w.chunks(2) {
+        let [key, val] = pair else {
+            return Err("an option is missing its value".into());
+        };
+        match *key {
+            "rate" => rate = Some(crate::parse::rate(val).map_err(text)?),
+            "burst" | "buffer" | "maxburst" => burst = Some(crate::parse::size(val).map_err(text)?),
+            "latency" => latency = Some(crate::parse::duration(val).map_err(text)?),
+            "limit" => limit = Some(crate::parse::size(val).map_err(text)?),
+            other => {
+                return Err(format!(
+                    "unsupported tbf option {other:?} (rate, burst, latency, limit)"
+                ))
+            }
+        }
+    }
+    let rate = rate.ok_or("tbf needs a rate")?;
+    let mut t = Tbf::new(rate, burst, latency);
+    if let Some(l) = limit {
+        t.limit = l;
+    }
+    Ok(t)
 }
 
 impl Netem {
@@ -183,21 +285,28 @@ impl Netem {
 }
 
 impl Ns<'_> {
-    /// `tc qdisc replace dev IF root netem …` — replacing makes re-runs converge instead of failing.
-    pub fn set_netem(&self, index: u32, ifname: &str, n: &Netem) -> Result<()> {
-        let op = format!("set root qdisc netem on {ifname}");
+    /// `tc qdisc replace dev IF root …` — replacing makes re-runs converge instead of failing.
+    pub fn set_root_qdisc(&self, index: u32, ifname: &str, q: &Qdisc) -> Result<()> {
+        let (kind, options) = match q {
+            Qdisc::Default => return self.clear_qdisc(index, ifname),
+            Qdisc::Netem(n) => ("netem", n.encode()),
+            Qdisc::Tbf(t) => ("tbf", t.encode()),
+        };
+        let op = format!("set root qdisc {kind} on {ifname}");
         self.log(&op);
         let mut m = TcMessage::with_index(index as i32);
         m.header.parent = TcHandle::ROOT;
-        m.attributes.push(TcAttribute::Kind("netem".into()));
+        m.attributes.push(TcAttribute::Kind(kind.into()));
         m.attributes
-            .push(TcAttribute::Other(DefaultNla::new(TCA_OPTIONS, n.encode())));
+            .push(TcAttribute::Other(DefaultNla::new(TCA_OPTIONS, options)));
         let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
         self.request(RouteNetlinkMessage::NewQueueDiscipline(m), flags)
             .map_err(|e| {
                 let err = self.fail(&op, e);
                 if err.errno() == Some(libc::ENOENT) {
-                    err.context("the running kernel has no sch_netem (qdisc kind unknown)")
+                    err.context(format!(
+                        "the running kernel has no sch_{kind} (qdisc kind unknown)"
+                    ))
                 } else {
                     err
                 }
@@ -251,17 +360,35 @@ mod tests {
     #[test]
     fn tc_command_lines() {
         let a = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-        let (dev, n) = parse_tc(&a(
+        let (dev, q) = parse_tc(&a(
             "qdisc add dev eth1 root netem delay 100ms 10ms loss 1.5%",
         ))
         .unwrap();
+        let Qdisc::Netem(n) = q else { panic!("{q:?}") };
         assert_eq!(dev, "eth1");
         assert_eq!(n.delay, Some(Duration::from_millis(100)));
         assert_eq!(n.jitter, Some(Duration::from_millis(10)));
         assert_eq!(n.loss, Some(1.5));
-        let (_, n) = parse_tc(&a("qdisc del dev eth1 root")).unwrap();
-        assert!(n.is_empty());
-        assert!(parse_tc(&a("qdisc add dev eth1 root tbf rate 1mbit")).is_err());
+        let (_, q) = parse_tc(&a("qdisc del dev eth1 root")).unwrap();
+        assert_eq!(q, Qdisc::Default);
+        let (_, q) = parse_tc(&a(
+            "qdisc add dev eth1 root tbf rate 1mbit burst 32kbit latency 400ms",
+        ))
+        .unwrap();
+        assert_eq!(
+            q,
+            Qdisc::Tbf(Tbf {
+                rate: 125_000,
+                burst: 4096,
+                limit: 50_000 + 4096
+            })
+        );
+        assert!(
+            parse_tc(&a("qdisc add dev eth1 root tbf burst 10kb")).is_err(),
+            "rate is required"
+        );
+        assert!(parse_tc(&a("qdisc add dev eth1 root tbf rate 1mbit peakrate 2mbit")).is_err());
+        assert!(parse_tc(&a("qdisc add dev eth1 root htb")).is_err());
         assert!(parse_tc(&a("filter add dev eth1")).is_err());
         assert!(parse_tc(&a("qdisc add dev eth1 root netem loss 150%")).is_err());
         assert!(parse_tc(&a("qdisc add dev eth1 root netem")).is_err());
@@ -286,5 +413,32 @@ mod tests {
             10_000_000
         );
         assert!(Netem::default().is_empty());
+    }
+
+    #[test]
+    fn tbf_layout() {
+        let t = Tbf::new(125_000, None, None);
+        assert_eq!(t.burst, 16 * 1024, "at least 16 KiB");
+        assert_eq!(t.limit, 6250 + 16 * 1024, "50 ms of queue plus the bucket");
+        let b = t.encode();
+        // PARMS: 4-byte header + 36-byte tc_tbf_qopt; then BURST: 4 + 4.
+        assert_eq!(u16::from_ne_bytes([b[2], b[3]]), TCA_TBF_PARMS);
+        assert_eq!(u16::from_ne_bytes([b[0], b[1]]), 40);
+        assert_eq!(b[5], TC_LINKLAYER_ETHERNET);
+        assert_eq!(
+            u32::from_ne_bytes(b[12..16].try_into().unwrap()),
+            125_000,
+            "rate"
+        );
+        assert_eq!(
+            u32::from_ne_bytes(b[28..32].try_into().unwrap()),
+            t.limit,
+            "limit"
+        );
+        assert_eq!(u16::from_ne_bytes([b[42], b[43]]), TCA_TBF_BURST);
+        assert_eq!(u32::from_ne_bytes(b[44..48].try_into().unwrap()), 16 * 1024);
+        // Past 4 Gbit/s (u32 bytes/s) the 64-bit rate attribute carries it.
+        let fast = Tbf::new(10_000_000_000, None, None).encode();
+        assert_eq!(u16::from_ne_bytes([fast[42], fast[43]]), TCA_TBF_RATE64);
     }
 }

@@ -115,9 +115,60 @@ fn local_opts(func: &str, default_name: String, o: &Map) -> RhaiResult<AttachOpt
     attach_opts(func, &m)
 }
 
+/// `tc()` options: delay/jitter/loss (and limit) make a netem impairment, which may include a
+/// rate; a rate alone (with burst/latency) makes a tbf rate limit; `#{}` restores the default.
+fn qdisc(o: &Map) -> RhaiResult<crate::net::Qdisc> {
+    use crate::net::{Qdisc, Tbf};
+    let f = "tc";
+    check_keys(
+        f,
+        o,
+        &[
+            "delay", "jitter", "loss", "rate", "limit", "burst", "latency",
+        ],
+    )?;
+    let impair = ["delay", "jitter", "loss", "limit"]
+        .iter()
+        .any(|k| o.contains_key(*k));
+    let shape = ["burst", "latency"].iter().any(|k| o.contains_key(*k));
+    if impair && shape {
+        return err("tc(): burst and latency shape a plain rate limit (tbf); with delay, jitter, loss or limit (netem) give only rate");
+    }
+    if impair {
+        return netem(o).map(Qdisc::Netem);
+    }
+    let Some(rate) = opt_str(f, o, "rate")? else {
+        if shape {
+            return err("tc(): burst and latency need a rate");
+        }
+        return Ok(Qdisc::Default);
+    };
+    let burst = match o.get("burst") {
+        None => None,
+        Some(v) if v.is_int() => Some(
+            u32::try_from(v.as_int().unwrap_or(0))
+                .ok()
+                .filter(|b| *b > 0)
+                .ok_or_else(|| rt(Error::invalid("burst", v, "must be 1 to 4294967295 bytes")))?,
+        ),
+        Some(_) => opt_str(f, o, "burst")?
+            .map(|b| parse::size(&b))
+            .transpose()
+            .rhai()?,
+    };
+    let latency = opt_str(f, o, "latency")?
+        .map(|d| parse::duration(&d))
+        .transpose()
+        .rhai()?;
+    Ok(Qdisc::Tbf(Tbf::new(
+        parse::rate(&rate).rhai()?,
+        burst,
+        latency,
+    )))
+}
+
 fn netem(o: &Map) -> RhaiResult<crate::net::Netem> {
     let f = "tc";
-    check_keys(f, o, &["delay", "jitter", "loss", "rate", "limit"])?;
     let dur = |k: &str| -> RhaiResult<Option<std::time::Duration>> {
         opt_str(f, o, k)?
             .map(|d| parse::duration(&d))
@@ -633,8 +684,8 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
     );
     let ss = s.clone();
     reg!(engine, "tc", ["link: Link", "opts: Map"],
-        "Impair a link with netem: #{delay: \"50ms\", jitter: \"5ms\", loss: 1.5, rate: \"10mbit\", limit}; #{} restores the default qdisc.",
-        move |l: Link, o: Map| ss.tc(&l.guest, &l.name, &netem(&o)?).rhai());
+        "Shape or impair a link: #{rate: \"10mbit\", burst: \"32kb\", latency: \"50ms\"} is a token-bucket rate limit (tbf); #{delay: \"50ms\", jitter: \"5ms\", loss: 1.5, rate, limit} is a netem impairment; #{} restores the default qdisc.",
+        move |l: Link, o: Map| ss.tc(&l.guest, &l.name, &qdisc(&o)?).rhai());
 
     let ss = s.clone();
     reg!(engine, "dhcp", ["link: Link", "opts: Map", "Map"],
