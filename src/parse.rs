@@ -155,12 +155,17 @@ pub fn pkey(s: &str) -> Result<u16> {
     Ok(v)
 }
 
+/// `10mbit` → `("10", "mbit")`: the number and the unit after it (empty when there is none).
+fn split_unit(s: &str) -> (&str, &str) {
+    let s = s.trim();
+    s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()))
+}
+
 /// Rates in tc's units: `10mbit`, `1gbit`, `500kbit`, `100bit`, or bytes per second `2mbps`, `100bps`.
 /// Returns bytes per second.
 pub fn rate(s: &str) -> Result<u64> {
-    let t = s.trim().to_ascii_lowercase();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
+    let t = s.to_ascii_lowercase();
+    let (num, unit) = split_unit(&t);
     let n: f64 = num
         .parse()
         .map_err(|_| Error::invalid("rate", s, "expected e.g. 10mbit, 1gbit, 500kbit or 2mbps"))?;
@@ -190,9 +195,8 @@ pub fn rate(s: &str) -> Result<u64> {
 /// Sizes in tc's units: bytes (`1500`, `1500b`), `32k`/`32kb`, `1m`/`1mb` (powers of 1024), or bits
 /// (`32kbit`, `1mbit`). Returns bytes.
 pub fn size(s: &str) -> Result<u32> {
-    let t = s.trim().to_ascii_lowercase();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
+    let t = s.to_ascii_lowercase();
+    let (num, unit) = split_unit(&t);
     let n: f64 = num
         .parse()
         .map_err(|_| Error::invalid("size", s, "expected e.g. 1500, 32kb, 1mb or 32kbit"))?;
@@ -222,9 +226,9 @@ pub fn size(s: &str) -> Result<u32> {
 /// Durations like `5s`, `250ms`, `1m`, or a bare number of seconds.
 pub fn duration(s: &str) -> Result<std::time::Duration> {
     let s = s.trim();
-    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
+    let (num, unit) = match split_unit(s) {
+        (n, "") => (n, "s"),
+        nu => nu,
     };
     let n: f64 = num
         .parse()

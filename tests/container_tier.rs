@@ -159,7 +159,19 @@ fn classic_argv_into_docker_containers() {
     let err = fails(&classic(&[
         "tc", &b, "qdisc", "add", "dev", "eth1", "root", "htb",
     ]));
-    assert!(err.contains("only the netem qdisc"), "{err}");
+    assert!(err.contains("only the netem and tbf qdiscs"), "{err}");
+    // tbf exists on this kernel: a rate limit passes through into the container's namespace.
+    ok(&classic(&[
+        "tc", &b, "qdisc", "replace", "dev", "eth1", "root", "tbf", "rate", "1mbit", "burst",
+        "32kbit", "latency", "400ms",
+    ]));
+    let pb = pid_of(&b).to_string();
+    let q = std::process::Command::new("nsenter")
+        .args(["-t", &pb, "-n", "tc", "qdisc", "show", "dev", "eth1"])
+        .output()
+        .unwrap();
+    let q = String::from_utf8_lossy(&q.stdout).to_string();
+    assert!(q.contains("tbf") && q.contains("rate 1Mbit"), "{q}");
     assert!(
         one_attach.as_millis() < 500,
         "classic attach into a container took {one_attach:?}"

@@ -8,11 +8,16 @@ use common::*;
 
 /// A bridge with a DHCP server namespace on it. Returns the server (kill on drop).
 fn segment(w: &World, net: &str) -> (String, DhcpServer) {
+    segment_with(w, net, &[])
+}
+
+/// The same, with extra dnsmasq options.
+fn segment_with(w: &World, net: &str, dnsmasq: &[&str]) -> (String, DhcpServer) {
     let br = w.classic_br();
     let srv = w.ns("s");
     netns_add(&srv);
     ok(&w.cmd(&[&br, &format!("netns:{srv}"), &format!("{net}.1/24")]));
-    (br, DhcpServer::start(w, &srv, net))
+    (br, DhcpServer::start_with(w, &srv, net, dnsmasq))
 }
 
 fn in_range(addr: &str, net: &str) -> bool {
@@ -157,14 +162,9 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 fn built_in_lease_is_renewed_until_down_or_the_guest_goes() {
     let w = World::new("dk");
     let net = "198.18.213";
-    let br = w.classic_br();
-    let srv = w.ns("s");
-    netns_add(&srv);
-    ok(&w.cmd(&[&br, &format!("netns:{srv}"), &format!("{net}.1/24")]));
     // Short renewal times so the test sees renewals within seconds (dnsmasq's shortest lease is 2 min).
-    let dhcpd = DhcpServer::start_with(
+    let (br, dhcpd) = segment_with(
         &w,
-        &srv,
         net,
         &["--dhcp-option=option:T1,2", "--dhcp-option=option:T2,4"],
     );
@@ -260,16 +260,7 @@ fn a_host_route_lease_still_gets_its_default_route() {
     let w = World::new("d32");
     let host_resolv = HostResolv::snapshot();
     let net = "198.18.214";
-    let br = w.classic_br();
-    let srv = w.ns("s");
-    netns_add(&srv);
-    ok(&w.cmd(&[&br, &format!("netns:{srv}"), &format!("{net}.1/24")]));
-    let _dhcpd = DhcpServer::start_with(
-        &w,
-        &srv,
-        net,
-        &["--dhcp-option=option:netmask,255.255.255.255"],
-    );
+    let (br, _dhcpd) = segment_with(&w, net, &["--dhcp-option=option:netmask,255.255.255.255"]);
     let c = w.ns("c");
     netns_add(&c);
     ok(&w.cmd(&[&br, &format!("netns:{c}"), "dhcp"]));
