@@ -29,6 +29,8 @@ pub enum Created {
         guest: Guest,
         name: String,
     },
+    /// A process left running (a DHCP lease keeper or client), by its pid file.
+    Process(std::path::PathBuf),
 }
 
 /// A Linux bridge in the host namespace.
@@ -323,6 +325,11 @@ impl Session {
                         undone.push(format!("ovs bridge {name}"));
                     }
                 }
+                Created::Process(pidfile) => {
+                    if dhcp::external::stop_pidfile(&pidfile) {
+                        undone.push(format!("process of {}", pidfile.display()));
+                    }
+                }
                 Created::Netns(name) => {
                     if let Ok(Some(g)) = Guest::open_netns(&name) {
                         self.nl.forget(&g);
@@ -569,13 +576,9 @@ impl Session {
             Err("the lease names no DNS server".into())
         };
         let keeper = if opts.keep && lease.lease_secs != u32::MAX {
-            Some(dhcp::keeper::spawn(
-                guest,
-                ifname,
-                &lease,
-                opts,
-                &self.owner(),
-            )?)
+            let pf = dhcp::keeper::spawn(guest, ifname, &lease, opts, &self.owner())?;
+            self.record(Created::Process(pf.clone()));
+            Some(pf)
         } else {
             None
         };

@@ -196,6 +196,22 @@ fn built_in_lease_is_renewed_until_down_or_the_guest_goes() {
     ok(&w.cmd(&["-e", &format!("down({:?})", format!("netns:{c}"))]));
     wait_for("the keeper to stop after down()", 5, || !keeper_running());
 
+    // A run that fails after dhcp() rolls back its keeper with everything else, at once.
+    let f = w.ns("f");
+    let err = fails(&w.script(
+        "dhcp(veth(netns(params.f), bridge(params.br)).link); throw \"later step failed\";",
+        &[&format!("f={f}"), &format!("br={br}")],
+    ));
+    assert!(
+        err.contains("later step failed") && err.contains("rolled back"),
+        "{err}"
+    );
+    assert!(
+        !running(&format!("__dhcp-keep\0netns:{f}\0")),
+        "keeper outlived the rollback"
+    );
+    assert!(!netns_list().contains(&f));
+
     // A keeper whose guest disappears exits on its own and leaves no state behind.
     let d = w.ns("d");
     netns_add(&d);

@@ -268,25 +268,47 @@ pub fn run(
     Ok(summary)
 }
 
-/// Stop the clients left running for `owner` (teardown). Returns their pid files.
+/// The command name of this very binary (`pipework`, or whatever it was installed as): what a
+/// lease keeper's /proc/PID/comm says.
+pub(crate) fn own_comm() -> String {
+    std::fs::read_to_string("/proc/self/comm")
+        .map(|c| c.trim().to_string())
+        .unwrap_or_else(|_| "pipework".into())
+}
+
+/// Stop the process behind one of our pid files (`<…>.<client>.pid`; `pipework` for a lease
+/// keeper). Returns whether the file named a process kind we start.
+pub fn stop_pidfile(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
+    let Some(client) = name.strip_suffix(".pid").and_then(|s| s.rsplit('.').next()) else {
+        return false;
+    };
+    let comm = match client {
+        "pipework" => own_comm(),
+        c if CLIENTS.contains(&c) => c.to_string(),
+        _ => return false,
+    };
+    kill_pidfile(p, &comm);
+    true
+}
+
+/// Stop the clients and lease keepers left running for `owner` (teardown). Returns their pid files.
 pub fn stop_owned(owner: &str) -> Vec<String> {
     let dir = state_dir(owner);
     let mut stopped = vec![];
     for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let p = entry.path();
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        if let Some(client) = name
-            .strip_suffix(".pid")
-            .and_then(|s| s.rsplit('.').next())
-            // `pipework`: the built-in client's lease keeper.
-            .filter(|c| CLIENTS.contains(c) || *c == "pipework")
-        {
-            kill_pidfile(&p, client);
-            stopped.push(name);
+        if stop_pidfile(&p) {
+            stopped.push(
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .to_string(),
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -54,7 +54,7 @@ pub fn spawn(
     owner: &str,
 ) -> Result<PathBuf> {
     let pf = pidfile(guest, ifname, owner);
-    external::kill_pidfile(&pf, "pipework");
+    external::stop_pidfile(&pf);
     if let Some(dir) = pf.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
