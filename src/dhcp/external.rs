@@ -99,7 +99,7 @@ fn argv(e: &External, prog: &Path, ifname: &str, hostname: &str, pidfile: &Path)
     v
 }
 
-pub(crate) fn kill_pidfile(pidfile: &Path, client: &str) {
+fn kill_pidfile(pidfile: &Path, client: &str) {
     let Some(pid) = std::fs::read_to_string(pidfile)
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
