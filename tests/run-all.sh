@@ -27,7 +27,9 @@ command -v ping >/dev/null || need+=(iputils-ping)
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 # DHCP tier: dnsmasq serves leases in a test namespace; udhcpc and dhclient are the classic clients.
 command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
-command -v udhcpc >/dev/null || need+=(udhcpc)
+# udhcpc needs a busybox; ask for the static one in the same breath (the kernel tier and the container
+# image need it static), so apt does not install the dynamic one only to replace it later.
+command -v udhcpc >/dev/null || need+=(udhcpc busybox-static)
 command -v dhclient >/dev/null || need+=(isc-dhcp-client)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing: ${need[*]}"
