@@ -418,6 +418,9 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         ["guest: Guest", "parent: &str", "opts: Map", "Attachment"],
         "Attach a guest to an InfiniBand port with an IPoIB child born inside the guest (named ib0 unless #{ifname}): #{ip, gateway, ifname, mtu, pkey: \"8001\"} (pkey: partition key in hex).",
         move |g: Guest, parent: &str, o: Map| {
+            // Its own list, so a typo is answered with the keys ipoib() takes (mac and vlan are
+            // accepted here only to be refused with the reason).
+            check_keys("ipoib", &o, &["ip", "gateway", "ifname", "mtu", "pkey", "mac", "vlan"])?;
             let mut o = o;
             let pkey = match o.remove("pkey") {
                 None => None,
