@@ -435,13 +435,9 @@ impl Session {
     /// Announce every IPv4 address of an interface with a gratuitous ARP. Returns how many.
     pub fn arp(&self, guest: &Guest, ifname: &str) -> Result<usize> {
         let l = self.link(guest, ifname)?;
-        let mac = l
-            .mac
-            .as_deref()
-            .and_then(|m| crate::parse::mac(m).ok())
-            .ok_or_else(|| {
-                Error::invalid("interface", ifname, "has no Ethernet MAC to announce from")
-            })?;
+        let mac = l.mac_bytes().ok_or_else(|| {
+            Error::invalid("interface", ifname, "has no Ethernet MAC to announce from")
+        })?;
         let mut n = 0;
         for a in self.addrs(guest, ifname)? {
             if let IpNetwork::V4(v4) = a {
@@ -548,16 +544,11 @@ impl Session {
     /// put its DNS servers into the guest's resolv.conf — never the host's.
     pub fn dhcp(&self, guest: &Guest, ifname: &str, opts: &DhcpOpts) -> Result<DhcpResult> {
         let ns = self.nl.ns(guest)?;
-        let mut l = self.link(guest, ifname)?;
+        let l = self.link(guest, ifname)?;
         let mac = l
-            .mac
-            .as_deref()
-            .and_then(|m| parse::mac(m).ok())
+            .mac_bytes()
             .ok_or_else(|| Error::invalid("interface", ifname, "has no Ethernet MAC for DHCP"))?;
-        if !l.up {
-            ns.set_link(l.index, ifname, &crate::net::link_up())?;
-            l.up = true;
-        }
+        let l = self.up_for_dhcp(guest, l)?;
         let lease = dhcp::acquire(guest, ifname, l.index, mac, opts)?;
         let want = AttachOpts {
             ifname: ifname.into(),
@@ -589,6 +580,17 @@ impl Session {
         })
     }
 
+    /// A DHCP client talks through the link before it has an address: bring it up first.
+    fn up_for_dhcp(&self, guest: &Guest, mut l: LinkState) -> Result<LinkState> {
+        if !l.up {
+            self.nl
+                .ns(guest)?
+                .set_link(l.index, &l.name, &crate::net::link_up())?;
+            l.up = true;
+        }
+        Ok(l)
+    }
+
     /// Run an installed DHCP client (udhcpc, dhclient, dhcpcd) for an interface, the classic way,
     /// with the host's resolv.conf out of its reach. Returns a one-line summary.
     pub fn dhcp_client(
@@ -597,12 +599,7 @@ impl Session {
         ifname: &str,
         e: &dhcp::external::External,
     ) -> Result<String> {
-        let l = self.link(guest, ifname)?;
-        if !l.up {
-            self.nl
-                .ns(guest)?
-                .set_link(l.index, ifname, &crate::net::link_up())?;
-        }
+        let l = self.up_for_dhcp(guest, self.link(guest, ifname)?)?;
         let hostname = dhcp::default_hostname(guest).unwrap_or_else(|| "pipework".into());
         let mut summary = dhcp::external::run(guest, ifname, &hostname, &self.owner(), e)?;
         if !e.keep {
@@ -661,8 +658,8 @@ impl Session {
                     // empty — otherwise it would outlive everyone as nobody's bridge.
                     let heir = ports
                         .iter()
-                        .find_map(|p| p.alias.as_deref().and_then(marker::owner_of))
-                        .filter(|o| *o != owner)
+                        .filter_map(|p| p.alias.as_deref().and_then(marker::owner_of))
+                        .find(|o| *o != owner)
                         .map(String::from);
                     match heir {
                         Some(h) => {

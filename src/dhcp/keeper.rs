@@ -123,9 +123,8 @@ impl Keeper {
         let g = reopen(&self.spec, self.id)?;
         let nl = Netlink::new(false).ok()?;
         let l = nl.ns(&g).ok()?.link(&self.ifname).ok()??;
-        let mac = crate::parse::mac(l.mac.as_deref()?).ok()?;
-        let index = l.index;
-        Some((g, nl, index, mac))
+        let mac = l.mac_bytes()?;
+        Some((g, nl, l.index, mac))
     }
 
     /// One renewal round: Some(new lease) to keep going, None when the guest or link is gone.

@@ -91,6 +91,11 @@ impl LinkState {
     pub fn is_kind(&self, k: &str) -> bool {
         self.kind.as_deref() == Some(k)
     }
+
+    /// The Ethernet MAC as bytes (None for links without one, IPoIB among them).
+    pub fn mac_bytes(&self) -> Option<[u8; 6]> {
+        crate::parse::mac(self.mac.as_deref()?).ok()
+    }
 }
 
 /// Both ends of a veth pair in one request: the peer is born directly inside the guest namespace

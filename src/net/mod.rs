@@ -124,15 +124,8 @@ impl Ns<'_> {
                 .map(|i| format!(" of ifindex {i}"))
                 .unwrap_or_default()
         ));
-        let mut req = self.h.address().get();
-        if let Some(i) = index {
-            req = req.set_link_index_filter(i);
-        }
-        let msgs: Vec<AddressMessage> = self
-            .nl
-            .block_on(req.execute().try_collect())
-            .map_err(|e| self.fail("dump addresses", e))?;
-        Ok(msgs
+        Ok(self
+            .dump_addrs(index)?
             .iter()
             .filter_map(|m| {
                 // IFA_LOCAL is the interface's own address on point-to-point links; IFA_ADDRESS otherwise.
@@ -155,6 +148,17 @@ impl Ns<'_> {
                 ))
             })
             .collect())
+    }
+
+    /// The raw address messages, of one interface or of all.
+    fn dump_addrs(&self, index: Option<u32>) -> Result<Vec<AddressMessage>> {
+        let mut req = self.h.address().get();
+        if let Some(i) = index {
+            req = req.set_link_index_filter(i);
+        }
+        self.nl
+            .block_on(req.execute().try_collect())
+            .map_err(|e| self.fail("dump addresses", e))
     }
 
     pub fn add_addr(&self, index: u32, ifname: &str, net: IpNetwork) -> Result<()> {
@@ -201,17 +205,7 @@ impl Ns<'_> {
     /// so the kernel would silently remove the address when the lease runs out. Returns how many.
     pub fn make_permanent(&self, index: u32, ifname: &str) -> Result<usize> {
         use netlink_packet_route::address::CacheInfo;
-        let msgs: Vec<AddressMessage> = self
-            .nl
-            .block_on(
-                self.h
-                    .address()
-                    .get()
-                    .set_link_index_filter(index)
-                    .execute()
-                    .try_collect(),
-            )
-            .map_err(|e| self.fail("dump addresses", e))?;
+        let msgs = self.dump_addrs(Some(index))?;
         let mut n = 0;
         for m in msgs {
             let finite = m
