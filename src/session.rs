@@ -438,14 +438,32 @@ impl Session {
         let mac = l.mac_bytes().ok_or_else(|| {
             Error::invalid("interface", ifname, "has no Ethernet MAC to announce from")
         })?;
-        let mut n = 0;
-        for a in self.addrs(guest, ifname)? {
-            if let IpNetwork::V4(v4) = a {
-                crate::net::arp::gratuitous(guest, l.index, mac, v4.ip())?;
-                n += 1;
-            }
-        }
-        Ok(n)
+        let v4: Vec<_> = self
+            .addrs(guest, ifname)?
+            .into_iter()
+            .filter_map(|a| match a {
+                IpNetwork::V4(v4) => Some(v4.ip()),
+                IpNetwork::V6(_) => None,
+            })
+            .collect();
+        crate::net::arp::gratuitous(guest, l.index, mac, &v4)?;
+        Ok(v4.len())
+    }
+
+    /// How long a script's `wait` blocks when it names no timeout: a wait is never unbounded by
+    /// accident. (The classic `--wait`, a container entrypoint waiting for the host, is the one
+    /// deliberate exception: like the original it waits until told otherwise.)
+    pub const WAIT_DEFAULT: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// Block until `ifname` exists in `guest` (and, with `carrier`, has carrier), at most `timeout`.
+    pub fn wait_link(
+        &self,
+        guest: &Guest,
+        ifname: &str,
+        carrier: bool,
+        timeout: std::time::Duration,
+    ) -> Result<LinkState> {
+        self.nl.wait_link(guest, ifname, carrier, Some(timeout))
     }
 
     /// Put a root qdisc on a link: netem impairment, tbf rate limit, or back to the kernel default.
@@ -560,7 +578,7 @@ impl Session {
         crate::driver::configure_guest_end(&ns, &l, &want, false)
             .ctx(format!("applying the DHCP lease {lease}"))?;
         // The link was up before the address existed, so the kernel announced nothing: do it now.
-        let _ = crate::net::arp::gratuitous(guest, l.index, mac, lease.addr.ip());
+        let _ = crate::net::arp::gratuitous(guest, l.index, mac, &[lease.addr.ip()]);
         let resolv = if opts.dns && !lease.dns.is_empty() {
             dhcp::resolv::write(guest, &dhcp::resolv::render(&lease, ifname))?
         } else {

@@ -326,10 +326,51 @@ fn classic_ipv6_into_a_container() {
     let a = String::from_utf8_lossy(&dexec(&c, &["ip", "-6", "addr", "show", "eth1"]).stdout)
         .to_string();
     assert!(a.contains("fd00:83::2/64"), "{a}");
-    // Docker's default (IPv6 off in the container) gets an explanation, and nothing is left.
+    // Docker's default, IPv6 off in the container: the user asked for IPv6 on an interface
+    // pipework creates, so it is switched on for that interface alone, and the output says so.
     let plain = format!("{}b", w.prefix);
     cs.start(&plain);
-    let err = fails(&classic(&[&br, "-a", "6", &plain, "fd00:83::3/64"]));
-    assert!(err.contains("IPv6 is disabled in this guest"), "{err}");
-    assert!(!String::from_utf8_lossy(&dexec(&plain, &["ip", "link"]).stdout).contains("eth1"));
+    let sysctl = |c: &str, conf: &str| {
+        String::from_utf8_lossy(
+            &dexec(
+                c,
+                &[
+                    "cat",
+                    &format!("/proc/sys/net/ipv6/conf/{conf}/disable_ipv6"),
+                ],
+            )
+            .stdout,
+        )
+        .trim()
+        .to_string()
+    };
+    assert_eq!(sysctl(&plain, "all"), "1", "Docker's default changed?");
+    let out = classic(&[&br, "-i", "eth9", "-a", "6", &plain, "fd00:83::3/64"]);
+    ok(&out);
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        note.contains("IPv6 was disabled on eth9") && note.contains("eth9 only"),
+        "{note}"
+    );
+    assert_eq!(sysctl(&plain, "eth9"), "0");
+    for other in ["all", "default", "lo"] {
+        assert_eq!(sysctl(&plain, other), "1", "{other} must be left alone");
+    }
+    let a = String::from_utf8_lossy(&dexec(&plain, &["ip", "-6", "addr", "show", "eth9"]).stdout)
+        .to_string();
+    assert!(a.contains("fd00:83::3/64"), "{a}");
+    // Traffic, both ways, between the two containers over the bridge.
+    let p = dexec(&c, &["ping", "-c", "1", "-W", "2", "fd00:83::3"]);
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stdout));
+    // The same in Rhai, with an IPv4 and an IPv6 address on one interface.
+    let third = format!("{}c", w.prefix);
+    cs.start(&third);
+    ok(&w.script(
+        r#"veth(container(params.c), bridge(params.br), #{ip: ["198.18.83.4/24", "fd00:83::4/64"]});"#,
+        &[&format!("c={third}"), &format!("br={br}")],
+    ));
+    assert_eq!(sysctl(&third, "eth1"), "0");
+    assert_eq!(sysctl(&third, "all"), "1");
+    let p = dexec(&plain, &["ping", "-c", "1", "-W", "2", "fd00:83::4"]);
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stdout));
 }

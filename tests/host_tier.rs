@@ -698,3 +698,102 @@ fn wait_wakes_up_when_the_interface_arrives() {
     assert!(ok(&r).contains("eth5"), "{}", text(&r));
     ok(&c);
 }
+
+/// Every Rhai wait is bounded: with options that name no timeout it gives up after the default
+/// (10 s), like the plain form — it used to wait forever.
+#[test]
+fn wait_with_options_but_no_timeout_is_bounded() {
+    let w = World::new("wb");
+    let a = w.ns("a");
+    ok(&w.eval(&format!("netns({a:?})")));
+    // All three at once: each must give up at the default, none may hang.
+    let t = std::time::Instant::now();
+    let mut children: Vec<_> = ["#{carrier: false}", "#{carrier: true}", "#{}"]
+        .into_iter()
+        .map(|opts| {
+            let child = std::process::Command::new(bin())
+                .args(["-e", &format!("wait(netns({a:?}), \"nosuch\", {opts})")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            (opts, child, None)
+        })
+        .collect();
+    // Well past the default, but not forever: a hung wait fails the test instead of the suite.
+    while t.elapsed() < std::time::Duration::from_secs(20) {
+        for (_, c, done) in children.iter_mut() {
+            if done.is_none() {
+                *done = c.try_wait().unwrap().map(|_| t.elapsed());
+            }
+        }
+        if children.iter().all(|(_, _, d)| d.is_some()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let hung: Vec<&str> = children
+        .iter_mut()
+        .filter(|(_, _, d)| d.is_none())
+        .map(|(opts, c, _)| {
+            let _ = c.kill();
+            let _ = c.wait();
+            *opts
+        })
+        .collect();
+    assert!(hung.is_empty(), "still waiting after 20 s: {hung:?}");
+    for (opts, child, done) in children {
+        let after = done.unwrap();
+        let err = fails(&child.wait_with_output().unwrap());
+        assert!(err.contains("timed out after 10s"), "{opts}: {err}");
+        assert!(
+            after >= std::time::Duration::from_secs(10),
+            "{opts}: {after:?}"
+        );
+    }
+}
+
+/// One word, one meaning: down() tears down, set_up/set_down change link state, and the old
+/// down(link) is refused with a pointer instead of silently only downing the link.
+#[test]
+fn link_state_has_its_own_verbs_and_down_is_teardown() {
+    let w = World::new("ud");
+    let a = w.ns("a");
+    let setup = format!(
+        "let l = veth(netns({a:?}), bridge({br:?}), #{{ip: \"198.18.122.2/24\"}}).link;",
+        br = w.br()
+    );
+    ok(&w.eval(&setup));
+    let up = |ns: &str| {
+        link(Some(ns), "eth1").expect("eth1")["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "UP")
+    };
+    assert!(up(&a));
+    let err = fails(&w.eval(&format!("{setup} down(l)")));
+    assert!(
+        err.contains("set_down(l)") && err.contains("down(owner)"),
+        "{err}"
+    );
+    assert!(up(&a), "a refused down(l) must change nothing");
+    let err = fails(&w.eval(&format!("{setup} up(l)")));
+    assert!(err.contains("set_up(l)"), "{err}");
+    ok(&w.eval(&format!("{setup} set_down(l)")));
+    assert!(!up(&a), "set_down(l) sets the link down");
+    ok(&w.eval(&format!("{setup} set_up(l)")));
+    assert!(up(&a), "set_up(l) sets it up again");
+    // And down() still tears the whole topology down.
+    ok(&w.eval("down()"));
+    assert!(
+        !netns_list().contains(&a),
+        "down() removes the owner's namespace"
+    );
+    assert!(
+        link(None, &w.br()).is_none(),
+        "down() removes the owner's bridge"
+    );
+    let doc = ok(&w.cmd(&["doc", "set_down"]));
+    assert!(doc.contains("set_down"), "{doc}");
+}

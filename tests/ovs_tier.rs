@@ -155,3 +155,83 @@ fn a_shared_ovs_bridge_goes_to_its_last_user() {
         "the last user's down() must remove it: {bridges}"
     );
 }
+
+/// With Open vSwitch running, a classic attach onto an existing *Linux* bridge asks the kernel and
+/// never OVSDB (it used to fork `ovs-vsctl br-exists` on every attach); an attach onto an OVS bridge
+/// still finds it. A spy ovs-vsctl first in PATH records every call and passes it on.
+#[test]
+fn linux_bridge_attach_asks_the_kernel_not_ovsdb() {
+    let w = World::new("ok");
+    vsctl(&["show"]); // OVS is up, so the old code path would have asked it.
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v ovs-vsctl"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let real = real.trim();
+    assert!(!real.is_empty(), "ovs-vsctl not installed");
+    let bin_dir = w.dir().join("spy");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let log = w.dir().join("ovs-vsctl.calls");
+    std::fs::write(&log, "").unwrap();
+    let spy = bin_dir.join("ovs-vsctl");
+    std::fs::write(
+        &spy,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{real}' \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&spy).status().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let classic = |args: &[&str]| {
+        Command::new(bin())
+            .args(args)
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let (a, b) = (w.ns("a"), w.ns("b"));
+    netns_add(&a);
+    netns_add(&b);
+    let br = w.classic_br();
+    assert!(Command::new("ip")
+        .args(["link", "add", &br, "type", "bridge"])
+        .status()
+        .unwrap()
+        .success());
+    ok(&classic(&[&br, &a, "198.18.123.2/24"]));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        calls.is_empty(),
+        "attach onto Linux bridge {br} called ovs-vsctl:\n{calls}"
+    );
+    assert_eq!(
+        link(None, &format!("veth1pl{a}")).unwrap()["master"],
+        br.as_str()
+    );
+    // Control: the spy is on the path pipework uses, and OVS bridges are still recognised.
+    let obr = format!("ovs{}", w.prefix);
+    let _g = OvsBridgeGuard(obr.clone());
+    vsctl(&[
+        "add-br",
+        &obr,
+        "--",
+        "set",
+        "bridge",
+        &obr,
+        "datapath_type=netdev",
+    ]);
+    ok(&classic(&[&obr, &b, "198.18.124.2/24"]));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(calls.contains("br-exists"), "{calls}");
+    assert!(
+        vsctl(&["list-ports", &obr]).contains(&format!("veth1pl{b}")),
+        "the attach onto {obr} did not become an OVS port"
+    );
+    ok(&w.cmd(&["-e", &format!("down({b:?})")]));
+}

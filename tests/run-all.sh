@@ -31,6 +31,8 @@ command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
 # image need it static), so apt does not install the dynamic one only to replace it later.
 command -v udhcpc >/dev/null || need+=(udhcpc busybox-static)
 command -v dhclient >/dev/null || need+=(isc-dhcp-client)
+# Announcements (gratuitous ARP) are checked by capture on the bridge and on other ports.
+command -v tcpdump >/dev/null || need+=(tcpdump)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing: ${need[*]}"
   apt-get update -qq

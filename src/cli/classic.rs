@@ -439,10 +439,17 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                 Phys,
                 Ipoib,
             }
+            // The kernel is asked first (the link dump costs nothing extra); OVSDB only for a name
+            // the kernel does not show, or shows as the kind of device an OVS bridge is (a tap for
+            // the userspace datapath, "openvswitch" for the kernel one) — not on every attach.
             let existing = s.nl.ns(&s.host())?.link(&host_name)?;
+            let maybe_ovs = |l: &Option<crate::net::LinkState>| match l {
+                Some(l) => l.is_kind("tun") || l.is_kind("openvswitch"),
+                None => true,
+            };
             let kind = match &existing {
-                _ if crate::ovs::is_bridge(&host_name) => Kind::Ovs,
                 Some(l) if l.is_kind("bridge") => Kind::Bridge { create: false },
+                _ if maybe_ovs(&existing) && crate::ovs::is_bridge(&host_name) => Kind::Ovs,
                 Some(l) if l.infiniband && !a.direct_phys => Kind::Ipoib,
                 Some(_) => Kind::Phys,
                 None if a.direct_phys => Kind::Phys,

@@ -4,9 +4,14 @@ use super::{configure_guest_end, host_ifname, AttachOpts, Attachment, Driver, Un
 use crate::error::{Error, Result};
 use crate::guest::Guest;
 use crate::marker;
-use crate::net::{Ns, VethSpec};
+use crate::net::{Ns, VethSpec, Waited};
 use crate::parse::fmt_mac;
 use crate::session::{Created, Session};
+
+/// How long a new port may take to forward before its guest is announced anyway. The kernel takes
+/// well under a millisecond; a bridge running STP takes its forward delay (15 s by default), which
+/// is not worth holding an attach for.
+const PORT_FORWARDING_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct LinuxBridge {
     pub name: String,
@@ -95,7 +100,28 @@ impl Driver for LinuxBridge {
         let gl = gns
             .link(&opts.ifname)?
             .ok_or_else(|| Error::not_found("interface", &opts.ifname, Some(guest_label)))?;
+        // Subscribed before the guest end comes up, so the port's switch to forwarding is seen.
+        let mut monitor = if br.up && opts.ips.iter().any(|n| n.is_ipv4()) {
+            Some(s.nl.link_monitor(&host)?)
+        } else {
+            None
+        };
         configure_guest_end(&gns, &gl, opts, true)?;
+        let mac = opts.mac.or(gl.mac_bytes());
+        if let (Some(m), Some(mac)) = (monitor.as_mut(), mac) {
+            // The kernel's own announcement (arp_notify) went out when the guest end came up,
+            // before the bridge had enabled the port, and died there. Announce again once the
+            // port forwards, as the original's arping did (after a fixed second; here, at once).
+            // configure_guest_end turned arp_notify on for the fresh link.
+            if let Waited::TimedOut = m.port_forwarding(&host_if, PORT_FORWARDING_WAIT)? {
+                eprintln!(
+                    "note: bridge {} did not enable port {host_if} within {PORT_FORWARDING_WAIT:?} (STP?); announcing {} anyway",
+                    self.name, opts.ifname
+                );
+            }
+            gns.announce(gl.index, &opts.ifname, mac)?;
+        }
+        drop(monitor);
         att.mac = gl.mac.unwrap_or_default();
         undo.commit();
         Ok(att)

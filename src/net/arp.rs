@@ -66,20 +66,26 @@ pub fn announcement(mac: [u8; 6], ip: Ipv4Addr) -> [u8; 28] {
     p
 }
 
-/// Send one announcement for `ip` out of interface `ifindex` inside `guest`.
-pub fn gratuitous(guest: &Guest, ifindex: u32, mac: [u8; 6], ip: Ipv4Addr) -> Result<()> {
+/// Send one announcement for each of `ips` out of interface `ifindex` inside `guest` (one socket).
+pub fn gratuitous(guest: &Guest, ifindex: u32, mac: [u8; 6], ips: &[Ipv4Addr]) -> Result<()> {
+    if ips.is_empty() {
+        return Ok(());
+    }
     let arp = libc::ETH_P_ARP as u16;
     let sock = if guest.is_host() {
         packet_socket(arp, None).map_err(|e| Error::io("opening an AF_PACKET socket", e))?
     } else {
         guest.run_inside(|| packet_socket(arp, None))?
     };
-    send_frame(
-        &sock,
-        &announcement(mac, ip),
-        &link_addr(arp, ifindex, [0xff; 6]),
-    )
-    .map_err(|e| Error::io(format!("gratuitous ARP for {ip} in {guest}"), e))
+    for ip in ips {
+        send_frame(
+            &sock,
+            &announcement(mac, *ip),
+            &link_addr(arp, ifindex, [0xff; 6]),
+        )
+        .map_err(|e| Error::io(format!("gratuitous ARP for {ip} in {guest}"), e))?;
+    }
+    Ok(())
 }
 
 /// Send one payload through a packet socket to a link-layer address, without blocking.

@@ -299,6 +299,24 @@ impl Ns<'_> {
             .map_err(|e| self.fail(&op, e))
     }
 
+    /// Have the kernel announce the link's IPv4 addresses again (gratuitous ARP, arp_notify must be
+    /// on): setting the MAC it already has raises NETDEV_CHANGEADDR, and arp_notify answers that
+    /// with an announcement. One netlink message instead of a packet socket, whose close waits for
+    /// an RCU grace period (synchronize_net in packet_release) — ~15 ms, most of an attach.
+    pub fn announce(&self, index: u32, name: &str, mac: [u8; 6]) -> Result<()> {
+        let op = format!(
+            "announce {name} (set its own address {} again)",
+            fmt_mac(&mac)
+        );
+        self.log(&op);
+        let msg = LinkUnspec::new_with_index(index)
+            .address(mac.to_vec())
+            .build();
+        self.nl
+            .block_on(self.h.link().set(msg).execute())
+            .map_err(|e| self.fail(&op, e))
+    }
+
     pub fn del_link_by_name(&self, name: &str) -> Result<()> {
         let op = format!("delete link {name}");
         self.log(&op);

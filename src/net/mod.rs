@@ -6,6 +6,7 @@ pub mod arp;
 mod link;
 mod route;
 mod rule;
+mod sysctl;
 mod tc;
 mod wait;
 
@@ -13,6 +14,7 @@ pub use link::{link_up, LinkChange, LinkState, VethSpec};
 pub use route::{RouteOp, RouteSpec, RouteState};
 pub use rule::RuleSpec;
 pub use tc::{parse_tc, Netem, Qdisc, Tbf};
+pub use wait::{LinkMonitor, Waited};
 
 use crate::error::{Error, Result};
 use crate::guest::{Guest, NsId};
@@ -35,6 +37,8 @@ pub struct Netlink {
 pub struct Ns<'a> {
     nl: &'a Netlink,
     h: Handle,
+    /// The namespace itself, for the few settings netlink cannot reach (per-interface sysctls).
+    guest: Guest,
     pub label: String,
 }
 
@@ -68,6 +72,7 @@ impl Netlink {
         Ok(Ns {
             nl: self,
             h,
+            guest: guest.clone(),
             label: guest.to_string(),
         })
     }
@@ -172,15 +177,31 @@ impl Ns<'_> {
                 netlink_packet_route::address::AddressFlags::Nodad,
             ));
         }
-        self.nl.block_on(req.execute()).map_err(|e| {
-            let err = self.fail(&op, e);
-            if net.is_ipv6() && err.errno() == Some(libc::EACCES) {
-                // Docker, for one, starts containers with IPv6 disabled.
-                err.context("IPv6 is disabled in this guest (net.ipv6.conf.*.disable_ipv6=1; for Docker: docker run --sysctl net.ipv6.conf.all.disable_ipv6=0)")
-            } else {
-                err
-            }
-        })
+        let msg = req.message_mut().clone();
+        let err = match self.nl.block_on(req.execute()) {
+            Ok(()) => return Ok(()),
+            Err(e) => self.fail(&op, e),
+        };
+        if !(net.is_ipv6() && err.errno() == Some(libc::EACCES)) {
+            return Err(err);
+        }
+        // IPv6 is off on this interface (Docker, for one, starts containers with disable_ipv6=1).
+        // The caller asked for an IPv6 address on it: switch IPv6 on for this interface alone and
+        // say so; the guest's other interfaces keep their setting. Costs nothing when IPv6 is on.
+        if !self.enable_ipv6(ifname)? {
+            return Err(err.context(
+                "IPv6 is disabled in this guest and could not be enabled on the interface",
+            ));
+        }
+        eprintln!(
+            "note: IPv6 was disabled on {ifname} in {}; enabled it on {ifname} only (the guest's other interfaces are unchanged)",
+            self.label
+        );
+        let mut retry = self.h.address().add(index, net.ip(), net.prefix());
+        *retry.message_mut() = msg;
+        self.nl
+            .block_on(retry.execute())
+            .map_err(|e| self.fail(&op, e))
     }
 
     pub fn del_addr(&self, index: u32, ifname: &str, net: IpNetwork) -> Result<()> {

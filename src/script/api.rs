@@ -520,40 +520,45 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
             Ok::<_, Box<EvalAltResult>>(link_map(me, &all))
         }
     );
-    let ss = s.clone();
-    reg!(
-        engine,
-        "up",
-        ["link: Link"],
-        "Bring a link up.",
-        move |l: Link| ss
-            .set_link(
-                &l.guest,
-                &l.name,
-                &LinkChange {
-                    up: Some(true),
-                    ..Default::default()
-                }
-            )
-            .rhai()
-    );
-    let ss = s.clone();
-    reg!(
-        engine,
-        "down",
-        ["link: Link"],
-        "Bring a link down.",
-        move |l: Link| ss
-            .set_link(
-                &l.guest,
-                &l.name,
-                &LinkChange {
-                    up: Some(false),
-                    ..Default::default()
-                }
-            )
-            .rhai()
-    );
+    // Link state has its own verbs: `down` is teardown (`down()`, `down(owner)`) and `up` is what a
+    // recipe's bring-up function is called; one word must not mean both.
+    for (verb, up) in [("set_up", true), ("set_down", false)] {
+        let ss = s.clone();
+        let doc = if up {
+            "/// Set a link up (like `ip link set dev IF up`)."
+        } else {
+            "/// Set a link down (like `ip link set dev IF down`); delete(l) removes it, down() tears a topology down."
+        };
+        FuncRegistration::new(verb)
+            .with_params_info(["link: Link"])
+            .with_comments([doc])
+            .register_into_engine(engine, move |l: Link| {
+                ss.set_link(
+                    &l.guest,
+                    &l.name,
+                    &LinkChange {
+                        up: Some(up),
+                        ..Default::default()
+                    },
+                )
+                .rhai()
+            });
+    }
+    for (verb, instead) in [("up", "set_up"), ("down", "set_down")] {
+        reg!(
+            engine,
+            verb,
+            ["link: Link"],
+            "Refused with a pointer: link state is set_up(l) / set_down(l); down() tears a topology down.",
+            move |l: Link| Err::<(), _>(rt(Error::invalid(
+                "call",
+                format!("{verb}({})", l.name),
+                format!(
+                    "{verb}() is not a link operation: use {instead}(l) to set the link {verb}, delete(l) to remove it, down() or down(owner) to tear a whole topology down"
+                ),
+            )))
+        );
+    }
     let ss = s.clone();
     reg!(
         engine,
@@ -708,12 +713,16 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         engine,
         "wait",
         ["guest: Guest", "ifname: &str", "opts: Map", "Link"],
-        "Wait (netlink monitor, no polling) until an interface exists in a guest and has carrier: #{timeout: \"5s\", carrier: true}.",
+        "Wait (netlink monitor, no polling) until an interface exists in a guest and has carrier: #{timeout: \"10s\" (the default), carrier: true}.",
         move |g: Guest, name: &str, o: Map| {
             check_keys("wait", &o, &["timeout", "carrier"])?;
-            let timeout = opt_str("wait", &o, "timeout")?.map(|t| parse::duration(&t)).transpose().rhai()?;
+            let timeout = opt_str("wait", &o, "timeout")?
+                .map(|t| parse::duration(&t))
+                .transpose()
+                .rhai()?
+                .unwrap_or(Session::WAIT_DEFAULT);
             let carrier = opt_bool("wait", &o, "carrier")?.unwrap_or(true);
-            ss.nl.wait_link(&g, name, carrier, timeout).rhai()?;
+            ss.wait_link(&g, name, carrier, timeout).rhai()?;
             Ok::<_, Box<EvalAltResult>>(Link { guest: g, name: name.to_string() })
         }
     );
@@ -724,9 +733,7 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         ["guest: Guest", "ifname: &str", "Link"],
         "Wait until an interface exists in a guest and has carrier (10 s at most).",
         move |g: Guest, name: &str| {
-            ss.nl
-                .wait_link(&g, name, true, Some(std::time::Duration::from_secs(10)))
-                .rhai()?;
+            ss.wait_link(&g, name, true, Session::WAIT_DEFAULT).rhai()?;
             Ok::<_, Box<EvalAltResult>>(Link {
                 guest: g,
                 name: name.to_string(),

@@ -331,3 +331,74 @@ pub fn fails(o: &Output) -> String {
     );
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A packet capture (tcpdump) on one interface, on the host or inside a namespace, that is known to
+/// be listening before `start` returns, so nothing sent afterwards can be missed.
+pub struct Capture {
+    child: std::process::Child,
+    err: std::path::PathBuf,
+}
+
+impl Capture {
+    pub fn start(w: &World, ns: Option<&str>, ifname: &str, filter: &str) -> Capture {
+        let err = w
+            .dir()
+            .join(format!("tcpdump-{}-{ifname}.err", ns.unwrap_or("host")));
+        let mut c = match ns {
+            Some(n) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", n, "tcpdump"]);
+                c
+            }
+            None => Command::new("tcpdump"),
+        };
+        let child = c
+            .args(["-i", ifname, "-n", "-l", "-U", filter])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .expect("tcpdump (apt install tcpdump; tests/run-all.sh does)");
+        // Owned at once, so a capture that never starts is still killed and reaped (Drop).
+        let cap = Capture { child, err };
+        for _ in 0..200 {
+            if std::fs::read_to_string(&cap.err)
+                .unwrap_or_default()
+                .contains("listening on")
+            {
+                return cap;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!(
+            "tcpdump did not start: {}",
+            std::fs::read_to_string(&cap.err).unwrap_or_default()
+        );
+    }
+
+    /// Stop the capture and return what it printed, one packet a line.
+    pub fn stop(mut self) -> String {
+        use std::io::Read;
+        // SIGINT makes tcpdump flush and exit cleanly.
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let mut out = String::new();
+        if let Some(mut o) = self.child.stdout.take() {
+            o.read_to_string(&mut out).unwrap();
+        }
+        let st = self.child.wait().unwrap();
+        assert!(
+            st.success() || st.code() == Some(0),
+            "tcpdump failed ({st}): {}",
+            std::fs::read_to_string(&self.err).unwrap_or_default()
+        );
+        out
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
