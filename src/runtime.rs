@@ -42,8 +42,10 @@ pub fn docker(nl: &Netlink, name: &str) -> Result<Lookup> {
         }
     };
     let deadline = Instant::now() + START_WAIT;
+    nl.trace(format_args!("docker: ask {endpoint} about {name}"));
     loop {
         let info = nl.block_on(docker.inspect_container(name, None));
+        nl.trace(format_args!("docker: answered about {name}"));
         let info = match info {
             Ok(i) => i,
             Err(bollard::errors::Error::DockerResponseServerError {

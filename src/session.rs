@@ -171,6 +171,14 @@ impl Session {
     /// namespace). Explicit kinds (`netns:`, `pid:`, `container:`/`docker:`, `lxc:`) or, for a bare
     /// name, like the original: an LXC cgroup, then Docker/podman, then a named netns.
     pub fn guest_existing(&self, spec: &str) -> Result<Guest> {
+        let g = self.find_existing(spec);
+        if let Ok(g) = &g {
+            self.nl.trace(format_args!("guest {spec} is {g}"));
+        }
+        g
+    }
+
+    fn find_existing(&self, spec: &str) -> Result<Guest> {
         match spec.split_once(':') {
             Some(("netns", n)) => {
                 Guest::open_netns(n)?.ok_or_else(|| Error::not_found("network namespace", n, None))
@@ -180,11 +188,21 @@ impl Session {
             _ if spec == "host" => Ok(self.host()),
             _ => {
                 use crate::runtime::Lookup;
-                let lxc = match crate::runtime::lxc(spec)? {
+                // Both asked at once (the cgroup walk on a thread while Docker answers), the
+                // answers taken in the original's order: LXC first, then Docker.
+                let (lxc, docker) = std::thread::scope(|sc| {
+                    let lxc = sc.spawn(|| crate::runtime::lxc(spec));
+                    let docker = crate::runtime::docker(&self.nl, spec);
+                    let lxc = lxc.join().unwrap_or_else(|_| {
+                        Err(Error::guest(spec, "the LXC lookup thread panicked"))
+                    });
+                    (lxc, docker)
+                });
+                let lxc = match lxc? {
                     Lookup::Found(g) => return Ok(g),
                     Lookup::Unknown(why) => why,
                 };
-                let docker = match crate::runtime::docker(&self.nl, spec)? {
+                let docker = match docker? {
                     Lookup::Found(g) => return Ok(g),
                     Lookup::Unknown(why) => why,
                 };

@@ -365,9 +365,16 @@ fn run_dhcp(
 
 /// Run a parsed classic command through the same core calls scripts use.
 pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
-    use crate::driver::{AttachOpts, LinuxBridge};
-    use crate::session::{BridgeOpts, Session};
+    use crate::session::Session;
     let s = Session::new(verbose)?;
+    let res = dispatch(&s, cmd);
+    s.nl.trace(format_args!("done"));
+    res
+}
+
+fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
+    use crate::driver::{AttachOpts, LinuxBridge};
+    use crate::session::BridgeOpts;
     match cmd {
         Classic::Route { guest, args } => {
             let g = s.guest_existing(&guest)?;
@@ -439,23 +446,25 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
                 Phys,
                 Ipoib,
             }
-            // The kernel is asked first (the link dump costs nothing extra); OVSDB only for a name
-            // the kernel does not show, or shows as the kind of device an OVS bridge is (a tap for
-            // the userspace datapath, "openvswitch" for the kernel one) — not on every attach.
+            // The kernel is asked first, as the original does: OVSDB (a forked ovs-vsctl, ~8 ms) only
+            // for a device of the kind an OVS bridge shows as (a tap for the userspace datapath,
+            // "openvswitch" for the kernel one), or for a name nobody shows and no prefix claims.
             let existing = s.nl.ns(&s.host())?.link(&host_name)?;
-            let maybe_ovs = |l: &Option<crate::net::LinkState>| match l {
-                Some(l) => l.is_kind("tun") || l.is_kind("openvswitch"),
-                None => true,
-            };
             let kind = match &existing {
                 Some(l) if l.is_kind("bridge") => Kind::Bridge { create: false },
-                _ if maybe_ovs(&existing) && crate::ovs::is_bridge(&host_name) => Kind::Ovs,
+                Some(l)
+                    if (l.is_kind("tun") || l.is_kind("openvswitch"))
+                        && crate::ovs::is_bridge(&host_name) =>
+                {
+                    Kind::Ovs
+                }
                 Some(l) if l.infiniband && !a.direct_phys => Kind::Ipoib,
                 Some(_) => Kind::Phys,
                 None if a.direct_phys => Kind::Phys,
                 None if host_name.starts_with("br") => Kind::Bridge { create: true },
                 None if host_name.starts_with("dummy") => Kind::Dummy,
                 None if host_name.starts_with("ovs") => Kind::Ovs,
+                None if crate::ovs::is_bridge(&host_name) => Kind::Ovs,
                 None => {
                     return Err(Error::invalid(
                         "host interface",

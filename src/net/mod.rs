@@ -31,6 +31,8 @@ pub struct Netlink {
     rt: Runtime,
     conns: RefCell<HashMap<NsId, Handle>>,
     pub verbose: bool,
+    /// For `-v`: each logged operation carries the time since the session began.
+    started: std::time::Instant,
 }
 
 /// A netlink connection bound to one namespace, with a label for messages ("host", "netns:web").
@@ -53,7 +55,18 @@ impl Netlink {
             rt,
             conns: RefCell::new(HashMap::new()),
             verbose,
+            started: std::time::Instant::now(),
         })
+    }
+
+    /// `-v`: one line on stderr, stamped with the time since the session began.
+    pub fn trace(&self, what: std::fmt::Arguments) {
+        if self.verbose {
+            eprintln!(
+                "{:8.3} ms {what}",
+                self.started.elapsed().as_secs_f64() * 1e3
+            );
+        }
     }
 
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
@@ -112,9 +125,7 @@ pub(crate) fn route_socket(groups: u32) -> std::io::Result<OwnedFd> {
 
 impl Ns<'_> {
     fn log(&self, op: &str) {
-        if self.nl.verbose {
-            eprintln!("netlink [{}] {op}", self.label);
-        }
+        self.nl.trace(format_args!("netlink [{}] {op}", self.label));
     }
 
     fn fail(&self, op: &str, e: rtnetlink::Error) -> Error {
