@@ -539,7 +539,7 @@ fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
             .and_then(|_| s.attach(&g, driver.as_ref(), &opts))
             .and_then(|att| match &dhcp {
                 None => Ok(()),
-                Some(plan) => run_dhcp(&s, &g, &att.ifname, plan),
+                Some(plan) => run_dhcp(s, &g, &att.ifname, plan),
             });
             match res {
                 Ok(_) => Ok(()),
