@@ -84,14 +84,14 @@ fn is_nsfs(path: &Path) -> bool {
 }
 
 pub fn validate_netns_name(name: &str) -> Result<()> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.len() > 200 {
+    if name.len() > 200 {
         return Err(Error::invalid(
             "namespace name",
             name,
-            "must be a non-empty file name without '/'",
+            "is longer than 200 bytes",
         ));
     }
-    Ok(())
+    crate::parse::safe_name("namespace name", name)
 }
 
 pub fn netns_path(name: &str) -> PathBuf {
@@ -219,11 +219,17 @@ impl Guest {
                 ))
             }
         }
-        // Per-namespace resolver settings (what a DHCP lease put there) die with the namespace;
-        // the directory goes too if nothing else of the user's is in it.
+        // Per-namespace resolver settings a DHCP lease put there die with the namespace; what the
+        // user had there before comes back, and a file of the user's alone is left alone.
         let etc = Path::new("/etc/netns").join(name);
-        let _ = std::fs::remove_file(etc.join("resolv.conf"));
-        let _ = std::fs::remove_dir(&etc);
+        if let Some(note) = crate::dhcp::resolv::restore(&etc, None) {
+            eprintln!("pipework: netns {name}: {note}");
+        } else if std::fs::read_to_string(etc.join("resolv.conf"))
+            .is_ok_and(|c| c.starts_with(crate::dhcp::resolv::HEADER))
+        {
+            let _ = std::fs::remove_file(etc.join("resolv.conf"));
+            let _ = std::fs::remove_dir(&etc);
+        }
         let _ = std::fs::remove_file(owner_file(name));
         Ok(())
     }
@@ -332,31 +338,98 @@ fn owner_file(name: &str) -> PathBuf {
     Path::new(STATE_DIR).join("netns").join(name)
 }
 
-/// Record that pipework created this namespace for `owner`, so `down(owner)` can find it later.
-pub fn mark_netns_owner(name: &str, owner: &str) -> Result<()> {
-    let f = owner_file(name);
-    if let Some(dir) = f.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-    }
-    std::fs::write(&f, owner).map_err(|e| Error::io(format!("writing {}", f.display()), e))
+/// What pipework knows of a namespace it created: for whom, and *which* namespace — the identity
+/// of its nsfs file at creation. A name alone is not enough: a user who deletes our namespace and
+/// makes their own by the same name must not lose it to our `down()`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetnsRecord {
+    pub name: String,
+    pub owner: String,
+    /// None for a record written by an older pipework (owner only): it proves nothing.
+    pub id: Option<NsId>,
 }
 
-/// Named namespaces created by pipework, with their owners.
-pub fn owned_netns() -> Vec<(String, String)> {
+/// How a record compares with what is mounted under /run/netns now.
+#[derive(Debug, PartialEq)]
+pub enum RecordState {
+    /// The very namespace pipework created.
+    Ours(Guest),
+    /// Nothing by that name any more (deleted outside pipework).
+    Gone,
+    /// A namespace by that name exists but is not the one we created (or the record cannot tell).
+    NotOurs,
+}
+
+impl NetnsRecord {
+    fn parse(name: &str, text: &str) -> NetnsRecord {
+        let field = |k: &str| {
+            text.split_whitespace()
+                .find_map(|w| w.strip_prefix(k)?.strip_prefix('='))
+        };
+        let id = match (field("dev").map(str::parse), field("ino").map(str::parse)) {
+            (Some(Ok(d)), Some(Ok(i))) => Some(NsId(d, i)),
+            _ => None,
+        };
+        let owner = match field("owner") {
+            Some(o) => o.to_string(),
+            // The older format: the owner alone.
+            None => text.trim().to_string(),
+        };
+        NetnsRecord {
+            name: name.to_string(),
+            owner,
+            id,
+        }
+    }
+
+    pub fn state(&self) -> Result<RecordState> {
+        Ok(match Guest::open_netns(&self.name)? {
+            None => RecordState::Gone,
+            Some(g) if Some(g.id) == self.id => RecordState::Ours(g),
+            Some(_) => RecordState::NotOurs,
+        })
+    }
+
+    /// Forget this record (the namespace is gone, or was never ours to delete).
+    pub fn drop_record(&self) {
+        let _ = std::fs::remove_file(owner_file(&self.name));
+    }
+}
+
+/// Record that pipework created this namespace (identity `id`) for `owner`, so `down(owner)` can
+/// find it later. Written to a temporary file and renamed: a record is whole or absent, never empty.
+pub fn mark_netns_owner(name: &str, owner: &str, id: NsId) -> Result<()> {
+    let f = owner_file(name);
+    let dir = f.parent().expect("a state file has a directory");
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, format!("owner={owner} dev={} ino={}\n", id.0, id.1))
+        .and_then(|_| std::fs::rename(&tmp, &f))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(format!("writing {}", f.display()), e)
+        })
+}
+
+/// Records of the named namespaces pipework created.
+pub fn owned_netns() -> Vec<NetnsRecord> {
     let dir = Path::new(STATE_DIR).join("netns");
     let Ok(rd) = std::fs::read_dir(dir) else {
         return vec![];
     };
-    let mut v: Vec<(String, String)> = rd
+    let mut v: Vec<NetnsRecord> = rd
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().to_string();
-            let owner = std::fs::read_to_string(e.path()).ok()?;
-            Some((name, owner.trim().to_string()))
+            if name.starts_with('.') {
+                return None; // a record being written
+            }
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            Some(NetnsRecord::parse(&name, &text))
         })
         .collect();
-    v.sort();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
     v
 }
 

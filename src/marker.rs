@@ -9,6 +9,7 @@ pub const PREFIX: &str = "pipework";
 pub fn validate_owner(owner: &str) -> Result<()> {
     if owner.is_empty()
         || owner.len() > 64
+        || owner.starts_with('-')
         || !owner
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._:-".contains(c))
@@ -16,7 +17,7 @@ pub fn validate_owner(owner: &str) -> Result<()> {
         return Err(Error::invalid(
             "owner",
             owner,
-            "use 1-64 characters from A-Z a-z 0-9 . _ : -",
+            "use 1-64 characters from A-Z a-z 0-9 . _ : -, not starting with '-'",
         ));
     }
     Ok(())
@@ -35,6 +36,7 @@ pub fn sanitize_owner(s: &str) -> String {
         })
         .take(64)
         .collect();
+    let o = o.trim_start_matches('-').to_string();
     if o.is_empty() {
         "classic".into()
     } else {

@@ -9,21 +9,51 @@ use std::net::IpAddr;
 pub const IFNAMSIZ_MAX: usize = 15;
 
 pub fn ifname(name: &str) -> Result<String> {
-    let why = if name.is_empty() {
-        "an interface name cannot be empty"
-    } else if name.len() > IFNAMSIZ_MAX {
-        "Linux limits interface names to 15 bytes"
-    } else if name == "." || name == ".." {
-        "reserved name"
-    } else if name
-        .chars()
-        .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
-    {
-        "interface names cannot contain '/', ':' or white space"
+    let why = if name.len() > IFNAMSIZ_MAX {
+        "Linux limits interface names to 15 bytes".to_string()
+    } else if name.contains(':') {
+        "interface names cannot contain ':'".to_string()
     } else {
-        return Ok(name.to_string());
+        return safe_name("interface name", name).map(|_| name.to_string());
     };
     Err(Error::invalid("interface name", name, why))
+}
+
+/// The rule every name we create or look up obeys (namespaces, bridges, OVS bridges, interfaces,
+/// owners). The kernel accepts far more, but every tool that later reads the name — ip,
+/// ovs-vsctl, brctl, shell scripts, our own classic argv — takes a leading '-' for an option,
+/// splits on white space, and shows control and invisible formatting characters (a bidi
+/// override makes `ip netns` listings lie) as nothing at all.
+pub const NAME_RULE: &str = "a name must not be empty, '.' or '..', start with '-', or contain '/', white space, control characters or invisible formatting characters (bidi overrides, zero-width marks)";
+
+pub fn safe_name(what: &'static str, name: &str) -> Result<()> {
+    let bad = name
+        .chars()
+        .find(|c| *c == '/' || c.is_whitespace() || c.is_control() || is_format_char(*c));
+    let why = if name.is_empty() {
+        "it is empty".to_string()
+    } else if name == "." || name == ".." {
+        "it is reserved".to_string()
+    } else if name.starts_with('-') {
+        "it starts with '-', which tools read as an option".to_string()
+    } else if let Some(c) = bad {
+        format!("it contains {c:?} (U+{:04X})", c as u32)
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid(what, name, format!("{why}; {NAME_RULE}")))
+}
+
+/// Unicode "format" characters (category Cf) and the other invisible ones that change how a name
+/// reads without being seen: soft hyphen, bidi marks, embeddings, overrides and isolates,
+/// zero-width space/joiners, word joiner and invisible operators, BOM, interlinear annotation,
+/// tags, variation selectors.
+fn is_format_char(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x0600..=0x0605 | 0x06DD | 0x070F | 0x08E2 | 0x115F | 0x1160
+        | 0x17B4 | 0x17B5 | 0x180B..=0x180F | 0x200B..=0x200F | 0x202A..=0x202E
+        | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF9..=0xFFFB
+        | 0x110BD | 0x110CD | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
 }
 
 /// An address with prefix, e.g. `198.18.0.1/24` or `fd00::1/64`. A bare address gets a host prefix.

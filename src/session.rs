@@ -21,7 +21,9 @@ pub struct Session {
 
 #[derive(Clone, Debug)]
 pub enum Created {
-    Netns(String),
+    /// A named namespace, with the identity it had at creation (a rollback must not delete a
+    /// namespace someone made by the same name in the meantime).
+    Netns(String, crate::guest::NsId),
     Ovs(String),
     /// A port in an OVS bridge (its interface is a `Link` of its own).
     OvsPort(String),
@@ -106,7 +108,7 @@ impl Session {
             eprintln!("netns: create {name}");
         }
         let g = Guest::create_netns(name)?;
-        let setup = guest::mark_netns_owner(name, &self.owner()).and_then(|_| {
+        let setup = guest::mark_netns_owner(name, &self.owner(), g.id).and_then(|_| {
             let ns = self.nl.ns(&g)?;
             let lo = ns
                 .link("lo")?
@@ -118,7 +120,7 @@ impl Session {
             let _ = Guest::delete_netns(name);
             return Err(e.context(format!("creating netns {name}")));
         }
-        self.record(Created::Netns(name.to_string()));
+        self.record(Created::Netns(name.to_string(), g.id));
         Ok(g)
     }
 
@@ -225,7 +227,7 @@ impl Session {
         Guest::delete_netns(name)?;
         self.journal
             .borrow_mut()
-            .retain(|c| !matches!(c, Created::Netns(n) if n == name));
+            .retain(|c| !matches!(c, Created::Netns(n, _) if n == name));
         Ok(())
     }
 
@@ -348,8 +350,9 @@ impl Session {
                         undone.push(format!("process of {}", pidfile.display()));
                     }
                 }
-                Created::Netns(name) => {
-                    if let Ok(Some(g)) = Guest::open_netns(&name) {
+                Created::Netns(name, id) => {
+                    if let Ok(Some(g)) = Guest::open_netns(&name).map(|g| g.filter(|g| g.id == id))
+                    {
                         self.nl.forget(&g);
                         match Guest::delete_netns(&name) {
                             Ok(()) => undone.push(format!("netns {name}")),
@@ -598,7 +601,7 @@ impl Session {
         // The link was up before the address existed, so the kernel announced nothing: do it now.
         let _ = crate::net::arp::gratuitous(guest, l.index, mac, &[lease.addr.ip()]);
         let resolv = if opts.dns && !lease.dns.is_empty() {
-            dhcp::resolv::write(guest, &dhcp::resolv::render(&lease, ifname))?
+            dhcp::resolv::write(guest, &dhcp::resolv::render(&lease, ifname), &self.owner())?
         } else {
             Err("the lease names no DNS server".into())
         };
@@ -675,6 +678,10 @@ impl Session {
             clients: dhcp::external::stop_owned(owner),
             ..Default::default()
         };
+        // With them stopped, namespaces' own resolv.conf files come back.
+        for note in dhcp::resolv::restore_owned(owner) {
+            eprintln!("pipework: {note}");
+        }
         let mut ours: Vec<LinkState> = ns
             .links()?
             .into_iter()
@@ -740,14 +747,40 @@ impl Session {
                 }
             }
         }
-        // Links we made inside namespaces we do not own (vlan, dummy in someone else's netns).
-        let owned: Vec<String> = guest::owned_netns()
+        // Our namespaces, each checked against the identity it had when we created it: a name
+        // now taken by someone else's namespace is left alone, a record of a namespace deleted
+        // outside pipework is dropped — and neither is reported as removed.
+        let mut ours = vec![];
+        for rec in guest::owned_netns()
             .into_iter()
-            .filter(|(_, o)| o == owner)
-            .map(|(n, _)| n)
-            .collect();
+            .filter(|r| r.owner == owner)
+        {
+            match rec.state()? {
+                guest::RecordState::Ours(g) => ours.push((rec, g)),
+                guest::RecordState::Gone => {
+                    eprintln!(
+                        "pipework: netns {} was already deleted outside pipework; dropped its record",
+                        rec.name
+                    );
+                    rec.drop_record();
+                }
+                guest::RecordState::NotOurs => {
+                    eprintln!(
+                        "pipework: netns {} is not the namespace pipework created for {owner} ({}); left it alone and dropped the record",
+                        rec.name,
+                        if rec.id.is_some() {
+                            "same name, another namespace"
+                        } else {
+                            "the record, from an older pipework, cannot prove which namespace it was"
+                        }
+                    );
+                    rec.drop_record();
+                }
+            }
+        }
+        // Links we made inside namespaces we do not own (vlan, dummy in someone else's netns).
         for name in guest::netns_names() {
-            if owned.contains(&name) {
+            if ours.iter().any(|(r, _)| r.name == name) {
                 continue;
             }
             let Ok(Some(g)) = Guest::open_netns(&name) else {
@@ -762,14 +795,11 @@ impl Session {
                 }
             }
         }
-        for (name, o) in guest::owned_netns() {
-            if o == owner {
-                if let Some(g) = Guest::open_netns(&name)? {
-                    self.nl.forget(&g);
-                }
-                Guest::delete_netns(&name)?;
-                removed.netns.push(name);
-            }
+        for (rec, g) in ours {
+            self.nl.forget(&g);
+            drop(g);
+            Guest::delete_netns(&rec.name)?;
+            removed.netns.push(rec.name);
         }
         Ok(removed)
     }

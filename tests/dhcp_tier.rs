@@ -391,3 +391,68 @@ fn the_dhcp_lab_example_runs_and_leaves_nothing() {
     assert!(!running("dhcp-lab-dnsmasq.pid"), "dnsmasq left running");
     host_resolv.assert_unchanged();
 }
+
+/// A namespace's own /etc/netns/NAME/resolv.conf survives a lease: kept before the lease writes
+/// over it, put back by down(owner) — for the built-in client and for an installed one (whose
+/// script writes the file itself). The host's resolver is untouched throughout.
+#[test]
+fn a_namespaces_own_resolv_conf_comes_back_at_teardown() {
+    let w = World::new("rk");
+    let host_resolv = HostResolv::snapshot();
+    let net = "198.18.214";
+    let (br, _srv) = segment(&w, net);
+    for (i, how) in ["dhcp", "udhcpc"].iter().enumerate() {
+        let c = w.ns(&format!("c{i}"));
+        netns_add(&c);
+        let dir = format!("/etc/netns/{c}");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mine = format!("# the user's own, {how}\nnameserver 198.51.100.53\n");
+        std::fs::write(format!("{dir}/resolv.conf"), &mine).unwrap();
+        let owner = format!("{}o{i}", w.prefix);
+        ok(&w.cmd(&[&br, &format!("netns:{c}"), "0/0"]));
+        let lease = w.cmd(&[
+            "-e",
+            &format!(
+                "owner({owner:?}); dhcp(link(netns({c:?}), \"eth1\"), #{{{}}})",
+                if *how == "dhcp" {
+                    String::new()
+                } else {
+                    format!("client: {how:?}")
+                }
+            ),
+        ]);
+        ok(&lease);
+        assert!(
+            String::from_utf8_lossy(&lease.stderr).contains("kept the namespace's own"),
+            "{how}: {}",
+            text(&lease)
+        );
+        let during = netns_resolv(&c);
+        assert!(
+            during.contains(&format!("nameserver {net}.53")),
+            "{how}: {during}"
+        );
+        // A second lease must not take pipework's file for the user's.
+        ok(&w.cmd(&[
+            "-e",
+            &format!("owner({owner:?}); dhcp(link(netns({c:?}), \"eth1\"), #{{keep: false}})"),
+        ]));
+        let down = w.cmd(&["-e", &format!("down({owner:?})")]);
+        ok(&down);
+        assert!(
+            String::from_utf8_lossy(&down.stderr).contains("put back the namespace's own"),
+            "{how}: {}",
+            text(&down)
+        );
+        assert_eq!(
+            netns_resolv(&c),
+            mine,
+            "{how}: the user's resolv.conf is not back"
+        );
+        assert!(
+            !std::path::Path::new(&format!("{dir}/resolv.conf.pipework-kept")).exists(),
+            "{how}: the kept copy is left behind"
+        );
+    }
+    host_resolv.assert_unchanged();
+}

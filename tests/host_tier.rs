@@ -132,28 +132,18 @@ fn rerunning_a_recipe_is_a_no_op() {
 fn failure_in_the_middle_of_veth_removes_what_it_created() {
     let w = World::new("mid");
     let a = w.ns("a");
-    // Create the guest and make IPv6 unusable inside it, so the address step fails after the veth
-    // pair already exists.
+    // The last step fails after the veth pair and the address exist: the kernel refuses a default
+    // route via the subnet's broadcast address (not a unicast next hop), which no check before it
+    // looks at.
     ok(&w.eval(&format!("netns({a:?}); bridge({:?})", w.br())));
-    for knob in ["all", "default"] {
-        let st = std::process::Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &a,
-                "sh",
-                "-c",
-                &format!("echo 1 > /proc/sys/net/ipv6/conf/{knob}/disable_ipv6"),
-            ])
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
     let err = fails(&w.eval(&format!(
-        "veth(netns({a:?}), bridge({:?}), #{{ip: \"fd00:5::2/64\"}})",
+        "veth(netns({a:?}), bridge({:?}), #{{ip: \"198.18.5.2/24\", gateway: \"198.18.5.255\"}})",
         w.br()
     )));
-    assert!(err.contains("add address fd00:5::2/64 to eth1"), "{err}");
+    assert!(
+        err.contains("route replace default via 198.18.5.255 dev eth1"),
+        "{err}"
+    );
     assert!(
         link(None, &format!("veth1pl{a}")).is_none(),
         "host end left behind"
@@ -796,4 +786,142 @@ fn link_state_has_its_own_verbs_and_down_is_teardown() {
     );
     let doc = ok(&w.cmd(&["doc", "set_down"]));
     assert!(doc.contains("set_down"), "{doc}");
+}
+
+/// A namespace record is bound to the namespace's identity: down() never deletes a namespace that
+/// took the name of one pipework made, drops records of namespaces deleted outside pipework, and
+/// reports as removed only what it removed.
+#[test]
+fn down_deletes_only_the_namespace_it_created() {
+    let w = World::new("id");
+    let (mine, gone) = (w.ns("u"), w.ns("g"));
+    ok(&w.eval(&format!("netns({mine:?}); netns({gone:?})")));
+    // The user replaces one with their own namespace of the same name, and deletes the other.
+    for args in [
+        vec!["netns", "del", mine.as_str()],
+        vec!["netns", "add", mine.as_str()],
+        vec!["netns", "del", gone.as_str()],
+    ] {
+        assert!(std::process::Command::new("ip")
+            .args(&args)
+            .status()
+            .unwrap()
+            .success());
+    }
+    let down = w.cmd(&["-e", &format!("down({:?})", w.prefix)]);
+    let out = ok(&down);
+    let err = String::from_utf8_lossy(&down.stderr);
+    assert!(
+        netns_list().contains(&mine),
+        "down() deleted the user's namespace {mine}"
+    );
+    assert!(
+        err.contains(&format!(
+            "netns {mine} is not the namespace pipework created"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "netns {gone} was already deleted outside pipework"
+        )),
+        "{err}"
+    );
+    assert!(out.contains("\"netns\": []"), "reported as removed: {out}");
+    for n in [&mine, &gone] {
+        assert!(
+            !std::path::Path::new(&format!("/run/pipework/netns/{n}")).exists(),
+            "stale record for {n} kept"
+        );
+    }
+    // A second down() has nothing left to say about them.
+    let again = w.cmd(&["-e", &format!("down({:?})", w.prefix)]);
+    ok(&again);
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("netns"),
+        "{}",
+        text(&again)
+    );
+    assert!(netns_list().contains(&mine));
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "del", &mine])
+        .status();
+}
+
+/// Names that break the tools reading them later are refused where they enter, with the rule,
+/// before anything is created: a leading '-', white space, control and invisible formatting
+/// characters (a bidi override hides in every listing).
+#[test]
+fn hazardous_names_are_refused_before_anything_is_created() {
+    let w = World::new("hz");
+    let (g, br) = (w.ns("k"), w.br());
+    let bad_names = [
+        "-a",
+        "a b",
+        "x\u{202e}y",
+        "x\u{200b}",
+        "tab\there",
+        "--help",
+        "-v",
+        "br\u{2066}x",
+    ];
+    let exprs = [
+        format!("netns(\"{}\")", bad_names[0]),
+        format!("netns(\"{}\")", bad_names[1]),
+        format!("netns(\"{}\")", bad_names[2]),
+        format!("netns(\"{}\")", bad_names[3]),
+        format!("netns(\"{}\")", bad_names[4]),
+        format!("bridge(\"{}\")", bad_names[5]),
+        format!("ovs(\"{}\")", bad_names[6]),
+        format!("bridge(\"{}\")", bad_names[7]),
+        r#"owner("-x")"#.to_string(),
+        format!("veth(netns({g:?}), bridge({br:?}), #{{ifname: \"-eth\"}})"),
+        format!("veth(netns({g:?}), bridge({br:?}), #{{host_ifname: \"a b\"}})"),
+    ];
+    for expr in &exprs {
+        let err = fails(&w.eval(expr));
+        assert!(
+            err.contains("invalid")
+                && (err.contains("must not") || err.contains("not starting with '-'")),
+            "{expr}: {err}"
+        );
+    }
+    // The classic command line too.
+    let classic = |args: &[&str]| {
+        std::process::Command::new(bin())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let err = fails(&classic(&["br-x\u{202e}", "netns:foo", "198.18.125.2/24"]));
+    assert!(err.contains("U+202E"), "{err}");
+    let err = fails(&classic(&[
+        &w.classic_br(),
+        "netns:-foo",
+        "198.18.125.2/24",
+    ]));
+    assert!(err.contains("starts with '-'"), "{err}");
+    // Nothing by any of those names, and the run that failed at veth() rolled back its guest and bridge.
+    let ns = netns_list();
+    for n in bad_names.iter().chain(&["-foo"]) {
+        assert!(!ns.iter().any(|x| x == n), "netns {n:?} was created");
+        assert!(link(None, n).is_none(), "link {n:?} was created");
+    }
+    assert!(!ns.contains(&g), "{g} left behind");
+    assert!(link(None, &br).is_none(), "{br} left behind");
+    assert!(link(None, &w.classic_br()).is_none());
+}
+
+/// What veth() returns is accepted by dhcp() (here: refused for its missing server only after
+/// the call was understood).
+#[test]
+fn attachments_go_to_dhcp() {
+    let w = World::new("at");
+    let err = fails(&w.eval(&format!(
+        "dhcp(veth(netns({:?}), bridge({:?})), #{{timeout: \"300ms\"}})",
+        w.ns("a"),
+        w.br()
+    )));
+    assert!(!err.contains("Function not found"), "{err}");
+    assert!(err.contains("DHCP") || err.contains("dhcp"), "{err}");
 }

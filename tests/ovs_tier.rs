@@ -235,3 +235,16 @@ fn linux_bridge_attach_asks_the_kernel_not_ovsdb() {
     );
     ok(&w.cmd(&["-e", &format!("down({b:?})")]));
 }
+
+/// An OVS bridge value prints like every other object, not as a Rust type path.
+#[test]
+fn an_ovs_bridge_value_prints_usefully() {
+    let w = World::new("op");
+    let br = format!("ovs{}", w.prefix);
+    let _g = OvsBridgeGuard(br.clone());
+    let out = ok(&w.eval(&format!("ovs({br:?})")));
+    assert_eq!(out.trim(), format!("ovs bridge {br}"));
+    let out = ok(&w.eval(&format!("[ovs({br:?})]")));
+    assert_eq!(out.trim(), format!("[ovs bridge {br}]"));
+    ok(&w.eval("down()"));
+}

@@ -156,6 +156,12 @@ pub fn run(
         std::fs::create_dir_all(d)
             .map_err(|err| Error::io(format!("creating {}", d.display()), err))?;
     }
+    // The client's script writes the namespace's own file: keep the user's first.
+    if let Some(p) = &netns_file {
+        if let Some(note) = resolv::preserve(p, owner)? {
+            eprintln!("pipework: {note}");
+        }
+    }
     if netns_file.is_none() || !src.exists() {
         std::fs::write(&src, &seed)
             .map_err(|err| Error::io(format!("writing {}", src.display()), err))?;
@@ -247,7 +253,7 @@ pub fn run(
     if after != before {
         let wrote = match &netns_file {
             Some(p) => Ok(p.display().to_string()),
-            None => resolv::write(guest, &String::from_utf8_lossy(&after))?,
+            None => resolv::write(guest, &String::from_utf8_lossy(&after), owner)?,
         };
         match wrote {
             Ok(path) => summary.push_str(&format!("; DNS written to {path}")),

@@ -154,6 +154,11 @@ impl Keeper {
         loop {
             let (g, _nl, _, _) = self.target()?;
             let s = crate::session::Session::new(false).ok()?;
+            // Acting for the owner that started us (our pid file lives in its state directory),
+            // so anything this lease writes is that owner's to undo.
+            if let Some(owner) = self.pidfile.parent().and_then(|d| d.file_name()) {
+                let _ = s.set_owner(&owner.to_string_lossy());
+            }
             let mut o = self.opts.clone();
             o.timeout = Duration::from_secs(60);
             o.keep = false;

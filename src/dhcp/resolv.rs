@@ -21,9 +21,12 @@ pub enum Target {
     Skip(String),
 }
 
+/// How a resolv.conf pipework wrote from a lease begins.
+pub const HEADER: &str = "# written by pipework";
+
 pub fn render(lease: &Lease, ifname: &str) -> String {
     let mut s = format!(
-        "# written by pipework from the DHCP lease of {ifname} (server {})\n",
+        "{HEADER} from the DHCP lease of {ifname} (server {})\n",
         lease.server
     );
     let mut search: Vec<&str> = lease.domain.iter().map(|d| d.as_str()).collect();
@@ -64,14 +67,94 @@ pub fn target(guest: &Guest) -> Target {
     }
 }
 
+/// Next to a named namespace's resolv.conf, what was there before pipework first wrote it: a
+/// header line (`pipework owner=O had=yes|no`) and, with `had=yes`, the user's own file. Written
+/// once, before the first lease; put back by `down(owner)` and when the namespace is deleted.
+const KEPT: &str = "resolv.conf.pipework-kept";
+
+/// Keep the user's own `/etc/netns/NAME/resolv.conf` (or the fact that there was none) before
+/// pipework or a DHCP client it runs writes over it. Returns a note when something was kept.
+pub fn preserve(path: &Path, owner: &str) -> Result<Option<String>> {
+    let dir = path.parent().expect("resolv.conf has a directory");
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let kept = dir.join(KEPT);
+    if kept.exists() {
+        return Ok(None); // kept at the first lease; what is there now is ours
+    }
+    let (body, note) = match std::fs::read(path) {
+        Ok(b) => {
+            let note = format!(
+                "kept the namespace's own {} (put back by down({owner:?}))",
+                path.display()
+            );
+            (Some(b), Some(note))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
+        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+    };
+    let mut rec = format!(
+        "pipework owner={owner} had={}\n",
+        if body.is_some() { "yes" } else { "no" }
+    )
+    .into_bytes();
+    rec.extend(body.unwrap_or_default());
+    let tmp = dir.join(format!(".{KEPT}.tmp"));
+    std::fs::write(&tmp, &rec)
+        .and_then(|_| std::fs::rename(&tmp, &kept))
+        .map_err(|e| Error::io(format!("writing {}", kept.display()), e))?;
+    Ok(note)
+}
+
+/// Put back what `preserve` kept in `dir` (`/etc/netns/NAME`), if `owner` kept it (any owner with
+/// `None`). Returns a note of what was done.
+pub fn restore(dir: &Path, owner: Option<&str>) -> Option<String> {
+    let kept = dir.join(KEPT);
+    let rec = std::fs::read(&kept).ok()?;
+    let nl = rec.iter().position(|b| *b == b'\n').unwrap_or(rec.len());
+    let header = String::from_utf8_lossy(&rec[..nl]).to_string();
+    let who = crate::marker::owner_of(&header)?;
+    if owner.is_some_and(|o| o != who) {
+        return None;
+    }
+    let path = dir.join("resolv.conf");
+    let note = if crate::marker::field(&header, "had") == Some("yes") {
+        let body = rec.get(nl + 1..).unwrap_or_default();
+        std::fs::write(&path, body).ok()?;
+        format!("put back the namespace's own {}", path.display())
+    } else {
+        let _ = std::fs::remove_file(&path);
+        format!(
+            "removed {} (there was none before pipework)",
+            path.display()
+        )
+    };
+    let _ = std::fs::remove_file(&kept);
+    let _ = std::fs::remove_dir(dir); // only if nothing else of the user's is in it
+    Some(note)
+}
+
+/// Undo every namespace resolv.conf `owner` wrote (teardown). Returns notes.
+pub fn restore_owned(owner: &str) -> Vec<String> {
+    std::fs::read_dir("/etc/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|d| restore(&d.path(), Some(owner)))
+        .collect()
+}
+
 /// Write `content` as the guest's resolv.conf. Returns where it went, or why it was not written.
-pub fn write(guest: &Guest, content: &str) -> Result<std::result::Result<String, String>> {
+pub fn write(
+    guest: &Guest,
+    content: &str,
+    owner: &str,
+) -> Result<std::result::Result<String, String>> {
     match target(guest) {
         Target::Skip(why) => Ok(Err(why)),
         Target::NetnsFile(p) => {
-            if let Some(dir) = p.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+            if let Some(note) = preserve(&p, owner)? {
+                eprintln!("pipework: {note}");
             }
             std::fs::write(&p, content)
                 .map_err(|e| Error::io(format!("writing {}", p.display()), e))?;

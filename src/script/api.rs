@@ -707,6 +707,19 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         "Lease an IPv4 address for a link with pipework's built-in DHCP client and apply it.",
         move |l: Link| dhcp_impl(&ss, &l, &Map::new())
     );
+    // What veth()/macvlan() return leases directly: dhcp(veth(g, br)).
+    let ss = s.clone();
+    reg!(engine, "dhcp", ["attachment: Attachment", "opts: Map", "Map"],
+        "Lease an address for the guest end of an attachment (what veth() returns), as dhcp(link, opts).",
+        move |a: Attachment, o: Map| dhcp_impl(&ss, &attachment_link(&a), &o));
+    let ss = s.clone();
+    reg!(
+        engine,
+        "dhcp",
+        ["attachment: Attachment", "Map"],
+        "Lease an address for the guest end of an attachment (what veth() returns).",
+        move |a: Attachment| dhcp_impl(&ss, &attachment_link(&a), &Map::new())
+    );
 
     let ss = s.clone();
     reg!(
@@ -884,6 +897,14 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
     );
 }
 
+/// The guest end of an attachment, as a script's Link.
+fn attachment_link(a: &Attachment) -> Link {
+    Link {
+        guest: a.guest.clone(),
+        name: a.ifname.clone(),
+    }
+}
+
 /// Apply a change to the link a script holds.
 fn set(s: &Session, l: &Link, c: &LinkChange) -> RhaiResult<()> {
     s.set_link(&l.guest, &l.name, c).rhai()
@@ -1040,6 +1061,9 @@ pub fn display(s: &Session, v: &Dynamic) -> String {
     }
     if let Some(b) = v.clone().try_cast::<Bridge>() {
         return format!("bridge {}", b.name);
+    }
+    if let Some(b) = v.clone().try_cast::<OvsBr>() {
+        return format!("ovs bridge {}", b.0);
     }
     if let Some(a) = v.clone().try_cast::<Attachment>() {
         return a.to_string();
