@@ -456,3 +456,49 @@ fn a_namespaces_own_resolv_conf_comes_back_at_teardown() {
     }
     host_resolv.assert_unchanged();
 }
+
+/// A pid file names a process only if that process was started for it: down() stops a client whose
+/// command line carries the pid file, and leaves alone a process that merely has the same name and
+/// the recycled PID.
+#[test]
+fn down_stops_only_the_client_started_for_the_pid_file() {
+    let w = World::new("pf");
+    let owner = w.prefix.clone();
+    let state = format!("/run/pipework/dhcp/{owner}");
+    std::fs::create_dir_all(&state).unwrap();
+    // Two processes called "udhcpc" (copies of sh): one started for its pid file, one not.
+    let fake = w.dir().join("udhcpc");
+    std::fs::copy("/bin/sh", &fake).unwrap();
+    let ours_pf = format!("{state}/netns:{owner}x.eth1.udhcpc.pid");
+    let stranger_pf = format!("{state}/netns:{owner}y.eth1.udhcpc.pid");
+    let spawn = |zero: &str| {
+        std::process::Command::new(&fake)
+            .args(["-c", "while :; do sleep 1; done", zero])
+            .spawn()
+            .unwrap()
+    };
+    let mut ours = spawn(&ours_pf);
+    let mut stranger = spawn("someone-elses");
+    std::fs::write(&ours_pf, ours.id().to_string()).unwrap();
+    std::fs::write(&stranger_pf, stranger.id().to_string()).unwrap();
+    let down = w.cmd(&["-e", &format!("down({owner:?})")]);
+    ok(&down);
+    let alive = |c: &mut std::process::Child| c.try_wait().unwrap().is_none();
+    let stranger_alive = alive(&mut stranger);
+    let ours_alive = alive(&mut ours);
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+    let _ = ours.kill();
+    let _ = ours.wait();
+    assert!(stranger_alive, "down() killed a process it did not start");
+    assert!(
+        String::from_utf8_lossy(&down.stderr).contains("did not start"),
+        "{}",
+        text(&down)
+    );
+    assert!(!ours_alive, "down() did not stop the client it started");
+    assert!(
+        !std::path::Path::new(&state).exists(),
+        "state dir left behind"
+    );
+}

@@ -106,9 +106,20 @@ fn kill_pidfile(pidfile: &Path, client: &str) {
     else {
         return;
     };
-    // Only a process that still is the client: PIDs get reused.
+    // Only the very process we started: PIDs get reused, and the same client may be running for
+    // someone else. Ours has this pid file on its command line (udhcpc -p, dhclient -pf, the
+    // keeper's last argument), which a stranger with a recycled PID has not.
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    if comm.trim() == client {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let ours = pidfile.as_os_str().as_encoded_bytes();
+    let started_for_this_file = cmdline.split(|b| *b == 0).any(|arg| arg == ours);
+    if comm.trim() == client && !started_for_this_file {
+        eprintln!(
+            "pipework: pid {pid} in {} is a {client} that pipework did not start for it (PID reused?); left it running",
+            pidfile.display()
+        );
+    }
+    if comm.trim() == client && started_for_this_file {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGTERM,
