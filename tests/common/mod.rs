@@ -155,19 +155,8 @@ impl DhcpServer {
             .spawn()
             .expect("dnsmasq (apt install dnsmasq-base; tests/run-all.sh does)");
         let s = DhcpServer { child, log };
-        for _ in 0..100 {
-            if std::fs::read_to_string(&s.log)
-                .unwrap_or_default()
-                .contains("DHCP, sockets bound")
-            {
-                return s;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(30));
-        }
-        panic!(
-            "dnsmasq did not start: {}",
-            std::fs::read_to_string(&s.log).unwrap_or_default()
-        );
+        await_line(&s.log, "DHCP, sockets bound", "dnsmasq");
+        s
     }
 }
 
@@ -176,6 +165,23 @@ impl Drop for DhcpServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Wait (4 s at most) until a helper's log says it is ready; panic with the log otherwise.
+fn await_line(log: &std::path::Path, ready: &str, who: &str) {
+    for _ in 0..200 {
+        if std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains(ready)
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!(
+        "{who} did not start: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 /// The host's resolver file must come out of every DHCP test untouched.
@@ -360,19 +366,8 @@ impl Capture {
             .expect("tcpdump (apt install tcpdump; tests/run-all.sh does)");
         // Owned at once, so a capture that never starts is still killed and reaped (Drop).
         let cap = Capture { child, err };
-        for _ in 0..200 {
-            if std::fs::read_to_string(&cap.err)
-                .unwrap_or_default()
-                .contains("listening on")
-            {
-                return cap;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        panic!(
-            "tcpdump did not start: {}",
-            std::fs::read_to_string(&cap.err).unwrap_or_default()
-        );
+        await_line(&cap.err, "listening on", "tcpdump");
+        cap
     }
 
     /// Stop the capture and return what it printed, one packet a line.
