@@ -4,16 +4,15 @@
 //! and `cli` is the command line. Every front end reaches the same `Session` operations.
 
 pub mod cli;
+pub mod containers;
 pub mod dhcp;
 pub mod driver;
 pub mod error;
 pub mod guest;
 pub mod marker;
 pub mod net;
-pub mod ovs;
 pub mod parse;
 pub mod ping;
-pub mod runtime;
 pub mod script;
 pub mod session;
 

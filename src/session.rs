@@ -12,7 +12,8 @@ use ipnetwork::IpNetwork;
 use std::cell::RefCell;
 
 pub struct Session {
-    pub nl: Netlink,
+    /// The core's own: front ends reach the kernel only through Session's methods.
+    pub(crate) nl: Netlink,
     owner: RefCell<String>,
     host: Guest,
     /// What this process created, in order, so a failed run can be rolled back as a whole.
@@ -149,9 +150,9 @@ impl Session {
 
     /// A Docker/podman container by name or id.
     pub fn container(&self, name: &str) -> Result<Guest> {
-        match crate::runtime::docker(&self.nl, name)? {
-            crate::runtime::Lookup::Found(g) => Ok(g),
-            crate::runtime::Lookup::Unknown(why) => Err(Error::guest(
+        match crate::containers::docker(&self.nl, name)? {
+            crate::containers::Lookup::Found(g) => Ok(g),
+            crate::containers::Lookup::Unknown(why) => Err(Error::guest(
                 format!("container:{name}"),
                 format!("not found: {why}"),
             )),
@@ -160,9 +161,9 @@ impl Session {
 
     /// An LXC container by name.
     pub fn lxc(&self, name: &str) -> Result<Guest> {
-        match crate::runtime::lxc(name)? {
-            crate::runtime::Lookup::Found(g) => Ok(g),
-            crate::runtime::Lookup::Unknown(why) => Err(Error::guest(
+        match crate::containers::lxc(name)? {
+            crate::containers::Lookup::Found(g) => Ok(g),
+            crate::containers::Lookup::Unknown(why) => Err(Error::guest(
                 format!("lxc:{name}"),
                 format!("not found: {why}"),
             )),
@@ -189,12 +190,12 @@ impl Session {
             Some(("pid" | "container" | "docker" | "podman" | "lxc", _)) => self.guest(spec),
             _ if spec == "host" => Ok(self.host()),
             _ => {
-                use crate::runtime::Lookup;
+                use crate::containers::Lookup;
                 // Both asked at once (the cgroup walk on a thread while Docker answers), the
                 // answers taken in the original's order: LXC first, then Docker.
                 let (lxc, docker) = std::thread::scope(|sc| {
-                    let lxc = sc.spawn(|| crate::runtime::lxc(spec));
-                    let docker = crate::runtime::docker(&self.nl, spec);
+                    let lxc = sc.spawn(|| crate::containers::lxc(spec));
+                    let docker = crate::containers::docker(&self.nl, spec);
                     let lxc = lxc.join().unwrap_or_else(|_| {
                         Err(Error::guest(spec, "the LXC lookup thread panicked"))
                     });
@@ -276,10 +277,16 @@ impl Session {
         }
     }
 
+    /// What the host interface `name` is, and so which driver attaches through it.
+    pub fn host_kind(&self, name: &str, direct_phys: bool) -> Result<crate::driver::HostKind> {
+        let existing = self.nl.ns(&self.host)?.link(name)?;
+        crate::driver::HostKind::of(existing.as_ref(), name, direct_phys)
+    }
+
     /// Ensure an Open vSwitch bridge (userspace datapath where the kernel has no OVS module).
     pub fn ovs_bridge(&self, name: &str) -> Result<Bridge> {
         parse::ifname(name)?;
-        let created = crate::ovs::ensure_bridge(name, &self.owner())?;
+        let created = crate::driver::ovs::vsctl::ensure_bridge(name, &self.owner())?;
         if created {
             self.record(Created::Ovs(name.to_string()));
             // Its interface comes up like a Linux bridge's.
@@ -327,7 +334,7 @@ impl Session {
         for c in items {
             match c {
                 Created::OvsPort(name) => {
-                    if crate::ovs::del_port(&name).is_ok() {
+                    if crate::driver::ovs::vsctl::del_port(&name).is_ok() {
                         undone.push(format!("ovs port {name}"));
                     }
                 }
@@ -341,7 +348,7 @@ impl Session {
                     }
                 }
                 Created::Ovs(name) => {
-                    if crate::ovs::del_bridge_if_empty(&name).unwrap_or(false) {
+                    if crate::driver::ovs::vsctl::del_bridge_if_empty(&name).unwrap_or(false) {
                         undone.push(format!("ovs bridge {name}"));
                     }
                 }
@@ -476,15 +483,21 @@ impl Session {
     /// deliberate exception: like the original it waits until told otherwise.)
     pub const WAIT_DEFAULT: std::time::Duration = std::time::Duration::from_secs(10);
 
-    /// Block until `ifname` exists in `guest` (and, with `carrier`, has carrier), at most `timeout`.
+    /// Block until `ifname` exists in `guest` (and, with `carrier`, has carrier), at most `timeout`
+    /// (`None`: until it does — the classic `--wait` only).
     pub fn wait_link(
         &self,
         guest: &Guest,
         ifname: &str,
         carrier: bool,
-        timeout: std::time::Duration,
+        timeout: Option<std::time::Duration>,
     ) -> Result<LinkState> {
-        self.nl.wait_link(guest, ifname, carrier, Some(timeout))
+        self.nl.wait_link(guest, ifname, carrier, timeout)
+    }
+
+    /// `-v`: a line on stderr, stamped with the time since the session began.
+    pub fn trace(&self, what: std::fmt::Arguments) {
+        self.nl.trace(what)
     }
 
     /// Put a root qdisc on a link: netem impairment, tbf rate limit, or back to the kernel default.
@@ -729,16 +742,16 @@ impl Session {
         }
         // Open vSwitch: ports marked as ours (their veth ends are gone by now), then our bridges
         // once nobody else's ports remain on them.
-        if crate::ovs::running() {
-            let (ports, bridges) = crate::ovs::owned(owner);
+        if crate::driver::ovs::vsctl::running() {
+            let (ports, bridges) = crate::driver::ovs::vsctl::owned(owner);
             for p in ports {
-                crate::ovs::del_port(&p)?;
+                crate::driver::ovs::vsctl::del_port(&p)?;
             }
             for b in bridges {
-                if crate::ovs::del_bridge_if_empty(&b)? {
+                if crate::driver::ovs::vsctl::del_bridge_if_empty(&b)? {
                     removed.links.push(b);
                 } else {
-                    let heir = crate::ovs::hand_over(&b, owner)?;
+                    let heir = crate::driver::ovs::vsctl::hand_over(&b, owner)?;
                     eprintln!(
                         "pipework: keeping OVS bridge {b} (other guests are still attached){}",
                         heir.map(|h| format!("; it now belongs to {h}"))

@@ -368,7 +368,7 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
     use crate::session::Session;
     let s = Session::new(verbose)?;
     let res = dispatch(&s, cmd);
-    s.nl.trace(format_args!("done"));
+    s.trace(format_args!("done"));
     res
 }
 
@@ -400,7 +400,7 @@ fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
                 .ok()
                 .map(|t| parse::duration(&t))
                 .transpose()?;
-            s.nl.wait_link(&s.host(), &cif, false, timeout).map(|_| ())
+            s.wait_link(&s.host(), &cif, false, timeout).map(|_| ())
         }
         Classic::Attach(a) => {
             let host_name = match &a.host {
@@ -437,46 +437,11 @@ fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
                 } => Some(dhcp_plan(client, *foreground, copts)?),
                 _ => None,
             };
-            // The host interface's kind decides the driver, as in the original: an existing
-            // bridge, or a br*/dummy* name to create; any other existing interface is physical.
-            enum Kind {
-                Bridge { create: bool },
-                Ovs,
-                Dummy,
-                Phys,
-                Ipoib,
-            }
-            // The kernel is asked first, as the original does: OVSDB (a forked ovs-vsctl, ~8 ms) only
-            // for a device of the kind an OVS bridge shows as (a tap for the userspace datapath,
-            // "openvswitch" for the kernel one), or for a name nobody shows and no prefix claims.
-            let existing = s.nl.ns(&s.host())?.link(&host_name)?;
-            let kind = match &existing {
-                Some(l) if l.is_kind("bridge") => Kind::Bridge { create: false },
-                Some(l)
-                    if (l.is_kind("tun") || l.is_kind("openvswitch"))
-                        && crate::ovs::is_bridge(&host_name) =>
-                {
-                    Kind::Ovs
-                }
-                Some(l) if l.infiniband && !a.direct_phys => Kind::Ipoib,
-                Some(_) => Kind::Phys,
-                None if a.direct_phys => Kind::Phys,
-                None if host_name.starts_with("br") => Kind::Bridge { create: true },
-                None if host_name.starts_with("dummy") => Kind::Dummy,
-                None if host_name.starts_with("ovs") => Kind::Ovs,
-                None if crate::ovs::is_bridge(&host_name) => Kind::Ovs,
-                None => {
-                    return Err(Error::invalid(
-                        "host interface",
-                        &host_name,
-                        "does not exist, and only br* (Linux bridge), ovs* and dummy* names are created on demand",
-                    ))
-                }
-            };
+            let kind = s.host_kind(&host_name, a.direct_phys)?;
             // The original names IPoIB children ib0 unless told otherwise (the module is fussy), and
             // reads `@…` as their partition key.
             let mut pkey = None;
-            if matches!(kind, Kind::Ipoib) {
+            if matches!(kind, HostKind::Ipoib) {
                 if a.cif.is_none() {
                     opts.ifname = "ib0".into();
                 }
@@ -484,25 +449,25 @@ fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
             } else {
                 opts.vlan = a.vlan()?;
             }
-            use crate::driver::{DirectPhys, Driver, Ipoib, Macvlan};
+            use crate::driver::{DirectPhys, Driver, HostKind, Ipoib, Macvlan};
             let driver: Box<dyn Driver> = match kind {
-                Kind::Ipoib => Box::new(Ipoib {
+                HostKind::Ipoib => Box::new(Ipoib {
                     parent: host_name.clone(),
                     pkey,
                 }),
-                Kind::Bridge { .. } => Box::new(LinuxBridge {
+                HostKind::Bridge { .. } => Box::new(LinuxBridge {
                     name: host_name.clone(),
                 }),
-                Kind::Ovs => Box::new(crate::driver::OvsBridge {
+                HostKind::Ovs => Box::new(crate::driver::OvsBridge {
                     name: host_name.clone(),
                 }),
-                Kind::Phys if a.direct_phys => Box::new(DirectPhys {
+                HostKind::Phys if a.direct_phys => Box::new(DirectPhys {
                     phys: host_name.clone(),
                 }),
-                Kind::Phys => Box::new(Macvlan {
+                HostKind::Phys => Box::new(Macvlan {
                     parent: host_name.clone(),
                 }),
-                Kind::Dummy => {
+                HostKind::Dummy => {
                     if dhcp.is_some() {
                         return Err(Error::invalid(
                             "address",
@@ -530,10 +495,10 @@ fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
             let g = s.guest_existing(&a.guest)?;
             s.set_owner(&crate::marker::sanitize_owner(&a.guest))?;
             let res = match kind {
-                Kind::Bridge { create: true } => {
+                HostKind::Bridge { create: true } => {
                     s.bridge(&host_name, &BridgeOpts::default()).map(|_| ())
                 }
-                Kind::Ovs => s.ovs_bridge(&host_name).map(|_| ()),
+                HostKind::Ovs => s.ovs_bridge(&host_name).map(|_| ()),
                 _ => Ok(()),
             }
             .and_then(|_| s.attach(&g, driver.as_ref(), &opts))

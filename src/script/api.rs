@@ -735,7 +735,7 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
                 .rhai()?
                 .unwrap_or(Session::WAIT_DEFAULT);
             let carrier = opt_bool("wait", &o, "carrier")?.unwrap_or(true);
-            ss.wait_link(&g, name, carrier, timeout).rhai()?;
+            ss.wait_link(&g, name, carrier, Some(timeout)).rhai()?;
             Ok::<_, Box<EvalAltResult>>(Link { guest: g, name: name.to_string() })
         }
     );
@@ -746,7 +746,8 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
         ["guest: Guest", "ifname: &str", "Link"],
         "Wait until an interface exists in a guest and has carrier (10 s at most).",
         move |g: Guest, name: &str| {
-            ss.wait_link(&g, name, true, Session::WAIT_DEFAULT).rhai()?;
+            ss.wait_link(&g, name, true, Some(Session::WAIT_DEFAULT))
+                .rhai()?;
             Ok::<_, Box<EvalAltResult>>(Link {
                 guest: g,
                 name: name.to_string(),

@@ -1,5 +1,9 @@
 //! Open vSwitch through `ovs-vsctl`, always with an argument vector (never a shell) and a timeout.
 //! Ports and bridges we create carry `external_ids:pipework.owner=…` so teardown finds them.
+//! Why not speak OVSDB (RFC 7047) ourselves: the Rust OVSDB crates are 0.0.x work in progress, and
+//! ovs-vsctl is on every machine that runs OVS, speaks every schema version, and handles the
+//! transactions' waits (`--may-exist`, `--if-exists`) for us; the cost is a fork per call, paid only
+//! on OVS paths.
 
 use crate::error::{Error, Result};
 use std::process::Command;

@@ -1,12 +1,16 @@
-//! Open vSwitch bridge: a veth pair whose host end becomes an OVS port (optionally an access port of
-//! a VLAN: `tag`), guest end born inside the guest.
+//! Open vSwitch, all of it: the driver (a veth pair whose host end becomes an OVS port, optionally an
+//! access port of a VLAN: `tag`; guest end born inside the guest), bridges, and their teardown.
+//! OVSDB is reached through `vsctl` (see there why not a Rust OVSDB client).
+
+pub(crate) mod vsctl;
+
+use vsctl as ovs;
 
 use super::{configure_guest_end, host_ifname, AttachOpts, Attachment, Driver, Undo};
 use crate::error::{Error, Result};
 use crate::guest::Guest;
 use crate::marker;
 use crate::net::VethSpec;
-use crate::ovs;
 use crate::parse::fmt_mac;
 use crate::session::{Created, Session};
 
