@@ -263,6 +263,26 @@ impl Guest {
 
     /// Run `f` on a short-lived helper thread that has joined this namespace. The thread exits
     /// afterwards, so the namespace switch can never leak into the rest of the program.
+    /// Run `f` in this guest's network namespace — on this thread for the host, else on a helper
+    /// thread (`run_inside`) — for what must be *created* inside it (a socket stays bound to the
+    /// namespace it was opened in). Failures read "{what} in {guest}: …".
+    pub fn inside<T: Send>(
+        &self,
+        what: &str,
+        f: impl FnOnce() -> std::io::Result<T> + Send,
+    ) -> Result<T> {
+        let r = if self.is_host() {
+            f()
+        } else {
+            match self.run_inside(f) {
+                Ok(v) => Ok(v),
+                Err(Error::Guest { msg, .. }) => Err(std::io::Error::other(msg)),
+                Err(e) => return Err(e),
+            }
+        };
+        r.map_err(|e| Error::io(format!("{what} in {self}"), e))
+    }
+
     pub fn run_inside<T: Send>(&self, f: impl FnOnce() -> std::io::Result<T> + Send) -> Result<T> {
         let fd = self.ns.as_fd();
         std::thread::scope(|s| {

@@ -36,6 +36,19 @@ pub enum Created {
     Process(std::path::PathBuf),
 }
 
+impl Created {
+    /// Undo this one thing, by the room that made it. Returns what was removed, if anything was.
+    fn undo(&self, s: &Session) -> Option<String> {
+        match self {
+            Created::Link { guest, name } => crate::driver::undo_link(s, guest, name),
+            Created::OvsPort(name) => crate::driver::ovs::undo_port(name),
+            Created::Ovs(name) => crate::driver::ovs::undo_bridge(name),
+            Created::Process(pidfile) => dhcp::undo_process(pidfile),
+            Created::Netns(name, id) => s.undo_netns(name, *id),
+        }
+    }
+}
+
 /// A Linux bridge in the host namespace.
 #[derive(Clone, Debug)]
 pub struct Bridge {
@@ -50,13 +63,15 @@ pub struct BridgeOpts {
     pub vlan_filtering: Option<bool>,
 }
 
-/// What `down()` removed.
+/// What `down()` removed, and what it has to say about what it left (the front end prints those).
 #[derive(Default, Debug)]
 pub struct Removed {
     pub links: Vec<String>,
     /// Pid files of DHCP clients that were stopped.
     pub clients: Vec<String>,
     pub netns: Vec<String>,
+    /// Bridges kept for other owners, records dropped, files put back: one sentence each.
+    pub notes: Vec<String>,
 }
 
 /// A lease applied to a guest, and where its DNS servers went (or why nowhere).
@@ -332,44 +347,28 @@ impl Session {
         let mut undone = vec![];
         let items: Vec<Created> = self.journal.borrow_mut().drain(..).rev().collect();
         for c in items {
-            match c {
-                Created::OvsPort(name) => {
-                    if crate::driver::ovs::vsctl::del_port(&name).is_ok() {
-                        undone.push(format!("ovs port {name}"));
-                    }
-                }
-                Created::Link { guest, name } => {
-                    if let Ok(ns) = self.nl.ns(&guest) {
-                        match ns.del_link_by_name(&name) {
-                            Ok(()) => undone.push(format!("link {name}")),
-                            Err(e) if e.errno() == Some(libc::ENODEV) => {}
-                            Err(e) => eprintln!("pipework: rollback: {e}"),
-                        }
-                    }
-                }
-                Created::Ovs(name) => {
-                    if crate::driver::ovs::vsctl::del_bridge_if_empty(&name).unwrap_or(false) {
-                        undone.push(format!("ovs bridge {name}"));
-                    }
-                }
-                Created::Process(pidfile) => {
-                    if dhcp::external::stop_pidfile(&pidfile) {
-                        undone.push(format!("process of {}", pidfile.display()));
-                    }
-                }
-                Created::Netns(name, id) => {
-                    if let Ok(Some(g)) = Guest::open_netns(&name).map(|g| g.filter(|g| g.id == id))
-                    {
-                        self.nl.forget(&g);
-                        match Guest::delete_netns(&name) {
-                            Ok(()) => undone.push(format!("netns {name}")),
-                            Err(e) => eprintln!("pipework: rollback: {e}"),
-                        }
-                    }
-                }
+            if let Some(done) = c.undo(self) {
+                undone.push(done);
             }
         }
         undone
+    }
+
+    /// Delete a namespace this session created — if it still is that namespace.
+    fn undo_netns(&self, name: &str, id: crate::guest::NsId) -> Option<String> {
+        let g = Guest::open_netns(name)
+            .ok()
+            .flatten()
+            .filter(|g| g.id == id)?;
+        self.nl.forget(&g);
+        drop(g);
+        match Guest::delete_netns(name) {
+            Ok(()) => Some(format!("netns {name}")),
+            Err(e) => {
+                eprintln!("pipework: rollback: {e}");
+                None
+            }
+        }
     }
 
     /// Ensure a dummy interface inside a guest, up, with the given addresses/MTU/MAC.
@@ -685,81 +684,13 @@ impl Session {
     /// the named namespaces we created for it.
     pub fn down(&self, owner: &str) -> Result<Removed> {
         marker::validate_owner(owner)?;
-        let ns = self.nl.ns(&self.host)?;
-        // DHCP clients left running for this owner go first: they would fight the teardown.
-        let mut removed = Removed {
-            clients: dhcp::external::stop_owned(owner),
-            ..Default::default()
-        };
-        // With them stopped, namespaces' own resolv.conf files come back.
-        for note in dhcp::resolv::restore_owned(owner) {
-            eprintln!("pipework: {note}");
-        }
-        let mut ours: Vec<LinkState> = ns
-            .links()?
-            .into_iter()
-            .filter(|l| l.alias.as_deref().and_then(marker::owner_of) == Some(owner))
-            .collect();
-        // Ports before the bridges they sit on.
-        ours.sort_by_key(|l| l.is_kind("bridge"));
-        let mut remaining: Option<Vec<LinkState>> = None;
-        for l in ours {
-            if l.is_kind("bridge") {
-                // Shared infrastructure: a bridge still carrying someone else's ports stays.
-                let now = remaining.get_or_insert(ns.links()?);
-                let ports: Vec<&LinkState> =
-                    now.iter().filter(|p| p.master == Some(l.index)).collect();
-                if !ports.is_empty() {
-                    // Handed to an owner still using it, whose own down() removes it once it is
-                    // empty — otherwise it would outlive everyone as nobody's bridge.
-                    let heir = ports
-                        .iter()
-                        .filter_map(|p| p.alias.as_deref().and_then(marker::owner_of))
-                        .find(|o| *o != owner)
-                        .map(String::from);
-                    match heir {
-                        Some(h) => {
-                            ns.set_alias(&l.name, &marker::encode(&h, &[("from", owner)]))?;
-                            eprintln!(
-                                "pipework: keeping bridge {} (other guests are still attached); it now belongs to {h}",
-                                l.name
-                            );
-                        }
-                        None => eprintln!(
-                            "pipework: keeping bridge {} (other guests are still attached)",
-                            l.name
-                        ),
-                    }
-                    continue;
-                }
-            }
-            match ns.del_link(l.index, &l.name) {
-                Ok(()) => removed.links.push(l.name),
-                // A veth end disappears with its peer's namespace; that is fine.
-                Err(e) if e.errno() == Some(libc::ENODEV) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        // Open vSwitch: ports marked as ours (their veth ends are gone by now), then our bridges
-        // once nobody else's ports remain on them.
-        if crate::driver::ovs::vsctl::running() {
-            let (ports, bridges) = crate::driver::ovs::vsctl::owned(owner);
-            for p in ports {
-                crate::driver::ovs::vsctl::del_port(&p)?;
-            }
-            for b in bridges {
-                if crate::driver::ovs::vsctl::del_bridge_if_empty(&b)? {
-                    removed.links.push(b);
-                } else {
-                    let heir = crate::driver::ovs::vsctl::hand_over(&b, owner)?;
-                    eprintln!(
-                        "pipework: keeping OVS bridge {b} (other guests are still attached){}",
-                        heir.map(|h| format!("; it now belongs to {h}"))
-                            .unwrap_or_default()
-                    );
-                }
-            }
-        }
+        let mut removed = Removed::default();
+        // Each room removes what it made, in the order that keeps every step valid: DHCP clients
+        // first (they would fight the teardown), host-side links and Linux bridges, OVS ports and
+        // bridges, then links we made in other people's namespaces, then our namespaces.
+        dhcp::teardown_owned(owner, &mut removed);
+        crate::driver::teardown_host_links(self, owner, &mut removed)?;
+        crate::driver::ovs::teardown_owned(owner, &mut removed)?;
         // Our namespaces, each checked against the identity it had when we created it: a name
         // now taken by someone else's namespace is left alone, a record of a namespace deleted
         // outside pipework is dropped — and neither is reported as removed.
@@ -771,22 +702,22 @@ impl Session {
             match rec.state()? {
                 guest::RecordState::Ours(g) => ours.push((rec, g)),
                 guest::RecordState::Gone => {
-                    eprintln!(
-                        "pipework: netns {} was already deleted outside pipework; dropped its record",
+                    removed.notes.push(format!(
+                        "netns {} was already deleted outside pipework; dropped its record",
                         rec.name
-                    );
+                    ));
                     rec.drop_record();
                 }
                 guest::RecordState::NotOurs => {
-                    eprintln!(
-                        "pipework: netns {} is not the namespace pipework created for {owner} ({}); left it alone and dropped the record",
+                    removed.notes.push(format!(
+                        "netns {} is not the namespace pipework created for {owner} ({}); left it alone and dropped the record",
                         rec.name,
                         if rec.id.is_some() {
                             "same name, another namespace"
                         } else {
                             "the record, from an older pipework, cannot prove which namespace it was"
                         }
-                    );
+                    ));
                     rec.drop_record();
                 }
             }

@@ -21,6 +21,18 @@ use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+/// Teardown, DHCP's part: the clients and lease keepers left running for `owner` (first: they
+/// would fight the rest of the teardown), then the namespaces' own resolv.conf files come back.
+pub(crate) fn teardown_owned(owner: &str, removed: &mut crate::session::Removed) {
+    removed.clients = external::stop_owned(owner);
+    removed.notes.extend(resolv::restore_owned(owner));
+}
+
+/// Rollback of a process a session left running (a lease keeper or a kept client).
+pub(crate) fn undo_process(pidfile: &std::path::Path) -> Option<String> {
+    external::stop_pidfile(pidfile).then(|| format!("process of {}", pidfile.display()))
+}
+
 /// What the caller wants from the exchange.
 #[derive(Clone, Debug)]
 pub struct DhcpOpts {
@@ -383,12 +395,9 @@ impl<'a> Client<'a> {
         opts: &'a DhcpOpts,
     ) -> Result<Client<'a>> {
         let label = format!("{ifname} in {guest}");
-        let sock = if guest.is_host() {
+        let sock = guest.inside(&format!("opening a packet socket on {ifname}"), || {
             packet_socket(ifindex)
-                .map_err(|e| Error::io(format!("opening a packet socket on {label}"), e))?
-        } else {
-            guest.run_inside(|| packet_socket(ifindex))?
-        };
+        })?;
         let xid = {
             let z = Ipv4Addr::UNSPECIFIED;
             Message::new(z, z, z, z, &mac).xid()

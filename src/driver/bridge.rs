@@ -128,6 +128,42 @@ impl Driver for LinuxBridge {
     }
 }
 
+/// Teardown of an owner's bridge that still carries other guests' ports: it stays, handed to an
+/// owner still using it, whose own `down()` removes it once it is empty — otherwise it would
+/// outlive everyone as nobody's bridge. Returns the note to show, or None when it may go.
+pub(crate) fn keep_shared(
+    hns: &Ns,
+    br: &crate::net::LinkState,
+    links: &[crate::net::LinkState],
+    owner: &str,
+) -> Result<Option<String>> {
+    let ports: Vec<_> = links
+        .iter()
+        .filter(|p| p.master == Some(br.index))
+        .collect();
+    if ports.is_empty() {
+        return Ok(None);
+    }
+    let heir = ports
+        .iter()
+        .filter_map(|p| p.alias.as_deref().and_then(marker::owner_of))
+        .find(|o| *o != owner)
+        .map(String::from);
+    Ok(Some(match heir {
+        Some(h) => {
+            hns.set_alias(&br.name, &marker::encode(&h, &[("from", owner)]))?;
+            format!(
+                "keeping bridge {} (other guests are still attached); it now belongs to {h}",
+                br.name
+            )
+        }
+        None => format!(
+            "keeping bridge {} (other guests are still attached)",
+            br.name
+        ),
+    }))
+}
+
 impl LinuxBridge {
     /// Something by one of our names exists. Fine if it is the pair we made onto this very bridge:
     /// converge it to the options and report "already present"; otherwise explain the clash.

@@ -12,9 +12,10 @@ pub use phys::{DirectPhys, Ipoib, Macvlan};
 
 use crate::error::{Error, Result};
 use crate::guest::Guest;
+use crate::marker;
 use crate::net::{LinkChange, LinkState, Ns, RouteSpec};
 use crate::parse;
-use crate::session::{Created, Session};
+use crate::session::{Created, Removed, Session};
 use ipnetwork::IpNetwork;
 use std::fmt;
 use std::net::IpAddr;
@@ -214,6 +215,50 @@ pub fn host_ifname(opts: &AttachOpts, guest: &Guest) -> (String, bool) {
     }
     let h = parse::fnv1a(format!("{}/{}", guest.key(), opts.ifname).as_bytes());
     (format!("vpw{:012x}", h & 0xffff_ffff_ffff), true)
+}
+
+/// Delete a link a session created (rollback). Returns what was removed.
+pub(crate) fn undo_link(s: &Session, guest: &Guest, name: &str) -> Option<String> {
+    let ns = s.nl.ns(guest).ok()?;
+    match ns.del_link_by_name(name) {
+        Ok(()) => Some(format!("link {name}")),
+        // A veth end disappears with its peer's namespace; that is fine.
+        Err(e) if e.errno() == Some(libc::ENODEV) => None,
+        Err(e) => {
+            eprintln!("pipework: rollback: {e}");
+            None
+        }
+    }
+}
+
+/// Teardown, host side: every link marked with `owner` (veth ends, macvlan parents' children
+/// are in guests), ports before the bridges they sit on; a Linux bridge still carrying someone
+/// else's ports stays (see `bridge::keep_shared`).
+pub(crate) fn teardown_host_links(s: &Session, owner: &str, removed: &mut Removed) -> Result<()> {
+    let ns = s.nl.ns(&s.host())?;
+    let mut ours: Vec<LinkState> = ns
+        .links()?
+        .into_iter()
+        .filter(|l| l.alias.as_deref().and_then(marker::owner_of) == Some(owner))
+        .collect();
+    ours.sort_by_key(|l| l.is_kind("bridge"));
+    let mut remaining: Option<Vec<LinkState>> = None;
+    for l in ours {
+        if l.is_kind("bridge") {
+            let now = remaining.get_or_insert(ns.links()?);
+            if let Some(note) = bridge::keep_shared(&ns, &l, now, owner)? {
+                removed.notes.push(note);
+                continue;
+            }
+        }
+        match ns.del_link(l.index, &l.name) {
+            Ok(()) => removed.links.push(l.name),
+            // A veth end disappears with its peer's namespace; that is fine.
+            Err(e) if e.errno() == Some(libc::ENODEV) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Reverses what a failing attach created, in reverse order, unless `commit()` was reached.

@@ -96,11 +96,7 @@ impl Netlink {
     }
 
     fn connect(&self, guest: &Guest) -> Result<Handle> {
-        let fd: OwnedFd = if guest.is_host() {
-            route_socket(0).map_err(|e| Error::io("opening a netlink socket", e))?
-        } else {
-            guest.run_inside(|| route_socket(0))?
-        };
+        let fd: OwnedFd = guest.inside("opening a netlink socket", || route_socket(0))?;
         let _enter = self.rt.enter();
         // SAFETY: we own this fd and hand it over; TokioSocket takes ownership.
         let sock = unsafe { netlink_sys::TokioSocket::from_raw_fd(fd.into_raw_fd()) };

@@ -3,7 +3,7 @@
 //! thread that opens it, so it is opened from inside the guest.
 
 use super::Ns;
-use crate::error::{Error, Result, ResultExt};
+use crate::error::Result;
 
 impl Ns<'_> {
     /// Make sure IPv6 is on for this one interface (the guest's other interfaces and its `all` /
@@ -26,12 +26,9 @@ impl Ns<'_> {
             std::fs::write(&path, b"0")?;
             Ok(true)
         };
-        let ctx = || format!("enabling IPv6 on {ifname} in {}", self.label);
-        let on = if self.guest.is_host() {
-            flip().map_err(|e| Error::io(ctx(), e))?
-        } else {
-            self.guest.run_inside(flip).ctx(ctx())?
-        };
+        let on = self
+            .guest
+            .inside(&format!("enabling IPv6 on {ifname}"), flip)?;
         if on {
             self.log(&format!("enable IPv6 on {ifname} (it was disabled)"));
         }

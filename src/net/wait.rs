@@ -107,11 +107,7 @@ impl LinkMonitor<'_> {
 impl Netlink {
     /// Subscribe to link notifications in `guest`.
     pub fn link_monitor(&self, guest: &Guest) -> Result<LinkMonitor<'_>> {
-        let fd = if guest.is_host() {
-            monitor_socket().map_err(|e| Error::io("opening a netlink monitor", e))?
-        } else {
-            guest.run_inside(monitor_socket)?
-        };
+        let fd = guest.inside("opening a netlink monitor", monitor_socket)?;
         let (conn, _h, messages) = {
             let _enter = self.rt.enter();
             // SAFETY: we own the fd and hand it over.

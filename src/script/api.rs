@@ -1048,6 +1048,9 @@ fn dhcp_impl(s: &Session, l: &Link, o: &Map) -> RhaiResult<Map> {
 
 fn down_impl(s: &Session, owner: &str) -> RhaiResult<Map> {
     let r = s.down(owner).rhai()?;
+    for note in &r.notes {
+        eprintln!("pipework: {note}");
+    }
     let mut m = Map::new();
     m.insert("links".into(), strings(r.links).into());
     m.insert("netns".into(), strings(r.netns).into());

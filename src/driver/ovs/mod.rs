@@ -12,7 +12,7 @@ use crate::guest::Guest;
 use crate::marker;
 use crate::net::VethSpec;
 use crate::parse::fmt_mac;
-use crate::session::{Created, Session};
+use crate::session::{Created, Removed, Session};
 
 pub struct OvsBridge {
     pub name: String,
@@ -114,4 +114,41 @@ impl Driver for OvsBridge {
             }
         }
     }
+}
+
+/// Rollback of a port a session added.
+pub(crate) fn undo_port(name: &str) -> Option<String> {
+    ovs::del_port(name).ok().map(|_| format!("ovs port {name}"))
+}
+
+/// Rollback of a bridge a session created, if nothing else joined it meanwhile.
+pub(crate) fn undo_bridge(name: &str) -> Option<String> {
+    ovs::del_bridge_if_empty(name)
+        .unwrap_or(false)
+        .then(|| format!("ovs bridge {name}"))
+}
+
+/// Teardown: ports marked as `owner`'s (their veth ends are gone by now), then its bridges once
+/// nobody else's ports remain on them (otherwise handed over, like a Linux bridge).
+pub(crate) fn teardown_owned(owner: &str, removed: &mut Removed) -> Result<()> {
+    if !ovs::running() {
+        return Ok(());
+    }
+    let (ports, bridges) = ovs::owned(owner);
+    for p in ports {
+        ovs::del_port(&p)?;
+    }
+    for b in bridges {
+        if ovs::del_bridge_if_empty(&b)? {
+            removed.links.push(b);
+        } else {
+            let heir = ovs::hand_over(&b, owner)?;
+            removed.notes.push(format!(
+                "keeping OVS bridge {b} (other guests are still attached){}",
+                heir.map(|h| format!("; it now belongs to {h}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
 }
