@@ -5,6 +5,7 @@
 mod bridge;
 pub(crate) mod ovs;
 mod phys;
+mod veth;
 
 pub use bridge::LinuxBridge;
 pub use ovs::OvsBridge;

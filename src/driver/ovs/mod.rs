@@ -6,12 +6,11 @@ pub(crate) mod vsctl;
 
 use vsctl as ovs;
 
-use super::{configure_guest_end, host_ifname, AttachOpts, Attachment, Driver, Undo};
+use super::veth::{self, Port, Switch};
+use super::{AttachOpts, Attachment, Driver};
 use crate::error::{Error, Result};
 use crate::guest::Guest;
-use crate::marker;
-use crate::net::VethSpec;
-use crate::parse::fmt_mac;
+use crate::net::{LinkState, Ns};
 use crate::session::{Created, Removed, Session};
 
 pub struct OvsBridge {
@@ -24,95 +23,83 @@ impl Driver for OvsBridge {
     }
 
     fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
-        if guest.is_host() {
-            return Err(Error::guest(
-                guest,
-                "the host is already on its bridges; attach a namespace or container",
-            ));
-        }
+        veth::refuse_host(guest)?;
         if !ovs::is_bridge(&self.name) {
             return Err(Error::not_found("OVS bridge", &self.name, None));
         }
-        let host = s.host();
-        let hns = s.nl.ns(&host)?;
-        let gns = s.nl.ns(guest)?;
-        let (host_if, _) = host_ifname(opts, guest);
-        let mut att = Attachment::new(s, guest, opts, self.describe(), host_if.clone());
-        att.undo = vec![
-            Created::Link {
-                guest: host.clone(),
-                name: host_if.clone(),
-            },
-            Created::OvsPort(host_if.clone()),
-        ];
-        let label = guest.to_string();
-        let ids = [
-            ("owner", att.owner.as_str()),
-            ("guest", label.as_str()),
-            ("interface", host_if.as_str()),
-            ("bridge", self.name.as_str()),
-        ];
-        // Like the original (and our Linux bridge driver): the pair inherits the bridge's MTU — the
+        // Like the original (and the Linux bridge): the pair inherits the bridge's MTU — the
         // bridge's internal interface carries it — unless told otherwise.
-        let bridge_mtu = hns.link(&self.name)?.map(|l| l.mtu).filter(|m| *m != 0);
-        let created = hns.add_veth(&VethSpec {
-            host_name: &host_if,
-            host_master: None,
-            peer_name: &opts.ifname,
-            peer_ns: Some(guest.fd()),
-            peer_mac: opts.mac,
-            mtu: opts.mtu.or(bridge_mtu),
-        });
-        match created {
-            Ok(()) => {}
-            Err(e) if e.errno() == Some(libc::EEXIST) => {
-                let (g, h) = (gns.link(&opts.ifname)?, hns.link(&host_if)?);
-                return match (g, h) {
-                    (Some(g), Some(h)) if g.is_kind("veth") && h.peer == Some(g.index) => {
-                        // Re-run: converge port membership and tag, then the guest end.
-                        ovs::add_port(&self.name, &host_if, opts.vlan, &ids)?;
-                        if ovs::port_tag(&host_if) != opts.vlan {
-                            ovs::del_port(&host_if)?;
-                            ovs::add_port(&self.name, &host_if, opts.vlan, &ids)?;
-                        }
-                        configure_guest_end(&gns, &g, opts, false)?;
-                        att.created = false;
-                        att.mac = opts.mac.map(|m| fmt_mac(&m)).or(g.mac).unwrap_or_default();
-                        Ok(att)
-                    }
-                    _ => Err(Error::Conflict(format!(
-                        "{host_if} or {} already exists and is not pipework's link from {guest}; set `ifname`/`host_ifname`",
-                        opts.ifname
-                    ))),
-                };
-            }
-            Err(e) => return Err(e),
+        let mtu =
+            s.nl.ns(&s.host())?
+                .link(&self.name)?
+                .map(|l| l.mtu)
+                .filter(|m| *m != 0);
+        veth::attach(
+            s,
+            guest,
+            opts,
+            &On {
+                name: &self.name,
+                mtu,
+            },
+        )
+    }
+}
+
+/// An OVS bridge as the veth attach sees it: the host end becomes a port after it is up.
+struct On<'a> {
+    name: &'a str,
+    mtu: Option<u32>,
+}
+
+impl On<'_> {
+    fn add_port(&self, port: &Port) -> Result<()> {
+        let ids = [
+            ("owner", port.owner),
+            ("guest", port.guest),
+            ("interface", port.host_if),
+            ("bridge", self.name),
+        ];
+        ovs::add_port(self.name, port.host_if, port.vlan, &ids)
+    }
+}
+
+impl Switch for On<'_> {
+    fn describe(&self) -> String {
+        format!("OVS bridge {}", self.name)
+    }
+
+    fn master(&self) -> Option<u32> {
+        None
+    }
+
+    fn mtu(&self) -> Option<u32> {
+        self.mtu
+    }
+
+    fn undo_extra(&self, host_if: &str) -> Vec<Created> {
+        vec![Created::OvsPort(host_if.to_string())]
+    }
+
+    fn join(&self, _hns: &Ns, port: &Port) -> Result<()> {
+        self.add_port(port)
+    }
+
+    fn leave(&self, host_if: &str) {
+        let _ = ovs::del_port(host_if);
+    }
+
+    fn is_member(&self, _h: &LinkState) -> bool {
+        true // add-port --may-exist converges it (or says which bridge has it)
+    }
+
+    fn rejoin(&self, _hns: &Ns, _h: &LinkState, port: &Port) -> Result<()> {
+        self.add_port(port)?;
+        if ovs::port_tag(port.host_if) != port.vlan {
+            ovs::del_port(port.host_if)?;
+            self.add_port(port)?;
         }
-        let mut undo = Undo::new(s);
-        undo.created_link(&host, &host_if);
-        hns.finish_host_port(
-            &host_if,
-            &marker::encode(&s.owner(), &[("guest", &label), ("if", &opts.ifname)]),
-        )?;
-        ovs::add_port(&self.name, &host_if, opts.vlan, &ids)?;
-        let rest = (|| {
-            let gl = gns
-                .link(&opts.ifname)?
-                .ok_or_else(|| Error::not_found("interface", &opts.ifname, Some(label.clone())))?;
-            configure_guest_end(&gns, &gl, opts, true)?;
-            Ok(gl)
-        })();
-        match rest {
-            Ok(gl) => {
-                att.mac = gl.mac.unwrap_or_default();
-                undo.commit();
-                Ok(att)
-            }
-            Err(e) => {
-                let _ = ovs::del_port(&host_if);
-                Err(e)
-            }
-        }
+        Ok(())
     }
 }
 
