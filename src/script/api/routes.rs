@@ -1,0 +1,70 @@
+//! Routes and policy rules, with the route-map decoder.
+
+use super::*;
+
+pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
+    let ss = s.clone();
+    reg!(engine, "route", ["guest: Guest", "spec: &str", "bool"],
+        "Add/delete/replace a route, iproute2 style: \"add 10.0.0.0/8 via 198.18.0.254 dev eth1 metric 10\"; false if an identical route was already there.",
+        move |g: Guest, t: &str| ss.route(&g, &RouteSpec::parse(t).rhai()?).rhai());
+    let ss = s.clone();
+    reg!(engine, "route", ["guest: Guest", "spec: Map", "bool"],
+        "Structured route: #{op, to, via, dev, metric, table, src, onlink} (op defaults to add, to to default).",
+        move |g: Guest, o: Map| ss.route(&g, &route_from_map(&o)?).rhai());
+    let ss = s.clone();
+    reg!(
+        engine,
+        "rule",
+        ["guest: Guest", "spec: &str", "bool"],
+        "Add/delete a policy routing rule, iproute2 style: \"add from 198.18.0.0/24 table 100 priority 100\"; false if it was already there.",
+        move |g: Guest, t: &str| ss.rule(&g, &crate::net::RuleSpec::parse(t).rhai()?).rhai()
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "routes",
+        ["guest: Guest", "Array"],
+        "The main-table routes of a guest, as strings.",
+        move |g: Guest| Ok::<_, Box<EvalAltResult>>(strings(ss.routes(&g).rhai()?))
+    );
+}
+
+fn route_from_map(o: &Map) -> RhaiResult<RouteSpec> {
+    let f = "route";
+    check_keys(
+        f,
+        o,
+        &["op", "to", "via", "dev", "metric", "table", "src", "onlink"],
+    )?;
+    let op = match opt_str(f, o, "op")?.as_deref() {
+        None | Some("add") => RouteOp::Add,
+        Some("del" | "delete") => RouteOp::Del,
+        Some("replace") => RouteOp::Replace,
+        Some(x) => {
+            return err(format!(
+                "route(): op must be add, del or replace, not {x:?}"
+            ))
+        }
+    };
+    let via = opt_str(f, o, "via")?
+        .map(|v| parse::ip(&v))
+        .transpose()
+        .rhai()?;
+    let src = opt_str(f, o, "src")?
+        .map(|v| parse::ip(&v))
+        .transpose()
+        .rhai()?;
+    let to = opt_str(f, o, "to")?.unwrap_or_else(|| "default".into());
+    let mut spec = RouteSpec::new(op, parse::destination(&to, via.or(src)).rhai()?);
+    spec.via = via;
+    spec.src = src;
+    spec.dev = opt_str(f, o, "dev")?
+        .map(|d| parse::ifname(&d))
+        .transpose()
+        .rhai()?;
+    spec.metric = opt_int(f, o, "metric")?.map(|m| m as u32);
+    spec.table = opt_int(f, o, "table")?.map(|m| m as u32);
+    spec.onlink = opt_bool(f, o, "onlink")?.unwrap_or(false);
+    spec.check().rhai()?;
+    Ok(spec)
+}

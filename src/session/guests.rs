@@ -1,0 +1,180 @@
+//! Guests: named namespaces (created and recorded as ours), processes, containers, and running
+//! programs inside them.
+
+use super::*;
+
+/// Result of running a program inside a guest.
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Session {
+    /// A named namespace, created (and marked as ours) if missing; its loopback is brought up.
+    pub fn netns(&self, name: &str) -> Result<Guest> {
+        if let Some(g) = Guest::open_netns(name)? {
+            return Ok(g);
+        }
+        if self.nl.verbose {
+            eprintln!("netns: create {name}");
+        }
+        let g = Guest::create_netns(name)?;
+        let setup = guest::mark_netns_owner(name, &self.owner(), g.id).and_then(|_| {
+            let ns = self.nl.ns(&g)?;
+            let lo = ns
+                .link("lo")?
+                .ok_or_else(|| Error::not_found("interface", "lo", Some(g.to_string())))?;
+            ns.set_link(lo.index, "lo", &crate::net::link_up())
+        });
+        if let Err(e) = setup {
+            self.nl.forget(&g);
+            let _ = Guest::delete_netns(name);
+            return Err(e.context(format!("creating netns {name}")));
+        }
+        self.record(Created::Netns(name.to_string(), g.id));
+        Ok(g)
+    }
+
+    /// Resolve a guest from text, as recipes and the command line receive it: `netns:NAME`, `pid:N`,
+    /// `host`, or a bare name (a named namespace). Container runtimes extend this table.
+    pub fn guest(&self, spec: &str) -> Result<Guest> {
+        match spec.split_once(':') {
+            Some(("netns", n)) => self.netns(n),
+            Some(("pid", p)) => {
+                let pid = p
+                    .parse()
+                    .map_err(|_| Error::invalid("guest", spec, "pid:N needs a number"))?;
+                Guest::pid(pid)
+            }
+            Some(("container" | "docker" | "podman", n)) => self.container(n),
+            Some(("lxc", n)) => self.lxc(n),
+            Some((kind, _)) => Err(Error::invalid(
+                "guest",
+                spec,
+                format!("unknown kind {kind:?} (use netns:NAME, pid:N, container:NAME, lxc:NAME or host)"),
+            )),
+            None if spec == "host" => Ok(self.host()),
+            None => self.netns(spec),
+        }
+    }
+
+    /// A Docker/podman container by name or id.
+    pub fn container(&self, name: &str) -> Result<Guest> {
+        match crate::containers::docker(&self.nl, name)? {
+            crate::containers::Lookup::Found(g) => Ok(g),
+            crate::containers::Lookup::Unknown(why) => Err(Error::guest(
+                format!("container:{name}"),
+                format!("not found: {why}"),
+            )),
+        }
+    }
+
+    /// An LXC container by name.
+    pub fn lxc(&self, name: &str) -> Result<Guest> {
+        match crate::containers::lxc(name)? {
+            crate::containers::Lookup::Found(g) => Ok(g),
+            crate::containers::Lookup::Unknown(why) => Err(Error::guest(
+                format!("lxc:{name}"),
+                format!("not found: {why}"),
+            )),
+        }
+    }
+
+    /// Resolve a guest that must already exist (the classic command line: a typo must not create a
+    /// namespace). Explicit kinds (`netns:`, `pid:`, `container:`/`docker:`, `lxc:`) or, for a bare
+    /// name, like the original: an LXC cgroup, then Docker/podman, then a named netns.
+    pub fn guest_existing(&self, spec: &str) -> Result<Guest> {
+        let g = self.find_existing(spec);
+        if let Ok(g) = &g {
+            self.nl.trace(format_args!("guest {spec} is {g}"));
+        }
+        g
+    }
+
+    fn find_existing(&self, spec: &str) -> Result<Guest> {
+        match spec.split_once(':') {
+            Some(("netns", n)) => {
+                Guest::open_netns(n)?.ok_or_else(|| Error::not_found("network namespace", n, None))
+            }
+            // These kinds resolve only what exists anyway.
+            Some(("pid" | "container" | "docker" | "podman" | "lxc", _)) => self.guest(spec),
+            _ if spec == "host" => Ok(self.host()),
+            _ => {
+                use crate::containers::Lookup;
+                // Both asked at once (the cgroup walk on a thread while Docker answers), the
+                // answers taken in the original's order: LXC first, then Docker.
+                let (lxc, docker) = std::thread::scope(|sc| {
+                    let lxc = sc.spawn(|| crate::containers::lxc(spec));
+                    let docker = crate::containers::docker(&self.nl, spec);
+                    let lxc = lxc.join().unwrap_or_else(|_| {
+                        Err(Error::guest(spec, "the LXC lookup thread panicked"))
+                    });
+                    (lxc, docker)
+                });
+                let lxc = match lxc? {
+                    Lookup::Found(g) => return Ok(g),
+                    Lookup::Unknown(why) => why,
+                };
+                let docker = match docker? {
+                    Lookup::Found(g) => return Ok(g),
+                    Lookup::Unknown(why) => why,
+                };
+                match Guest::open_netns(spec) {
+                    Ok(Some(g)) => Ok(g),
+                    _ => Err(Error::guest(
+                        spec,
+                        format!("not found: {docker}; {lxc}; no named network namespace either"),
+                    )),
+                }
+            }
+        }
+    }
+
+    pub fn delete_netns(&self, g: &Guest) -> Result<()> {
+        let name = g
+            .name()
+            .ok_or_else(|| Error::guest(g, "only named namespaces can be deleted"))?;
+        self.nl.forget(g);
+        Guest::delete_netns(name)?;
+        self.journal
+            .borrow_mut()
+            .retain(|c| !matches!(c, Created::Netns(n, _) if n == name));
+        Ok(())
+    }
+
+    /// Delete a namespace this session created — if it still is that namespace.
+    pub(super) fn undo_netns(&self, name: &str, id: crate::guest::NsId) -> Option<String> {
+        let g = Guest::open_netns(name)
+            .ok()
+            .flatten()
+            .filter(|g| g.id == id)?;
+        self.nl.forget(&g);
+        drop(g);
+        match Guest::delete_netns(name) {
+            Ok(()) => Some(format!("netns {name}")),
+            Err(e) => {
+                eprintln!("pipework: rollback: {e}");
+                None
+            }
+        }
+    }
+
+    /// Run a program inside the guest's network namespace (argument vector, never a shell).
+    pub fn exec(&self, guest: &Guest, argv: &[String]) -> Result<ExecOutput> {
+        if self.nl.verbose {
+            eprintln!("exec [{guest}] {argv:?}");
+        }
+        let out = guest
+            .command(argv)?
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| Error::guest(guest, format!("running {:?}: {e}", argv[0])))?;
+        Ok(ExecOutput {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+}

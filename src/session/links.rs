@@ -1,0 +1,257 @@
+//! Links: bridges (Linux and OVS) in the host, interfaces made inside one guest (dummy, VLAN), and
+//! the plain link and address operations scripts use.
+
+use super::*;
+
+/// A Linux bridge in the host namespace.
+#[derive(Clone, Debug)]
+pub struct Bridge {
+    pub name: String,
+    pub created: bool,
+}
+
+#[derive(Default, Clone, Debug)]
+pub struct BridgeOpts {
+    pub mtu: Option<u32>,
+    /// 802.1Q-aware bridge: ports can be put into VLANs (`veth(…, #{vlan: 10})`).
+    pub vlan_filtering: Option<bool>,
+}
+
+impl Session {
+    /// Ensure a Linux bridge exists in the host namespace, up, with the wanted MTU.
+    pub fn bridge(&self, name: &str, opts: &BridgeOpts) -> Result<Bridge> {
+        parse::ifname(name)?;
+        let ns = self.nl.ns(&self.host)?;
+        match ns.link(name)? {
+            Some(l) if l.is_kind("bridge") => {
+                let change = crate::net::LinkChange {
+                    up: (!l.up).then_some(true),
+                    mtu: opts.mtu.filter(|m| *m != l.mtu),
+                    ..Default::default()
+                };
+                if change.up.is_some() || change.mtu.is_some() {
+                    ns.set_link(l.index, name, &change)?;
+                }
+                if let Some(f) = opts.vlan_filtering.filter(|f| Some(*f) != l.vlan_filtering) {
+                    ns.set_vlan_filtering(l.index, name, f)?;
+                }
+                Ok(Bridge {
+                    name: name.into(),
+                    created: false,
+                })
+            }
+            Some(l) => Err(Error::Conflict(format!(
+                "{name} exists in the host but is a {} interface, not a bridge",
+                l.kind.as_deref().unwrap_or("plain")
+            ))),
+            None => {
+                let alias = marker::encode(&self.owner(), &[]);
+                ns.add_bridge(name, opts.mtu, opts.vlan_filtering.unwrap_or(false))?;
+                if let Err(e) = ns.set_alias(name, &alias) {
+                    let _ = ns.del_link_by_name(name);
+                    return Err(e);
+                }
+                self.record(Created::Link {
+                    guest: self.host(),
+                    name: name.to_string(),
+                });
+                Ok(Bridge {
+                    name: name.into(),
+                    created: true,
+                })
+            }
+        }
+    }
+
+    /// What the host interface `name` is, and so which driver attaches through it.
+    pub fn host_kind(&self, name: &str, direct_phys: bool) -> Result<crate::driver::HostKind> {
+        let existing = self.nl.ns(&self.host)?.link(name)?;
+        crate::driver::HostKind::of(existing.as_ref(), name, direct_phys)
+    }
+
+    /// Ensure an Open vSwitch bridge (userspace datapath where the kernel has no OVS module).
+    pub fn ovs_bridge(&self, name: &str) -> Result<Bridge> {
+        parse::ifname(name)?;
+        let created = crate::driver::ovs::vsctl::ensure_bridge(name, &self.owner())?;
+        if created {
+            self.record(Created::Ovs(name.to_string()));
+            // Its interface comes up like a Linux bridge's.
+            let ns = self.nl.ns(&self.host)?;
+            if let Some(l) = ns.link(name)? {
+                if !l.up {
+                    ns.set_link(l.index, name, &crate::net::link_up())?;
+                }
+            }
+        }
+        Ok(Bridge {
+            name: name.to_string(),
+            created,
+        })
+    }
+
+    /// Ensure a dummy interface inside a guest, up, with the given addresses/MTU/MAC.
+    pub fn dummy(&self, guest: &Guest, opts: &AttachOpts) -> Result<LinkState> {
+        self.ensure_local_link(guest, opts, "dummy", None, |ns| ns.add_dummy(&opts.ifname))
+    }
+
+    /// Ensure an 802.1Q sub-interface of `parent` (inside the same guest) with VLAN id `id`.
+    pub fn vlan(
+        &self,
+        guest: &Guest,
+        parent: &str,
+        id: u16,
+        opts: &AttachOpts,
+    ) -> Result<LinkState> {
+        crate::parse::vlan_id(id as i64)?;
+        let p = self.link(guest, parent)?;
+        self.ensure_local_link(guest, opts, "vlan", Some(id), |ns| {
+            ns.add_vlan(&opts.ifname, p.index, id)
+        })
+    }
+
+    /// Shared "ensure" for interfaces created inside one namespace: create if missing (marked with
+    /// the owner, rolled back if configuring it fails), accept if it exists in the wanted kind,
+    /// then converge its state.
+    fn ensure_local_link(
+        &self,
+        guest: &Guest,
+        opts: &AttachOpts,
+        kind: &str,
+        vlan_id: Option<u16>,
+        create: impl FnOnce(&crate::net::Ns) -> Result<()>,
+    ) -> Result<LinkState> {
+        opts.validate_common()?;
+        let ns = self.nl.ns(guest)?;
+        let name = &opts.ifname;
+        let ctx = || format!("{kind} {name} in {guest}");
+        let (l, fresh) = match ns.link(name)? {
+            Some(l) if l.is_kind(kind) && (vlan_id.is_none() || l.vlan_id == vlan_id) => (l, false),
+            Some(l) => {
+                return Err(Error::Conflict(format!(
+                    "{name} already exists in {guest} as a {} interface{}; pick another name",
+                    l.kind.as_deref().unwrap_or("plain"),
+                    l.vlan_id
+                        .map(|v| format!(" with VLAN id {v}"))
+                        .unwrap_or_default()
+                )))
+            }
+            None => {
+                create(&ns).ctx(ctx())?;
+                let res = ns
+                    .set_alias(
+                        name,
+                        &marker::encode(&self.owner(), &[("guest", &guest.to_string())]),
+                    )
+                    .and_then(|_| {
+                        ns.link(name)?.ok_or_else(|| {
+                            Error::not_found("interface", name, Some(guest.to_string()))
+                        })
+                    });
+                match res {
+                    Ok(l) => (l, true),
+                    Err(e) => {
+                        let _ = ns.del_link_by_name(name);
+                        return Err(e.context(ctx()));
+                    }
+                }
+            }
+        };
+        if let Err(e) = crate::driver::configure_guest_end(&ns, &l, opts, fresh) {
+            if fresh {
+                let _ = ns.del_link_by_name(name);
+            }
+            return Err(e.context(ctx()));
+        }
+        if fresh {
+            self.record(Created::Link {
+                guest: guest.clone(),
+                name: name.clone(),
+            });
+        }
+        ns.link(name)?
+            .ok_or_else(|| Error::not_found("interface", name, Some(guest.to_string())))
+    }
+
+    /// Announce every IPv4 address of an interface with a gratuitous ARP. Returns how many.
+    pub fn arp(&self, guest: &Guest, ifname: &str) -> Result<usize> {
+        let l = self.link(guest, ifname)?;
+        let mac = l.mac_bytes().ok_or_else(|| {
+            Error::invalid("interface", ifname, "has no Ethernet MAC to announce from")
+        })?;
+        let v4: Vec<_> = self
+            .addrs(guest, ifname)?
+            .into_iter()
+            .filter_map(|a| match a {
+                IpNetwork::V4(v4) => Some(v4.ip()),
+                IpNetwork::V6(_) => None,
+            })
+            .collect();
+        crate::net::arp::gratuitous(guest, l.index, mac, &v4)?;
+        Ok(v4.len())
+    }
+
+    /// How long a script's `wait` blocks when it names no timeout: a wait is never unbounded by
+    /// accident. (The classic `--wait`, a container entrypoint waiting for the host, is the one
+    /// deliberate exception: like the original it waits until told otherwise.)
+    pub const WAIT_DEFAULT: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// Block until `ifname` exists in `guest` (and, with `carrier`, has carrier), at most `timeout`
+    /// (`None`: until it does — the classic `--wait` only).
+    pub fn wait_link(
+        &self,
+        guest: &Guest,
+        ifname: &str,
+        carrier: bool,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<LinkState> {
+        self.nl.wait_link(guest, ifname, carrier, timeout)
+    }
+
+    pub fn link(&self, guest: &Guest, name: &str) -> Result<LinkState> {
+        self.nl
+            .ns(guest)?
+            .link(name)?
+            .ok_or_else(|| Error::not_found("interface", name, Some(guest.to_string())))
+    }
+
+    pub fn links(&self, guest: &Guest) -> Result<Vec<LinkState>> {
+        self.nl.ns(guest)?.links()
+    }
+
+    pub fn addrs(&self, guest: &Guest, ifname: &str) -> Result<Vec<IpNetwork>> {
+        let l = self.link(guest, ifname)?;
+        Ok(self
+            .nl
+            .ns(guest)?
+            .addrs(Some(l.index))?
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect())
+    }
+
+    /// Add an address (no-op if present). Returns whether it was added.
+    pub fn addr_add(&self, guest: &Guest, ifname: &str, net: IpNetwork) -> Result<bool> {
+        let l = self.link(guest, ifname)?;
+        self.nl.ns(guest)?.ensure_addr(l.index, ifname, net)
+    }
+
+    pub fn addr_del(&self, guest: &Guest, ifname: &str, net: IpNetwork) -> Result<()> {
+        let l = self.link(guest, ifname)?;
+        self.nl.ns(guest)?.del_addr(l.index, ifname, net)
+    }
+
+    pub fn set_link(
+        &self,
+        guest: &Guest,
+        name: &str,
+        change: &crate::net::LinkChange,
+    ) -> Result<()> {
+        let l = self.link(guest, name)?;
+        self.nl.ns(guest)?.set_link(l.index, name, change)
+    }
+
+    pub fn del_link(&self, guest: &Guest, name: &str) -> Result<()> {
+        let l = self.link(guest, name)?;
+        self.nl.ns(guest)?.del_link(l.index, name)
+    }
+}

@@ -1,0 +1,137 @@
+//! The plumbing core: one `Session` holds the netlink connections and the current owner, and offers
+//! the operations every front end (classic argv, `-e`, `run`, REPL) reaches. Nothing here knows Rhai.
+
+use crate::dhcp::{self, DhcpOpts, Lease};
+use crate::driver::{AttachOpts, Attachment, Driver};
+use crate::error::{Error, Result, ResultExt};
+use crate::guest::{self, Guest};
+use crate::marker;
+use crate::net::{LinkState, Netlink, RouteSpec};
+use crate::parse;
+use ipnetwork::IpNetwork;
+use std::cell::RefCell;
+
+mod guests;
+mod leases;
+mod links;
+mod routing;
+mod teardown;
+
+pub use guests::ExecOutput;
+pub use leases::DhcpResult;
+pub use links::{Bridge, BridgeOpts};
+
+pub struct Session {
+    /// The core's own: front ends reach the kernel only through Session's methods.
+    pub(crate) nl: Netlink,
+    owner: RefCell<String>,
+    host: Guest,
+    /// What this process created, in order, so a failed run can be rolled back as a whole.
+    journal: RefCell<Vec<Created>>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Created {
+    /// A named namespace, with the identity it had at creation (a rollback must not delete a
+    /// namespace someone made by the same name in the meantime).
+    Netns(String, crate::guest::NsId),
+    Ovs(String),
+    /// A port in an OVS bridge (its interface is a `Link` of its own).
+    OvsPort(String),
+    Link {
+        guest: Guest,
+        name: String,
+    },
+    /// A process left running (a DHCP lease keeper or client), by its pid file.
+    Process(std::path::PathBuf),
+}
+
+impl Created {
+    /// Undo this one thing, by the room that made it. Returns what was removed, if anything was.
+    fn undo(&self, s: &Session) -> Option<String> {
+        match self {
+            Created::Link { guest, name } => crate::driver::undo_link(s, guest, name),
+            Created::OvsPort(name) => crate::driver::ovs::undo_port(name),
+            Created::Ovs(name) => crate::driver::ovs::undo_bridge(name),
+            Created::Process(pidfile) => dhcp::undo_process(pidfile),
+            Created::Netns(name, id) => s.undo_netns(name, *id),
+        }
+    }
+}
+
+/// What `down()` removed, and what it has to say about what it left (the front end prints those).
+#[derive(Default, Debug)]
+pub struct Removed {
+    pub links: Vec<String>,
+    /// Pid files of DHCP clients that were stopped.
+    pub clients: Vec<String>,
+    pub netns: Vec<String>,
+    /// Bridges kept for other owners, records dropped, files put back: one sentence each.
+    pub notes: Vec<String>,
+}
+
+impl Session {
+    pub fn new(verbose: bool) -> Result<Session> {
+        Ok(Session {
+            nl: Netlink::new(verbose)?,
+            owner: RefCell::new("cli".into()),
+            host: Guest::host()?,
+            journal: RefCell::new(vec![]),
+        })
+    }
+
+    pub fn owner(&self) -> String {
+        self.owner.borrow().clone()
+    }
+
+    pub fn set_owner(&self, owner: &str) -> Result<()> {
+        marker::validate_owner(owner)?;
+        *self.owner.borrow_mut() = owner.to_string();
+        Ok(())
+    }
+
+    pub fn host(&self) -> Guest {
+        self.host.clone()
+    }
+
+    /// Attach a guest through a host-side driver (bridge today; OVS, macvlan … slot in the same way).
+    pub fn attach(
+        &self,
+        guest: &Guest,
+        driver: &dyn Driver,
+        opts: &AttachOpts,
+    ) -> Result<Attachment> {
+        let a = driver
+            .validate(opts)
+            .and_then(|_| driver.attach(self, guest, opts))
+            .ctx(format!("attaching {guest} to {}", driver.describe()))?;
+        if a.created {
+            for c in &a.undo {
+                self.record(c.clone());
+            }
+        }
+        Ok(a)
+    }
+
+    fn record(&self, c: Created) {
+        self.journal.borrow_mut().push(c);
+    }
+
+    /// Undo everything this session created, newest first (a failed `run` or `-e` leaves nothing).
+    /// Objects that already existed before the run are never touched. Returns what was removed.
+    pub fn rollback(&self) -> Vec<String> {
+        let mut undone = vec![];
+        let items: Vec<Created> = self.journal.borrow_mut().drain(..).rev().collect();
+        for c in items {
+            if let Some(done) = c.undo(self) {
+                undone.push(done);
+            }
+        }
+        undone
+    }
+
+    /// `-v`: a line on stderr, stamped with the time since the session began.
+    pub fn trace(&self, what: std::fmt::Arguments) {
+        self.nl.trace(what)
+    }
+}

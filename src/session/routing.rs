@@ -1,0 +1,53 @@
+//! Routes, policy rules and queueing disciplines inside a guest.
+
+use super::*;
+
+impl Session {
+    /// Add or delete a policy routing rule in a guest. Returns false when the rule was already there.
+    pub fn rule(&self, guest: &Guest, spec: &crate::net::RuleSpec) -> Result<bool> {
+        self.nl.ns(guest)?.apply_rule(spec)
+    }
+
+    /// Put a root qdisc on a link: netem impairment, tbf rate limit, or back to the kernel default.
+    pub fn tc(&self, guest: &Guest, ifname: &str, q: &crate::net::Qdisc) -> Result<()> {
+        let l = self.link(guest, ifname)?;
+        self.nl.ns(guest)?.set_root_qdisc(l.index, ifname, q)
+    }
+
+    /// Apply a route in a guest. Returns false when the route was already there.
+    pub fn route(&self, guest: &Guest, spec: &RouteSpec) -> Result<bool> {
+        let ns = self.nl.ns(guest)?;
+        let oif = match &spec.dev {
+            Some(d) => Some(self.link(guest, d)?.index),
+            None => None,
+        };
+        ns.apply_route(spec, oif)
+    }
+
+    pub fn routes(&self, guest: &Guest) -> Result<Vec<String>> {
+        let ns = self.nl.ns(guest)?;
+        let links = ns.links()?;
+        let name = |i: u32| links.iter().find(|l| l.index == i).map(|l| l.name.clone());
+        let mut out = vec![];
+        for v6 in [false, true] {
+            for r in ns.routes(v6)? {
+                let mut s = if r.dst.prefix() == 0 {
+                    "default".to_string()
+                } else {
+                    r.dst.to_string()
+                };
+                if let Some(g) = r.via {
+                    s.push_str(&format!(" via {g}"));
+                }
+                if let Some(d) = r.dev.and_then(name) {
+                    s.push_str(&format!(" dev {d}"));
+                }
+                if let Some(m) = r.metric {
+                    s.push_str(&format!(" metric {m}"));
+                }
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+}
