@@ -40,6 +40,15 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
 
+    /// Something we waited for did not happen in time (an interface, a DHCP server, a port).
+    #[error("{0}")]
+    Timeout(String),
+
+    /// A program or service pipework drives (ovs-vsctl, a DHCP client, a DHCP server) failed or
+    /// refused; the message carries its own words.
+    #[error("{tool}: {msg}")]
+    External { tool: String, msg: String },
+
     #[error("{ctx}: {source}")]
     Io {
         ctx: String,
@@ -54,6 +63,32 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+}
+
+impl Error {
+    /// The kind of failure, one word a script can tell apart (`catch (e) { if e.kind == "timeout" … }`):
+    /// invalid, netlink, guest, not_found, conflict, timeout, external, io. Context layers keep the
+    /// kind of what they wrap.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Invalid { .. } => "invalid",
+            Error::Netlink { .. } => "netlink",
+            Error::Guest { .. } => "guest",
+            Error::NotFound { .. } => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::Timeout(_) => "timeout",
+            Error::External { .. } => "external",
+            Error::Io { .. } => "io",
+            Error::Context { source, .. } => source.kind(),
+        }
+    }
+
+    pub fn external(tool: impl fmt::Display, msg: impl fmt::Display) -> Self {
+        Error::External {
+            tool: tool.to_string(),
+            msg: msg.to_string(),
+        }
+    }
 }
 
 fn in_ns(ns: &Option<String>) -> String {

@@ -330,7 +330,7 @@ fn no_server_times_out_and_rolls_back() {
     // Same for an installed client that finds nobody.
     let out = w.cmd(&[&br, &format!("netns:{c}"), "udhcpc:-t 1 -T 1"]);
     let err = fails(&out);
-    assert!(err.contains("DHCP client udhcpc found no lease"), "{err}");
+    assert!(err.contains("DHCP client udhcpc: found no lease"), "{err}");
     assert!(link(Some(&c), "eth1").is_none() && link(None, &br).is_none());
     host_resolv.assert_unchanged();
 }

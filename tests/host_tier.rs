@@ -925,3 +925,32 @@ fn attachments_go_to_dhcp() {
     assert!(!err.contains("Function not found"), "{err}");
     assert!(err.contains("DHCP") || err.contains("dhcp"), "{err}");
 }
+
+/// Errors keep their kind across the Rhai boundary: `catch (e)` reads `e.kind` and `e.message`,
+/// so a script can retry a time-out and give up on bad input; uncaught, they still print as one
+/// line with the script position.
+#[test]
+fn scripts_tell_error_kinds_apart() {
+    let w = World::new("ek");
+    let g = w.ns("a");
+    let out = ok(&w.eval(&format!(
+        r#"let kinds = [];
+        try {{ veth(netns({g:?}), bridge({br:?}), #{{ip: "bad"}}) }} catch (e) {{ kinds.push(e.kind) }}
+        try {{ link(netns({g:?}), "nosuch") }} catch (e) {{ kinds.push(e.kind) }}
+        try {{ wait(netns({g:?}), "nosuch", #{{timeout: "100ms"}}) }} catch (e) {{ kinds.push(e.kind); kinds.push(e.message) }}
+        kinds"#,
+        br = w.br()
+    )));
+    let flat: String = out.split_whitespace().collect();
+    assert!(
+        flat.starts_with(r#"["invalid","not_found","timeout","netns:"#)
+            && out.contains("timed out after 100ms"),
+        "{out}"
+    );
+    let err = fails(&w.eval(&format!("link(netns({g:?}), \"nosuch\")")));
+    assert!(
+        err.contains("Runtime error: interface \"nosuch\" not found")
+            && err.contains("(line 1, position"),
+        "{err}"
+    );
+}

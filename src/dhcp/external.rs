@@ -47,9 +47,10 @@ pub fn check_installed(client: &str) -> Result<PathBuf> {
             "dhcpcd" => "dhcpcd-base",
             _ => "udhcpc",
         };
-        Error::Conflict(format!(
-            "DHCP client {client} is not installed on this host (Debian: apt install {package}); `dhcp` uses pipework's built-in client instead"
-        ))
+        Error::external(
+            format!("DHCP client {client}"),
+            format!("not installed on this host (Debian: apt install {package}); `dhcp` uses pipework's built-in client instead"),
+        )
     })
 }
 
@@ -233,11 +234,13 @@ pub fn run(
             .or_else(|| log.lines().rev().find(|l| !l.trim().is_empty()))
             .map(|l| format!(": {}", l.trim()))
             .unwrap_or_default();
-        return Err(Error::Conflict(format!(
-            "DHCP client {} found no lease on {ifname} in {guest} ({status}){why} (full output: {})",
-            e.client,
-            errlog.display()
-        )));
+        return Err(Error::external(
+            format!("DHCP client {}", e.client),
+            format!(
+                "found no lease on {ifname} in {guest} ({status}){why} (full output: {})",
+                errlog.display()
+            ),
+        ));
     }
     let _ = std::fs::remove_file(&errlog);
     if !e.keep {

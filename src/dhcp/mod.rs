@@ -256,8 +256,13 @@ impl Client<'_> {
 
     fn send(&self, m: &Message) -> Result<()> {
         let mut payload = Vec::with_capacity(300);
-        m.encode(&mut Encoder::new(&mut payload))
-            .map_err(|e| Error::Conflict(format!("encoding a DHCP message: {e}")))?;
+        m.encode(&mut Encoder::new(&mut payload)).map_err(|e| {
+            Error::invalid(
+                "DHCP message",
+                "(outgoing)",
+                format!("cannot be encoded: {e}"),
+            )
+        })?;
         let pkt = frame::udp_ipv4(Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, 68, 67, &payload);
         let to = crate::net::arp::link_addr(ETH_P_IP, self.ifindex, [0xff; 6]);
         crate::net::arp::send_frame(&self.sock, &pkt, &to)
@@ -344,7 +349,7 @@ impl Client<'_> {
     fn run(&self) -> Result<Lease> {
         let deadline = self.started + self.opts.timeout;
         let silent = || {
-            Error::Conflict(format!(
+            Error::Timeout(format!(
                 "no DHCP server answered on {} within {:?} (is a server on that segment, and is the host side up?)",
                 self.label, self.opts.timeout
             ))
@@ -376,10 +381,10 @@ impl Client<'_> {
                 return Lease::from_ack(&reply);
             }
             if Instant::now() >= deadline {
-                return Err(Error::Conflict(format!(
-                    "DHCP server {server} refused (NAK) the address it offered on {}",
-                    self.label
-                )));
+                return Err(Error::external(
+                    format!("DHCP server {server}"),
+                    format!("refused (NAK) the address it offered on {}", self.label),
+                ));
             }
         }
     }

@@ -151,17 +151,14 @@ impl Netlink {
                 }
             }
         }
-        Err(Error::guest(
-            guest,
-            format!(
-                "timed out after {:?} waiting for {ifname}{}",
-                timeout.unwrap_or_default(),
-                if carrier {
-                    " to have carrier"
-                } else {
-                    " to appear"
-                }
-            ),
-        ))
+        Err(Error::Timeout(format!(
+            "{guest}: timed out after {:?} waiting for {ifname}{}",
+            timeout.unwrap_or_default(),
+            if carrier {
+                " to have carrier"
+            } else {
+                " to appear"
+            }
+        )))
     }
 }

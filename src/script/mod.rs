@@ -71,6 +71,18 @@ pub fn describe_error(e: &EvalAltResult) -> String {
     // show it as the original message with its original place.
     if let EvalAltResult::ErrorRuntime(v, pos) = e {
         if let Some(m) = v.read_lock::<rhai::Map>() {
+            // One of ours (kind + message), raised by a function: its message at the call's place.
+            if let (Some(text), true, false) = (
+                m.get("message"),
+                m.contains_key("kind"),
+                m.contains_key("line"),
+            ) {
+                return if pos.is_none() {
+                    format!("Runtime error: {text}")
+                } else {
+                    format!("Runtime error: {text} ({pos})")
+                };
+            }
             if let Some(text) = m.get("message") {
                 let src = m.get("source").map(|s| format!("{s} ")).unwrap_or_default();
                 let line = m

@@ -15,11 +15,10 @@ fn vsctl(args: &[&str]) -> Result<String> {
         .output()
         .map_err(|e| Error::io("running ovs-vsctl (is Open vSwitch installed?)", e))?;
     if !out.status.success() {
-        return Err(Error::Conflict(format!(
-            "ovs-vsctl {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(Error::external(
+            format!("ovs-vsctl {}", args.join(" ")),
+            String::from_utf8_lossy(&out.stderr).trim(),
+        ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

@@ -22,8 +22,13 @@ pub struct Link {
     pub name: String,
 }
 
+/// A pipework error as Rhai sees it: a map a script's `catch (e)` can read — `e.kind` (see
+/// `Error::kind`) and `e.message`; an uncaught one prints as its message with the script line.
 fn rt(e: Error) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(e.to_string().into(), rhai::Position::NONE).into()
+    let mut m = Map::new();
+    m.insert("kind".into(), e.kind().into());
+    m.insert("message".into(), e.to_string().into());
+    EvalAltResult::ErrorRuntime(m.into(), rhai::Position::NONE).into()
 }
 
 trait IntoRhai<T> {
