@@ -83,6 +83,42 @@ fn is_nsfs(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// A guest as text names it: the one grammar for scripts (`guest("…")`), the classic command line
+/// and the lease keeper's own argv. A bare word is a named namespace in scripts; the classic
+/// command line looks it up among LXC and Docker containers first, as the original does.
+#[derive(Debug, PartialEq)]
+pub enum Spec<'a> {
+    Host,
+    Netns(&'a str),
+    Pid(i64),
+    Container(&'a str),
+    Lxc(&'a str),
+    Bare(&'a str),
+}
+
+impl<'a> Spec<'a> {
+    pub fn parse(spec: &'a str) -> Result<Spec<'a>> {
+        Ok(match spec.split_once(':') {
+            Some(("netns", n)) => Spec::Netns(n),
+            Some(("pid", p)) => Spec::Pid(
+                p.parse()
+                    .map_err(|_| Error::invalid("guest", spec, "pid:N needs a number"))?,
+            ),
+            Some(("container" | "docker" | "podman", n)) => Spec::Container(n),
+            Some(("lxc", n)) => Spec::Lxc(n),
+            Some((kind, _)) => {
+                return Err(Error::invalid(
+                    "guest",
+                    spec,
+                    format!("unknown kind {kind:?} (use netns:NAME, pid:N, container:NAME, lxc:NAME or host)"),
+                ))
+            }
+            None if spec == "host" => Spec::Host,
+            None => Spec::Bare(spec),
+        })
+    }
+}
+
 pub fn validate_netns_name(name: &str) -> Result<()> {
     if name.len() > 200 {
         return Err(Error::invalid(
@@ -232,6 +268,17 @@ impl Guest {
         }
         let _ = std::fs::remove_file(owner_file(name));
         Ok(())
+    }
+
+    /// Text that names this very namespace again (a container by its process): what a process
+    /// started for this guest, such as the lease keeper, is given.
+    pub fn spec(&self) -> String {
+        match &self.kind {
+            GuestKind::Host => "host".into(),
+            GuestKind::Netns(n) => format!("netns:{n}"),
+            GuestKind::Pid(p) => format!("pid:{p}"),
+            GuestKind::Container { pid, .. } | GuestKind::Lxc { pid, .. } => format!("pid:{pid}"),
+        }
     }
 
     pub fn name(&self) -> Option<&str> {
@@ -464,4 +511,31 @@ pub fn netns_names() -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_guest_grammar() {
+        assert_eq!(Spec::parse("host").unwrap(), Spec::Host);
+        assert_eq!(Spec::parse("web").unwrap(), Spec::Bare("web"));
+        assert_eq!(Spec::parse("netns:web").unwrap(), Spec::Netns("web"));
+        assert_eq!(Spec::parse("pid:42").unwrap(), Spec::Pid(42));
+        assert_eq!(Spec::parse("docker:c").unwrap(), Spec::Container("c"));
+        assert_eq!(Spec::parse("lxc:l").unwrap(), Spec::Lxc("l"));
+        assert!(Spec::parse("pid:x").unwrap_err().to_string().contains("needs a number"));
+        assert!(Spec::parse("vm:x").unwrap_err().to_string().contains("unknown kind"));
+    }
+
+    #[test]
+    fn records_bind_names_to_identities() {
+        let r = NetnsRecord::parse("web", "owner=lamp dev=4 ino=4026532250\n");
+        assert_eq!(r.owner, "lamp");
+        assert_eq!(r.id, Some(NsId(4, 4026532250)));
+        // An older record proves nothing about which namespace it meant.
+        let old = NetnsRecord::parse("web", "lamp\n");
+        assert_eq!((old.owner.as_str(), old.id), ("lamp", None));
+    }
 }

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::guest::Guest;
+use crate::net::packet::checksum;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -28,22 +29,6 @@ impl PingStats {
             .sum::<f64>()
             / self.rtts.len() as f64
     }
-}
-
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for chunk in data.chunks(2) {
-        let word = if chunk.len() == 2 {
-            u16::from_be_bytes([chunk[0], chunk[1]])
-        } else {
-            u16::from_be_bytes([chunk[0], 0])
-        };
-        sum = sum.wrapping_add(word as u32);
-    }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 fn raw_socket(v6: bool) -> std::io::Result<OwnedFd> {
@@ -107,7 +92,7 @@ pub fn ping(guest: &Guest, dst: IpAddr, count: u32, timeout: Duration) -> Result
         pkt.extend_from_slice(&seq.to_be_bytes());
         pkt.extend_from_slice(b"pipework-ping-payload-0123456789");
         if !v6 {
-            let c = checksum(&pkt);
+            let c = checksum(&[&pkt]);
             pkt[2..4].copy_from_slice(&c.to_be_bytes());
         } // the kernel fills the ICMPv6 checksum for raw ICMPv6 sockets
         let start = Instant::now();
@@ -155,14 +140,7 @@ fn wait_reply(
     let mut buf = [0u8; 2048];
     loop {
         let left = timeout.checked_sub(start.elapsed())?;
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
+        if !crate::net::packet::readable(&fd, left).unwrap_or(false) {
             return None;
         }
         let mut from: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
@@ -215,6 +193,6 @@ mod tests {
     fn icmp_checksum() {
         // Echo request, id 1 seq 1, no payload: known checksum 0xf7fd.
         let pkt = [8u8, 0, 0, 0, 0, 1, 0, 1];
-        assert_eq!(super::checksum(&pkt), 0xf7fd);
+        assert_eq!(crate::net::packet::checksum(&[&pkt]), 0xf7fd);
     }
 }

@@ -2,24 +2,8 @@
 //! cannot be relied on to send from 0.0.0.0 or to deliver broadcast replies (rp_filter, firewalls),
 //! so the client builds and reads the headers itself, as udhcpc does.
 
+use crate::net::packet::checksum;
 use std::net::Ipv4Addr;
-
-fn checksum(chunks: &[&[u8]]) -> u16 {
-    let mut sum: u32 = 0;
-    for c in chunks {
-        let mut it = c.chunks_exact(2);
-        for w in &mut it {
-            sum += u16::from_be_bytes([w[0], w[1]]) as u32;
-        }
-        if let [last] = it.remainder() {
-            sum += (*last as u32) << 8;
-        }
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
 
 /// An IPv4 packet carrying one UDP datagram.
 pub fn udp_ipv4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {

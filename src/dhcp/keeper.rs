@@ -8,7 +8,7 @@
 
 use super::{external, DhcpOpts, Lease};
 use crate::error::{Error, Result};
-use crate::guest::{Guest, GuestKind, NsId};
+use crate::guest::{Guest, NsId};
 use crate::net::Netlink;
 use ipnetwork::IpNetwork;
 use std::os::unix::process::CommandExt;
@@ -19,23 +19,13 @@ use std::time::{Duration, Instant};
 pub const VERB: &str = "__dhcp-keep";
 
 /// How a keeper finds its guest again: `netns:NAME`, `pid:N`, or `host`, plus the namespace identity.
-fn guest_spec(g: &Guest) -> String {
-    match &g.kind {
-        GuestKind::Host => "host".into(),
-        GuestKind::Netns(n) => format!("netns:{n}"),
-        GuestKind::Pid(p) => format!("pid:{p}"),
-        GuestKind::Container { pid, .. } | GuestKind::Lxc { pid, .. } => format!("pid:{pid}"),
-    }
-}
-
 /// The same namespace as when the lease was taken, or None (the guest is gone).
 fn reopen(spec: &str, id: NsId) -> Option<Guest> {
-    let g = if spec == "host" {
-        Guest::host().ok()
-    } else if let Some(n) = spec.strip_prefix("netns:") {
-        Guest::open_netns(n).ok().flatten()
-    } else {
-        Guest::pid(spec.strip_prefix("pid:")?.parse().ok()?).ok()
+    let g = match crate::guest::Spec::parse(spec).ok()? {
+        crate::guest::Spec::Host => Guest::host().ok(),
+        crate::guest::Spec::Netns(n) => Guest::open_netns(n).ok().flatten(),
+        crate::guest::Spec::Pid(p) => Guest::pid(p).ok(),
+        _ => None,
     }?;
     (g.id == id).then_some(g)
 }
@@ -62,7 +52,7 @@ pub fn spawn(
     let exe = std::env::current_exe().map_err(|e| Error::io("locating our own binary", e))?;
     let args: Vec<String> = vec![
         VERB.into(),
-        guest_spec(guest),
+        guest.spec(),
         format!("{}:{}", guest.id.0, guest.id.1),
         ifname.into(),
         lease.addr.to_string(),

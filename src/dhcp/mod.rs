@@ -203,7 +203,7 @@ pub fn default_hostname(g: &Guest) -> Option<String> {
 const ETH_P_IP: u16 = libc::ETH_P_IP as u16;
 
 fn packet_socket(ifindex: u32) -> std::io::Result<OwnedFd> {
-    crate::net::arp::packet_socket(ETH_P_IP, Some(ifindex))
+    crate::net::packet::packet_socket(ETH_P_IP, Some(ifindex))
 }
 
 /// One conversation with the servers on one interface.
@@ -264,8 +264,8 @@ impl Client<'_> {
             )
         })?;
         let pkt = frame::udp_ipv4(Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, 68, 67, &payload);
-        let to = crate::net::arp::link_addr(ETH_P_IP, self.ifindex, [0xff; 6]);
-        crate::net::arp::send_frame(&self.sock, &pkt, &to)
+        let to = crate::net::packet::link_addr(ETH_P_IP, self.ifindex, [0xff; 6]);
+        crate::net::packet::send_frame(&self.sock, &pkt, &to)
             .map_err(|e| Error::io(format!("sending DHCP on {}", self.label), e))?;
         Ok(())
     }
@@ -278,21 +278,9 @@ impl Client<'_> {
             if left.is_zero() {
                 return Ok(None);
             }
-            let mut pfd = libc::pollfd {
-                fd: self.sock.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            let rc = unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as i32) };
-            if rc < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(Error::io(format!("waiting for DHCP on {}", self.label), e));
-            }
-            if rc == 0 {
+            let ready = crate::net::packet::readable(&self.sock, left)
+                .map_err(|e| Error::io(format!("waiting for DHCP on {}", self.label), e))?;
+            if !ready {
                 continue;
             }
             // SAFETY: buffer valid for its length.

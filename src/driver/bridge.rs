@@ -76,9 +76,7 @@ impl Switch for On<'_> {
         let Some(vid) = port.vlan else {
             return Ok(()); // enslaved at creation already
         };
-        let l = hns
-            .link(port.host_if)?
-            .ok_or_else(|| Error::not_found("interface", port.host_if, Some("host".into())))?;
+        let l = hns.require(port.host_if)?;
         hns.bridge_access_vlan(l.index, port.host_if, vid)
     }
 

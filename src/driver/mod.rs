@@ -1,6 +1,9 @@
 //! Host-side kinds behind one small trait, the way netavark puts bridge and macvlan behind its
-//! `NetworkDriver`: validate the request, then attach a guest. Linux bridge today; OVS, macvlan, IPoIB
-//! and direct physical interfaces slot in as further drivers without touching the front ends.
+//! `NetworkDriver`: validate the request, then attach a guest. Each kind lives in its own file and
+//! owns both halves of its life — attach, and the rollback and teardown of what it made:
+//! `bridge` (Linux bridge) and `ovs/` (Open vSwitch) share the veth-pair attach in `veth`; `phys`
+//! holds macvlan, IPoIB and direct physical interfaces. `HostKind` decides, for every front end,
+//! which kind a host interface is.
 
 mod bridge;
 pub(crate) mod ovs;

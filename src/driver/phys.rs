@@ -169,9 +169,7 @@ fn attach_child(
         &opts.ifname,
         &marker::encode(&s.owner(), &[("guest", &label), ("parent", &parent.name)]),
     )?;
-    let gl = gns
-        .link(&opts.ifname)?
-        .ok_or_else(|| Error::not_found("interface", &opts.ifname, Some(label)))?;
+    let gl = gns.require(&opts.ifname)?;
     configure_guest_end(&gns, &gl, opts, true)?;
     att.mac = gl.mac.unwrap_or_default();
     att.undo = vec![Created::Link {
@@ -250,9 +248,7 @@ impl Driver for DirectPhys {
         )?;
         // From here on a failure moves it back under its own name.
         let result = (|| {
-            let moved = gns.link(&self.phys)?.ok_or_else(|| {
-                Error::not_found("interface", &self.phys, Some(guest.to_string()))
-            })?;
+            let moved = gns.require(&self.phys)?;
             let alias = marker::encode(
                 &s.owner(),
                 &[("guest", &guest.to_string()), ("phys", &self.phys)],
@@ -266,9 +262,7 @@ impl Driver for DirectPhys {
                     ..Default::default()
                 },
             )?;
-            let gl = gns.link(&opts.ifname)?.ok_or_else(|| {
-                Error::not_found("interface", &opts.ifname, Some(guest.to_string()))
-            })?;
+            let gl = gns.require(&opts.ifname)?;
             configure_guest_end(&gns, &gl, opts, true)?;
             Ok(gl)
         })();

@@ -117,9 +117,7 @@ pub(crate) fn attach(
     )?;
     sw.join(&hns, &port)?;
     let rest = (|| {
-        let gl = gns
-            .link(&opts.ifname)?
-            .ok_or_else(|| Error::not_found("interface", &opts.ifname, Some(label.clone())))?;
+        let gl = gns.require(&opts.ifname)?;
         // Subscribed before the guest end comes up, so the port's switch to forwarding is seen.
         let mut monitor = if sw.announces() && opts.ips.iter().any(|n| n.is_ipv4()) {
             Some(s.nl.link_monitor(&host)?)

@@ -4,6 +4,7 @@
 
 pub mod arp;
 mod link;
+pub(crate) mod packet;
 mod route;
 mod rule;
 mod sysctl;
@@ -122,6 +123,12 @@ pub(crate) fn route_socket(groups: u32) -> std::io::Result<OwnedFd> {
 impl Ns<'_> {
     fn log(&self, op: &str) {
         self.nl.trace(format_args!("netlink [{}] {op}", self.label));
+    }
+
+    /// The link `name`, which must exist: NotFound names it and this namespace otherwise.
+    pub fn require(&self, name: &str) -> Result<LinkState> {
+        self.link(name)?
+            .ok_or_else(|| Error::not_found("interface", name, Some(self.label.clone())))
     }
 
     fn fail(&self, op: &str, e: rtnetlink::Error) -> Error {

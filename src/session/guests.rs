@@ -23,9 +23,7 @@ impl Session {
         let g = Guest::create_netns(name)?;
         let setup = guest::mark_netns_owner(name, &self.owner(), g.id).and_then(|_| {
             let ns = self.nl.ns(&g)?;
-            let lo = ns
-                .link("lo")?
-                .ok_or_else(|| Error::not_found("interface", "lo", Some(g.to_string())))?;
+            let lo = ns.require("lo")?;
             ns.set_link(lo.index, "lo", &crate::net::link_up())
         });
         if let Err(e) = setup {
@@ -40,23 +38,12 @@ impl Session {
     /// Resolve a guest from text, as recipes and the command line receive it: `netns:NAME`, `pid:N`,
     /// `host`, or a bare name (a named namespace). Container runtimes extend this table.
     pub fn guest(&self, spec: &str) -> Result<Guest> {
-        match spec.split_once(':') {
-            Some(("netns", n)) => self.netns(n),
-            Some(("pid", p)) => {
-                let pid = p
-                    .parse()
-                    .map_err(|_| Error::invalid("guest", spec, "pid:N needs a number"))?;
-                Guest::pid(pid)
-            }
-            Some(("container" | "docker" | "podman", n)) => self.container(n),
-            Some(("lxc", n)) => self.lxc(n),
-            Some((kind, _)) => Err(Error::invalid(
-                "guest",
-                spec,
-                format!("unknown kind {kind:?} (use netns:NAME, pid:N, container:NAME, lxc:NAME or host)"),
-            )),
-            None if spec == "host" => Ok(self.host()),
-            None => self.netns(spec),
+        match guest::Spec::parse(spec)? {
+            guest::Spec::Netns(n) | guest::Spec::Bare(n) => self.netns(n),
+            guest::Spec::Pid(p) => Guest::pid(p),
+            guest::Spec::Container(n) => self.container(n),
+            guest::Spec::Lxc(n) => self.lxc(n),
+            guest::Spec::Host => Ok(self.host()),
         }
     }
 
@@ -94,14 +81,16 @@ impl Session {
     }
 
     fn find_existing(&self, spec: &str) -> Result<Guest> {
-        match spec.split_once(':') {
-            Some(("netns", n)) => {
+        match guest::Spec::parse(spec)? {
+            guest::Spec::Netns(n) => {
                 Guest::open_netns(n)?.ok_or_else(|| Error::not_found("network namespace", n, None))
             }
             // These kinds resolve only what exists anyway.
-            Some(("pid" | "container" | "docker" | "podman" | "lxc", _)) => self.guest(spec),
-            _ if spec == "host" => Ok(self.host()),
-            _ => {
+            guest::Spec::Pid(_) | guest::Spec::Container(_) | guest::Spec::Lxc(_) => {
+                self.guest(spec)
+            }
+            guest::Spec::Host => Ok(self.host()),
+            guest::Spec::Bare(_) => {
                 use crate::containers::Lookup;
                 // Both asked at once (the cgroup walk on a thread while Docker answers), the
                 // answers taken in the original's order: LXC first, then Docker.

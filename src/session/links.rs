@@ -142,11 +142,7 @@ impl Session {
                         name,
                         &marker::encode(&self.owner(), &[("guest", &guest.to_string())]),
                     )
-                    .and_then(|_| {
-                        ns.link(name)?.ok_or_else(|| {
-                            Error::not_found("interface", name, Some(guest.to_string()))
-                        })
-                    });
+                    .and_then(|_| ns.require(name));
                 match res {
                     Ok(l) => (l, true),
                     Err(e) => {
@@ -168,8 +164,7 @@ impl Session {
                 name: name.clone(),
             });
         }
-        ns.link(name)?
-            .ok_or_else(|| Error::not_found("interface", name, Some(guest.to_string())))
+        ns.require(name)
     }
 
     /// Announce every IPv4 address of an interface with a gratuitous ARP. Returns how many.
@@ -208,10 +203,7 @@ impl Session {
     }
 
     pub fn link(&self, guest: &Guest, name: &str) -> Result<LinkState> {
-        self.nl
-            .ns(guest)?
-            .link(name)?
-            .ok_or_else(|| Error::not_found("interface", name, Some(guest.to_string())))
+        self.nl.ns(guest)?.require(name)
     }
 
     pub fn links(&self, guest: &Guest) -> Result<Vec<LinkState>> {

@@ -94,7 +94,7 @@ impl Session {
         self.host.clone()
     }
 
-    /// Attach a guest through a host-side driver (bridge today; OVS, macvlan … slot in the same way).
+    /// Attach a guest through a host-side driver; what it created goes into the journal.
     pub fn attach(
         &self,
         guest: &Guest,
