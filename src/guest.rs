@@ -525,8 +525,14 @@ mod tests {
         assert_eq!(Spec::parse("pid:42").unwrap(), Spec::Pid(42));
         assert_eq!(Spec::parse("docker:c").unwrap(), Spec::Container("c"));
         assert_eq!(Spec::parse("lxc:l").unwrap(), Spec::Lxc("l"));
-        assert!(Spec::parse("pid:x").unwrap_err().to_string().contains("needs a number"));
-        assert!(Spec::parse("vm:x").unwrap_err().to_string().contains("unknown kind"));
+        assert!(Spec::parse("pid:x")
+            .unwrap_err()
+            .to_string()
+            .contains("needs a number"));
+        assert!(Spec::parse("vm:x")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown kind"));
     }
 
     #[test]

@@ -468,7 +468,14 @@ fn down_stops_only_the_client_started_for_the_pid_file() {
     std::fs::create_dir_all(&state).unwrap();
     // Two processes called "udhcpc" (copies of sh): one started for its pid file, one not.
     let fake = w.dir().join("udhcpc");
-    std::fs::copy("/bin/sh", &fake).unwrap();
+    // Copied by cp, not by this process: a file this (multi-threaded) test process had open for
+    // writing could leak into a sibling test's fork and make exec fail with ETXTBSY.
+    assert!(std::process::Command::new("cp")
+        .arg("/bin/sh")
+        .arg(&fake)
+        .status()
+        .unwrap()
+        .success());
     let ours_pf = format!("{state}/netns:{owner}x.eth1.udhcpc.pid");
     let stranger_pf = format!("{state}/netns:{owner}y.eth1.udhcpc.pid");
     let spawn = |zero: &str| {
