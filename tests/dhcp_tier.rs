@@ -172,7 +172,7 @@ fn built_in_lease_is_renewed_until_down_or_the_guest_goes() {
     netns_add(&c);
     ok(&w.cmd(&[&br, &format!("netns:{c}"), "dhcp"]));
     // The keeper's command line: NUL-separated arguments naming its guest.
-    let keeper = format!("__dhcp-keep\0netns:{c}\0");
+    let keeper = format!("\0guest=netns:{c}\0");
     let keeper_running = || running(&keeper);
     assert!(
         keeper_running(),
@@ -207,7 +207,7 @@ fn built_in_lease_is_renewed_until_down_or_the_guest_goes() {
         "{err}"
     );
     assert!(
-        !running(&format!("__dhcp-keep\0netns:{f}\0")),
+        !running(&format!("\0guest=netns:{f}\0")),
         "keeper outlived the rollback"
     );
     assert!(!netns_list().contains(&f));
@@ -221,7 +221,7 @@ fn built_in_lease_is_renewed_until_down_or_the_guest_goes() {
     ));
     let pidfile = out.trim().to_string();
     assert!(std::path::Path::new(&pidfile).exists(), "{out}");
-    let k2 = format!("__dhcp-keep\0netns:{d}\0");
+    let k2 = format!("\0guest=netns:{d}\0");
     assert!(running(&k2));
     assert!(std::process::Command::new("ip")
         .args(["netns", "del", &d])
@@ -385,7 +385,7 @@ fn the_dhcp_lab_example_runs_and_leaves_nothing() {
     }
     assert!(link(None, "br-dhcplab").is_none());
     assert!(
-        !running("__dhcp-keep\0netns:lab-"),
+        !running("\0guest=netns:lab-"),
         "lease keepers left running"
     );
     assert!(!running("dhcp-lab-dnsmasq.pid"), "dnsmasq left running");

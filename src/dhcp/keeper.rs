@@ -50,19 +50,22 @@ pub fn spawn(
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     }
     let exe = std::env::current_exe().map_err(|e| Error::io("locating our own binary", e))?;
+    // Named fields (`key=value`), so the two ends cannot disagree on positions; the pid file
+    // stands alone after `--pidfile`, where stopping the keeper looks for it (see kill_pidfile).
     let args: Vec<String> = vec![
         VERB.into(),
-        guest.spec(),
-        format!("{}:{}", guest.id.0, guest.id.1),
-        ifname.into(),
-        lease.addr.to_string(),
-        lease.server.to_string(),
-        lease.lease_secs.to_string(),
-        lease.t1.to_string(),
-        lease.t2.to_string(),
-        opts.hostname.clone().unwrap_or_default(),
-        opts.gateway.to_string(),
+        "--pidfile".into(),
         pf.display().to_string(),
+        format!("guest={}", guest.spec()),
+        format!("ns={}:{}", guest.id.0, guest.id.1),
+        format!("if={ifname}"),
+        format!("addr={}", lease.addr),
+        format!("server={}", lease.server),
+        format!("lease={}", lease.lease_secs),
+        format!("t1={}", lease.t1),
+        format!("t2={}", lease.t2),
+        format!("hostname={}", opts.hostname.clone().unwrap_or_default()),
+        format!("gateway={}", opts.gateway),
     ];
     let mut cmd = std::process::Command::new(exe);
     cmd.args(&args)
@@ -176,10 +179,24 @@ impl Keeper {
 /// Entry point of `pipework __dhcp-keep …` (arguments as `spawn` writes them).
 pub fn main(args: &[String]) -> i32 {
     let parsed = (|| -> Option<(Keeper, Lease)> {
-        let [spec, id, ifname, addr, server, secs, t1, t2, hostname, gateway, pidfile] = args
+        let ["--pidfile", pidfile, fields @ ..] =
+            &args.iter().map(String::as_str).collect::<Vec<_>>()[..]
         else {
             return None;
         };
+        let pidfile = pidfile.to_string();
+        let fields: std::collections::HashMap<&str, &str> =
+            fields.iter().filter_map(|f| f.split_once('=')).collect();
+        let get = |k: &str| fields.get(k).copied();
+        let (spec, id, ifname) = (get("guest")?, get("ns")?, get("if")?);
+        let (addr, server, secs, t1, t2) = (
+            get("addr")?,
+            get("server")?,
+            get("lease")?,
+            get("t1")?,
+            get("t2")?,
+        );
+        let (hostname, gateway) = (get("hostname")?, get("gateway")?);
         let (dev, ino) = id.split_once(':')?;
         let lease = Lease {
             addr: addr.parse().ok()?,
@@ -194,7 +211,7 @@ pub fn main(args: &[String]) -> i32 {
             t2: t2.parse().ok()?,
         };
         let opts = DhcpOpts {
-            hostname: Some(hostname.clone()).filter(|h| !h.is_empty()),
+            hostname: Some(hostname.to_string()).filter(|h| !h.is_empty()),
             gateway: gateway == "true",
             // The first lease wrote the guest's resolv.conf; a new lease after losing this one
             // rewrites it.
@@ -204,9 +221,9 @@ pub fn main(args: &[String]) -> i32 {
         };
         Some((
             Keeper {
-                spec: spec.clone(),
+                spec: spec.to_string(),
                 id: NsId(dev.parse().ok()?, ino.parse().ok()?),
-                ifname: ifname.clone(),
+                ifname: ifname.to_string(),
                 opts,
                 pidfile: pidfile.into(),
             },
