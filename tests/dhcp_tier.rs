@@ -384,10 +384,7 @@ fn the_dhcp_lab_example_runs_and_leaves_nothing() {
         );
     }
     assert!(link(None, "br-dhcplab").is_none());
-    assert!(
-        !running("\0guest=netns:lab-"),
-        "lease keepers left running"
-    );
+    assert!(!running("\0guest=netns:lab-"), "lease keepers left running");
     assert!(!running("dhcp-lab-dnsmasq.pid"), "dnsmasq left running");
     host_resolv.assert_unchanged();
 }

@@ -408,7 +408,7 @@ fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
                 HostIf::Mac(m) => s
                     .links(&s.host())?
                     .into_iter()
-                    .find(|l| l.mac.as_deref() == Some(m.as_str()))
+                    .find(|l| l.mac_text().as_deref() == Some(m.as_str()))
                     .map(|l| l.name)
                     .ok_or_else(|| {
                         Error::not_found("host interface with MAC", m, Some("host".into()))

@@ -308,7 +308,6 @@ pub(crate) fn configure_guest_end(
     opts: &AttachOpts,
     fresh: bool,
 ) -> Result<()> {
-    let mac = opts.mac.map(|m| parse::fmt_mac(&m));
     // Addresses go on while the link is still down, then one message brings it up with arp_notify:
     // the kernel announces the IPv4 addresses itself (gratuitous ARP) at that moment — no packet
     // socket, no wait (the original spent a second in arping).
@@ -326,7 +325,7 @@ pub(crate) fn configure_guest_end(
     }
     let change = LinkChange {
         up: (!l.up).then_some(true),
-        mac: opts.mac.filter(|_| mac != l.mac),
+        mac: opts.mac.filter(|m| Some(*m) != l.mac),
         mtu: opts.mtu.filter(|m| *m != l.mtu),
         ..Default::default()
     };

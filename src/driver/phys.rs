@@ -153,7 +153,11 @@ fn attach_child(
         if g.is_kind(kind) && g.peer == Some(parent.index) {
             configure_guest_end(&gns, &g, opts, false)?;
             att.created = false;
-            att.mac = opts.mac.map(|m| fmt_mac(&m)).or(g.mac).unwrap_or_default();
+            att.mac = opts
+                .mac
+                .map(|m| fmt_mac(&m))
+                .or(g.mac_text())
+                .unwrap_or_default();
             return Ok(att);
         }
         return Err(Error::Conflict(format!(
@@ -171,7 +175,7 @@ fn attach_child(
     )?;
     let gl = gns.require(&opts.ifname)?;
     configure_guest_end(&gns, &gl, opts, true)?;
-    att.mac = gl.mac.unwrap_or_default();
+    att.mac = gl.mac_text().unwrap_or_default();
     att.undo = vec![Created::Link {
         guest: guest.clone(),
         name: opts.ifname.clone(),
@@ -216,7 +220,7 @@ impl Driver for DirectPhys {
                 {
                     configure_guest_end(&gns, &g, opts, false)?;
                     att.created = false;
-                    att.mac = g.mac.unwrap_or_default();
+                    att.mac = g.mac_text().unwrap_or_default();
                     return Ok(att);
                 }
             }
@@ -268,7 +272,7 @@ impl Driver for DirectPhys {
         })();
         match result {
             Ok(gl) => {
-                att.mac = gl.mac.unwrap_or_default();
+                att.mac = gl.mac_text().unwrap_or_default();
                 Ok(att)
             }
             Err(e) => {

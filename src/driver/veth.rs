@@ -143,7 +143,7 @@ pub(crate) fn attach(
     })();
     match rest {
         Ok(gl) => {
-            att.mac = gl.mac.unwrap_or_default();
+            att.mac = gl.mac_text().unwrap_or_default();
             undo.commit();
             Ok(att)
         }
@@ -172,7 +172,7 @@ fn rerun(
             sw.rejoin(hns, &h, port)?;
             configure_guest_end(gns, &g, opts, false)?;
             att.created = false;
-            att.mac = opts.mac.map(|m| fmt_mac(&m)).or(g.mac).unwrap_or_default();
+            att.mac = opts.mac.map(|m| fmt_mac(&m)).or(g.mac_text()).unwrap_or_default();
             Ok(att)
         }
         (Some(_), _) => Err(Error::Conflict(format!(

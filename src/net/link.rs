@@ -21,7 +21,8 @@ pub struct LinkState {
     pub index: u32,
     pub name: String,
     pub kind: Option<String>,
-    pub mac: Option<String>,
+    /// The Ethernet MAC (None for links without one, IPoIB among them).
+    pub mac: Option<[u8; 6]>,
     pub mtu: u32,
     /// ifindex of the bridge (or other controller) this link is enslaved to.
     pub master: Option<u32>,
@@ -53,7 +54,9 @@ impl LinkState {
         for a in &m.attributes {
             match a {
                 LinkAttribute::IfName(n) => s.name = n.clone(),
-                LinkAttribute::Address(a) if a.len() == 6 => s.mac = Some(fmt_mac(a)),
+                LinkAttribute::Address(a) if a.len() == 6 => {
+                    s.mac = Some([a[0], a[1], a[2], a[3], a[4], a[5]])
+                }
                 LinkAttribute::Mtu(v) => s.mtu = *v,
                 LinkAttribute::Controller(v) => s.master = Some(*v),
                 LinkAttribute::IfAlias(v) => s.alias = Some(v.clone()),
@@ -94,7 +97,12 @@ impl LinkState {
 
     /// The Ethernet MAC as bytes (None for links without one, IPoIB among them).
     pub fn mac_bytes(&self) -> Option<[u8; 6]> {
-        crate::parse::mac(self.mac.as_deref()?).ok()
+        self.mac
+    }
+
+    /// The MAC as people write it (02:42:ac:11:00:02).
+    pub fn mac_text(&self) -> Option<String> {
+        self.mac.map(|m| fmt_mac(&m))
     }
 }
 

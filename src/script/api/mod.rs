@@ -50,7 +50,7 @@ fn link_map(s: &LinkState, links: &[LinkState]) -> Map {
     m.insert("name".into(), s.name.clone().into());
     m.insert("index".into(), (s.index as i64).into());
     m.insert("kind".into(), s.kind.clone().unwrap_or_default().into());
-    m.insert("mac".into(), s.mac.clone().unwrap_or_default().into());
+    m.insert("mac".into(), s.mac_text().unwrap_or_default().into());
     m.insert("mtu".into(), (s.mtu as i64).into());
     m.insert("up".into(), s.up.into());
     m.insert("state".into(), s.oper.clone().into());
@@ -133,7 +133,7 @@ fn link_text(s: &Session, l: &Link) -> String {
         l.guest,
         l.name,
         me.kind.as_deref().unwrap_or("device"),
-        me.mac.as_deref().unwrap_or("-"),
+        me.mac_text().as_deref().unwrap_or("-"),
         me.mtu,
         if me.up { "UP" } else { "DOWN" },
         master.unwrap_or_default(),
