@@ -12,7 +12,7 @@ fn classic(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn two_guests_by_classic_argv() {
+fn classic_two_guests() {
     let w = World::new("cl");
     let (a, b, br) = (w.ns("a"), w.ns("b"), w.classic_br());
     netns_add(&a);
@@ -296,7 +296,7 @@ fn classic_macvlan_and_direct_phys_on_test_interfaces() {
 /// every announcement seen on the bridge device and on the observer's port. 20 in a row, because the
 /// lost announcement was a race the kernel won almost every time, not always.
 #[test]
-fn gratuitous_arp_reaches_the_bridge_and_other_ports_every_time() {
+fn arp_announcement_reaches_the_bridge_and_other_ports_every_time() {
     let w = World::new("ga");
     let br = w.classic_br();
     let obs = w.ns("z");
@@ -382,7 +382,7 @@ fn gratuitous_arp_reaches_the_bridge_and_other_ports_every_time() {
 
 /// `-v` is global: it works in front of a classic command line and logs the netlink operations.
 #[test]
-fn verbose_flag_with_classic_argv() {
+fn classic_verbose_flag() {
     let w = World::new("cv");
     let (a, br) = (w.ns("a"), w.classic_br());
     netns_add(&a);

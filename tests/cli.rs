@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 #[test]
-fn doc_lists_every_function_with_signature_and_text() {
+fn cli_doc_lists_every_function_with_signature_and_text() {
     let out = ok(&Command::new(bin()).arg("doc").output().unwrap());
     for name in [
         "netns", "pid", "host", "guest", "bridge", "veth", "link", "links", "addr", "addrs",
@@ -36,7 +36,7 @@ fn doc_lists_every_function_with_signature_and_text() {
 }
 
 #[test]
-fn recipes_lists_lamp_with_parameters_and_prints_source() {
+fn cli_recipes_lists_lamp_with_parameters_and_prints_source() {
     let out = ok(&Command::new(bin()).arg("recipes").output().unwrap());
     assert!(
         out.contains("lamp") && out.contains("web_ip") && out.contains("private bridge"),
@@ -56,7 +56,7 @@ fn recipes_lists_lamp_with_parameters_and_prints_source() {
 }
 
 #[test]
-fn check_compiles_without_side_effects() {
+fn cli_check_compiles_without_side_effects() {
     let dir = std::env::temp_dir().join(format!("pwcheck{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = dir.join("good.rhai");
@@ -101,7 +101,7 @@ fn check_compiles_without_side_effects() {
 }
 
 #[test]
-fn one_liners_print_values_and_are_fast() {
+fn cli_one_liners_print_values_and_are_fast() {
     assert_eq!(
         ok(&Command::new(bin()).args(["-e", "1+1"]).output().unwrap()).trim(),
         "2"
@@ -130,7 +130,7 @@ fn one_liners_print_values_and_are_fast() {
 }
 
 #[test]
-fn usage_errors_exit_non_zero() {
+fn cli_usage_errors_exit_non_zero() {
     let o = Command::new(bin()).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let o = Command::new(bin())
@@ -148,7 +148,7 @@ fn usage_errors_exit_non_zero() {
 }
 
 #[test]
-fn completions_are_generated_for_shells() {
+fn cli_completions_are_generated_for_shells() {
     for sh in ["bash", "zsh", "fish"] {
         let out = ok(&Command::new(bin())
             .args(["completions", sh])

@@ -62,7 +62,7 @@ fn classic(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn classic_argv_into_docker_containers() {
+fn containers_classic_argv() {
     let w = World::new("dk");
     let mut cs = Containers(vec![]);
     let (a, b) = (format!("{}a", w.prefix), format!("{}b", w.prefix));
@@ -183,7 +183,7 @@ fn classic_argv_into_docker_containers() {
 }
 
 #[test]
-fn container_guests_in_rhai_and_gratuitous_arp() {
+fn containers_in_rhai_and_gratuitous_arp() {
     let w = World::new("dr");
     let mut cs = Containers(vec![]);
     let (a, b) = (format!("{}a", w.prefix), format!("{}b", w.prefix));
@@ -257,7 +257,7 @@ fn dhcp_into_containers_writes_their_resolv_conf_not_the_hosts() {
 }
 
 #[test]
-fn container_errors_are_clear_and_leave_nothing() {
+fn containers_errors_are_clear_and_leave_nothing() {
     let w = World::new("de");
     let mut cs = Containers(vec![]);
     let stopped = format!("{}s", w.prefix);
@@ -290,7 +290,7 @@ fn container_errors_are_clear_and_leave_nothing() {
 }
 
 #[test]
-fn classic_ipv6_into_a_container() {
+fn ipv6_classic_into_a_container() {
     let w = World::new("d6");
     let mut cs = Containers(vec![]);
     let c = format!("{}a", w.prefix);

@@ -68,7 +68,7 @@ fn used_in_src(krate: &str) -> bool {
 }
 
 #[test]
-fn no_wildcard_and_no_unused_dependencies() {
+fn deps_no_wildcard_and_no_unused_dependencies() {
     let deps = manifest_deps();
     assert!(deps.iter().any(|(n, _)| n == "rtnetlink"), "{deps:?}");
     for (name, version) in &deps {
@@ -81,7 +81,7 @@ fn no_wildcard_and_no_unused_dependencies() {
 }
 
 #[test]
-fn netlink_crates_are_the_ones_rtnetlink_uses() {
+fn deps_netlink_crates_are_the_ones_rtnetlink_uses() {
     for (name, version) in manifest_deps() {
         if !name.starts_with("netlink-") {
             continue;

@@ -52,7 +52,7 @@ fn running(pattern: &str) -> bool {
 }
 
 #[test]
-fn classic_dhcp_with_the_built_in_client() {
+fn dhcp_classic_built_in_client() {
     let w = World::new("dh");
     let host_resolv = HostResolv::snapshot();
     let net = "198.18.210";
@@ -91,7 +91,7 @@ fn classic_dhcp_with_the_built_in_client() {
 }
 
 #[test]
-fn classic_dhcp_with_installed_clients() {
+fn dhcp_classic_installed_clients() {
     let w = World::new("dx");
     let host_resolv = HostResolv::snapshot();
     let net = "198.18.211";
@@ -159,7 +159,7 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 }
 
 #[test]
-fn built_in_lease_is_renewed_until_down_or_the_guest_goes() {
+fn dhcp_built_in_lease_is_renewed_until_down_or_the_guest_goes() {
     let w = World::new("dk");
     let net = "198.18.213";
     // Short renewal times so the test sees renewals within seconds (dnsmasq's shortest lease is 2 min).
@@ -271,7 +271,7 @@ fn dhcp_in_a_recipe() {
 }
 
 #[test]
-fn a_host_route_lease_still_gets_its_default_route() {
+fn dhcp_host_route_lease_still_gets_its_default_route() {
     // Cloud-style /32 leases: the router is outside the leased subnet and needs an on-link route.
     let w = World::new("d32");
     let host_resolv = HostResolv::snapshot();
@@ -302,7 +302,7 @@ fn a_host_route_lease_still_gets_its_default_route() {
 }
 
 #[test]
-fn no_server_times_out_and_rolls_back() {
+fn dhcp_no_server_times_out_and_rolls_back() {
     let w = World::new("dn");
     let host_resolv = HostResolv::snapshot();
     let br = w.classic_br();
@@ -336,7 +336,7 @@ fn no_server_times_out_and_rolls_back() {
 }
 
 #[test]
-fn bad_dhcp_input_changes_nothing() {
+fn dhcp_bad_input_changes_nothing() {
     let w = World::new("db");
     let br = w.classic_br();
     let c = w.ns("c");
@@ -363,7 +363,7 @@ fn bad_dhcp_input_changes_nothing() {
 }
 
 #[test]
-fn the_dhcp_lab_example_runs_and_leaves_nothing() {
+fn dhcp_lab_example_runs_and_leaves_nothing() {
     let host_resolv = HostResolv::snapshot();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/dhcp-lab.rhai");
     let out = std::process::Command::new(bin())
@@ -393,7 +393,7 @@ fn the_dhcp_lab_example_runs_and_leaves_nothing() {
 /// over it, put back by down(owner) — for the built-in client and for an installed one (whose
 /// script writes the file itself). The host's resolver is untouched throughout.
 #[test]
-fn a_namespaces_own_resolv_conf_comes_back_at_teardown() {
+fn dhcp_namespaces_own_resolv_conf_comes_back_at_teardown() {
     let w = World::new("rk");
     let host_resolv = HostResolv::snapshot();
     let net = "198.18.214";
@@ -458,7 +458,7 @@ fn a_namespaces_own_resolv_conf_comes_back_at_teardown() {
 /// command line carries the pid file, and leaves alone a process that merely has the same name and
 /// the recycled PID.
 #[test]
-fn down_stops_only_the_client_started_for_the_pid_file() {
+fn teardown_stops_only_the_client_started_for_its_pid_file() {
     let w = World::new("pf");
     let owner = w.prefix.clone();
     let state = format!("/run/pipework/dhcp/{owner}");

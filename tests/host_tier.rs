@@ -5,7 +5,7 @@ mod common;
 use common::*;
 
 #[test]
-fn two_guests_on_a_bridge_reach_each_other() {
+fn attach_two_guests_reach_each_other() {
     let w = World::new("two");
     let (a, b, br) = (w.ns("a"), w.ns("b"), w.br());
     let out = ok(&w.script(
@@ -62,7 +62,7 @@ fn two_guests_on_a_bridge_reach_each_other() {
 }
 
 #[test]
-fn separate_bridges_do_not_reach_each_other() {
+fn attach_separate_bridges_do_not_reach_each_other() {
     // The negative control: proves the ping assertions above can fail.
     let w = World::new("iso");
     let out = ok(&w.script(
@@ -83,7 +83,7 @@ fn separate_bridges_do_not_reach_each_other() {
 }
 
 #[test]
-fn rerunning_a_recipe_is_a_no_op() {
+fn attach_rerunning_a_recipe_is_a_no_op() {
     let w = World::new("rer");
     let src = r#"
         let a = veth(netns(params.a), bridge(params.br), #{ip: "198.18.3.2/24", gateway: "198.18.3.1", mac: "02:00:00:00:03:02"});
@@ -129,7 +129,7 @@ fn rerunning_a_recipe_is_a_no_op() {
 }
 
 #[test]
-fn failure_in_the_middle_of_veth_removes_what_it_created() {
+fn rollback_failure_in_the_middle_of_veth_removes_what_it_created() {
     let w = World::new("mid");
     let a = w.ns("a");
     // The last step fails after the veth pair and the address exist: the kernel refuses a default
@@ -155,7 +155,7 @@ fn failure_in_the_middle_of_veth_removes_what_it_created() {
 }
 
 #[test]
-fn a_failed_run_rolls_back_everything_it_created() {
+fn rollback_a_failed_run_removes_everything_it_created() {
     let w = World::new("rol");
     let err = fails(&w.script(
         r#"
@@ -185,7 +185,7 @@ fn a_failed_run_rolls_back_everything_it_created() {
 }
 
 #[test]
-fn bad_input_is_explained_and_changes_nothing() {
+fn errors_bad_input_is_explained_and_changes_nothing() {
     let w = World::new("bad");
     let a = w.ns("a");
     // Namespace and bridge exist beforehand, so each case can only fail inside the call under test.
@@ -267,7 +267,7 @@ fn bad_input_is_explained_and_changes_nothing() {
 }
 
 #[test]
-fn pid_guests_are_pinned_and_dead_pids_are_refused() {
+fn guests_pid_guests_are_pinned_and_dead_pids_are_refused() {
     let w = World::new("pid");
     let a = w.ns("a");
     ok(&w.eval(&format!("netns({a:?})")));
@@ -300,7 +300,7 @@ fn pid_guests_are_pinned_and_dead_pids_are_refused() {
 }
 
 #[test]
-fn routes_addresses_links_and_exec() {
+fn routing_routes_addresses_links_and_exec() {
     let w = World::new("rt");
     let a = w.ns("a");
     let out = ok(&w.script(
@@ -342,7 +342,7 @@ fn routes_addresses_links_and_exec() {
 }
 
 #[test]
-fn long_guest_names_get_a_short_deterministic_host_name() {
+fn names_long_guest_names_get_a_short_deterministic_host_name() {
     let w = World::new("lng");
     let a = w.ns("a-rather-long-namespace-name");
     let run = || {
@@ -359,7 +359,7 @@ fn long_guest_names_get_a_short_deterministic_host_name() {
 }
 
 #[test]
-fn down_removes_only_what_the_owner_created() {
+fn teardown_removes_only_what_the_owner_created() {
     let w = World::new("dwn");
     let pre = w.ns("pre");
     // A namespace and bridge that exist before pipework runs must survive its teardown.
@@ -407,7 +407,7 @@ fn down_removes_only_what_the_owner_created() {
 }
 
 #[test]
-fn a_shared_bridge_goes_to_its_last_user() {
+fn teardown_shared_bridge_goes_to_its_last_user() {
     let w = World::new("shb");
     let (x, y) = (format!("{}x", w.prefix), format!("{}y", w.prefix));
     let attach = |owner: &str, ns: &str, ip: &str| {
@@ -546,7 +546,7 @@ fn ip_like_tc(ns: &str) -> serde_json::Value {
 }
 
 #[test]
-fn demo_runs_and_leaves_nothing() {
+fn recipes_demo_runs_and_leaves_nothing() {
     let out = std::process::Command::new(bin())
         .args([
             "run",
@@ -565,7 +565,7 @@ fn demo_runs_and_leaves_nothing() {
 }
 
 #[test]
-fn lamp_recipe_runs_by_name_with_params() {
+fn recipes_lamp_runs_by_name_with_params() {
     let w = World::new("lmp");
     let out = ok(&w.cmd(&[
         "run",
@@ -584,7 +584,7 @@ fn lamp_recipe_runs_by_name_with_params() {
 }
 
 #[test]
-fn lxc_guests_are_found_through_their_cgroup() {
+fn guests_lxc_found_through_their_cgroup() {
     // An LXC container is a cgroup named after it holding the container's processes; build one.
     let w = World::new("lxc");
     let a = w.ns("a");
@@ -746,7 +746,7 @@ fn wait_with_options_but_no_timeout_is_bounded() {
 /// One word, one meaning: down() tears down, set_up/set_down change link state, and the old
 /// down(link) is refused with a pointer instead of silently only downing the link.
 #[test]
-fn link_state_has_its_own_verbs_and_down_is_teardown() {
+fn links_state_has_its_own_verbs_and_down_is_teardown() {
     let w = World::new("ud");
     let a = w.ns("a");
     let setup = format!(
@@ -792,7 +792,7 @@ fn link_state_has_its_own_verbs_and_down_is_teardown() {
 /// took the name of one pipework made, drops records of namespaces deleted outside pipework, and
 /// reports as removed only what it removed.
 #[test]
-fn down_deletes_only_the_namespace_it_created() {
+fn teardown_deletes_only_the_namespace_it_created() {
     let w = World::new("id");
     let (mine, gone) = (w.ns("u"), w.ns("g"));
     ok(&w.eval(&format!("netns({mine:?}); netns({gone:?})")));
@@ -852,7 +852,7 @@ fn down_deletes_only_the_namespace_it_created() {
 /// before anything is created: a leading '-', white space, control and invisible formatting
 /// characters (a bidi override hides in every listing).
 #[test]
-fn hazardous_names_are_refused_before_anything_is_created() {
+fn names_hazardous_are_refused_before_anything_is_created() {
     let w = World::new("hz");
     let (g, br) = (w.ns("k"), w.br());
     let bad_names = [
@@ -915,7 +915,7 @@ fn hazardous_names_are_refused_before_anything_is_created() {
 /// What veth() returns is accepted by dhcp() (here: refused for its missing server only after
 /// the call was understood).
 #[test]
-fn attachments_go_to_dhcp() {
+fn dhcp_takes_what_veth_returns() {
     let w = World::new("at");
     let err = fails(&w.eval(&format!(
         "dhcp(veth(netns({:?}), bridge({:?})), #{{timeout: \"300ms\"}})",
@@ -930,7 +930,7 @@ fn attachments_go_to_dhcp() {
 /// so a script can retry a time-out and give up on bad input; uncaught, they still print as one
 /// line with the script position.
 #[test]
-fn scripts_tell_error_kinds_apart() {
+fn errors_scripts_tell_kinds_apart() {
     let w = World::new("ek");
     let g = w.ns("a");
     let out = ok(&w.eval(&format!(

@@ -128,7 +128,7 @@ fn ovs_by_classic_argv() {
 }
 
 #[test]
-fn a_shared_ovs_bridge_goes_to_its_last_user() {
+fn teardown_shared_ovs_bridge_goes_to_its_last_user() {
     let w = World::new("osh");
     let br = format!("ovs{}", w.prefix);
     let _g = OvsBridgeGuard(br.clone());
@@ -160,7 +160,7 @@ fn a_shared_ovs_bridge_goes_to_its_last_user() {
 /// never OVSDB (it used to fork `ovs-vsctl br-exists` on every attach); an attach onto an OVS bridge
 /// still finds it. A spy ovs-vsctl first in PATH records every call and passes it on.
 #[test]
-fn linux_bridge_attach_asks_the_kernel_not_ovsdb() {
+fn classic_linux_bridge_attach_asks_the_kernel_not_ovsdb() {
     let w = World::new("ok");
     vsctl(&["show"]); // OVS is up, so the old code path would have asked it.
     let real = String::from_utf8(
@@ -238,7 +238,7 @@ fn linux_bridge_attach_asks_the_kernel_not_ovsdb() {
 
 /// An OVS bridge value prints like every other object, not as a Rust type path.
 #[test]
-fn an_ovs_bridge_value_prints_usefully() {
+fn ovs_bridge_value_prints_usefully() {
     let w = World::new("op");
     let br = format!("ovs{}", w.prefix);
     let _g = OvsBridgeGuard(br.clone());

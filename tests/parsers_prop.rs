@@ -130,12 +130,12 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn classic_argv_never_panics(args in argv()) {
+    fn parsers_classic_argv_never_panic(args in argv()) {
         if let Err(e) = parse_classic(&args) { clear(&e)?; }
     }
 
     #[test]
-    fn route_rule_tc_strings_never_panic(t in text()) {
+    fn parsers_route_rule_tc_strings_never_panic(t in text()) {
         if let Err(e) = RouteSpec::parse(&t) { clear(&e)?; }
         if let Err(e) = RuleSpec::parse(&t) { clear(&e)?; }
         let words: Vec<String> = t.split_whitespace().map(String::from).collect();
@@ -143,7 +143,7 @@ proptest! {
     }
 
     #[test]
-    fn values_never_panic(t in text(), n in any::<i64>()) {
+    fn parsers_values_never_panic(t in text(), n in any::<i64>()) {
         for r in [
             parse::cidr(&t).map(|_| ()),
             parse::ip(&t).map(|_| ()),
@@ -162,7 +162,7 @@ proptest! {
     /// An accepted name is one every later tool can read: no option look-alike, no white space,
     /// no control or invisible characters. A refused one says why and gives the rule.
     #[test]
-    fn accepted_names_are_safe(t in prop_oneof![any::<String>(), text()]) {
+    fn parsers_accepted_names_are_safe(t in prop_oneof![any::<String>(), text()]) {
         match parse::safe_name("name", &t) {
             Ok(()) => {
                 prop_assert!(!t.is_empty() && !t.starts_with('-'));

@@ -310,7 +310,8 @@ pub(crate) fn configure_guest_end(
 ) -> Result<()> {
     // Addresses go on while the link is still down, then one message brings it up with arp_notify:
     // the kernel announces the IPv4 addresses itself (gratuitous ARP) at that moment — no packet
-    // socket, no wait (the original spent a second in arping).
+    // socket, no fixed wait (the original spent a second in arping). Behind a bridge port that
+    // announcement can die before the port forwards; veth::attach has it repeated once it does.
     for ip in &opts.ips {
         gns.ensure_addr(l.index, &l.name, *ip)?;
     }
