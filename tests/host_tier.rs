@@ -954,3 +954,63 @@ fn errors_scripts_tell_kinds_apart() {
         "{err}"
     );
 }
+
+/// detach(att) takes one attachment apart by the driver that made it: the guest's interface and
+/// its host end go; the shared bridge, the other guest and the macvlan parent stay.
+#[test]
+fn attach_detach_undoes_one_attachment() {
+    let w = World::new("dt");
+    let (a, b, m) = (w.ns("a"), w.ns("b"), w.ns("m"));
+    // A stand-in NIC for macvlan: a veth pair this test creates (never the machine's uplink).
+    let (p0, p1) = (format!("{}p0", w.prefix), format!("{}p1", w.prefix));
+    for args in [
+        vec![
+            "link",
+            "add",
+            p0.as_str(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            p1.as_str(),
+        ],
+        vec!["link", "set", p1.as_str(), "up"],
+    ] {
+        assert!(std::process::Command::new("ip")
+            .args(&args)
+            .status()
+            .unwrap()
+            .success());
+    }
+    let out = ok(&w.eval(&format!(
+        r#"let br = bridge({br:?});
+        let x = veth(netns({a:?}), br, #{{ip: "198.18.126.2/24"}});
+        let y = veth(netns({b:?}), br, #{{ip: "198.18.126.3/24"}});
+        let z = macvlan(netns({m:?}), {p0:?}, #{{ip: "198.18.127.2/24"}});
+        print(detach(x));
+        print(detach(z));
+        "done""#,
+        br = w.br()
+    )));
+    assert!(out.contains(&format!("link veth1pl{a}")), "{out}");
+    assert!(out.contains(&format!("netns:{m}:eth1")), "{out}");
+    assert!(
+        link(None, &format!("veth1pl{a}")).is_none(),
+        "host end left"
+    );
+    assert!(link(Some(&a), "eth1").is_none(), "guest end left");
+    assert!(link(Some(&m), "eth1").is_none(), "macvlan child left");
+    assert!(link(None, &w.br()).is_some(), "the shared bridge went too");
+    assert_eq!(
+        link(None, &format!("veth1pl{b}")).unwrap()["master"],
+        w.br().as_str(),
+        "the other guest was detached too"
+    );
+    assert!(link(None, &p0).is_some(), "the macvlan parent went too");
+    // Detaching twice says what is missing instead of pretending.
+    let err = fails(&w.eval(&format!(
+        "let x = veth(netns({a:?}), bridge({br:?})); detach(x); detach(x)",
+        br = w.br()
+    )));
+    assert!(err.contains("not found"), "{err}");
+}

@@ -248,3 +248,26 @@ fn ovs_bridge_value_prints_usefully() {
     assert_eq!(out.trim(), format!("[ovs bridge {br}]"));
     ok(&w.eval("down()"));
 }
+
+/// detach() of an OVS attachment removes its port from OVSDB as well as the pair.
+#[test]
+fn ovs_detach_removes_the_port_and_the_pair() {
+    let w = World::new("od");
+    let br = format!("ovs{}", w.prefix);
+    let _g = OvsBridgeGuard(br.clone());
+    let a = w.ns("a");
+    let out = ok(&w.eval(&format!(
+        "let x = veth(netns({a:?}), ovs({br:?}), #{{ip: \"198.18.128.2/24\", vlan: 7}}); detach(x)"
+    )));
+    assert!(out.contains(&format!("ovs port veth1pl{a}")), "{out}");
+    assert!(
+        !vsctl(&["list-ports", &br]).contains(&format!("veth1pl{a}")),
+        "port left in OVSDB"
+    );
+    assert!(
+        link(None, &format!("veth1pl{a}")).is_none(),
+        "host end left"
+    );
+    assert!(link(Some(&a), "eth1").is_none(), "guest end left");
+    ok(&w.eval("down()"));
+}

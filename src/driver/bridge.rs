@@ -2,7 +2,7 @@
 //! VLAN on a vlan_filtering bridge; the guest is announced once its port forwards.
 
 use super::veth::{self, Port, Switch};
-use super::{AttachOpts, Attachment, Driver};
+use super::{AttachOpts, Attachment, Driver, Via};
 use crate::error::{Error, Result};
 use crate::guest::Guest;
 use crate::marker;
@@ -50,6 +50,14 @@ impl Driver for LinuxBridge {
                 br,
             },
         )
+    }
+
+    fn made_by(&self) -> Via {
+        Via::Bridge(self.name.clone())
+    }
+
+    fn detach(&self, s: &Session, att: &Attachment) -> Result<Vec<String>> {
+        veth::detach(s, att, |_| {})
     }
 }
 

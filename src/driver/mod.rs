@@ -78,6 +78,47 @@ pub trait Driver {
         opts.validate_common()
     }
     fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment>;
+    /// Which kind this is, and through what: recorded on the attachment so it can be undone later
+    /// by a process that never saw this driver.
+    fn made_by(&self) -> Via;
+    /// Take one attachment this kind made apart again: the guest's interface and whatever joined it
+    /// to the host side (the host end of a pair and its OVS port; a moved interface goes home).
+    /// Returns what was removed; shared things (a bridge, a VLAN sub-interface) stay for `down()`.
+    fn detach(&self, s: &Session, att: &Attachment) -> Result<Vec<String>>;
+}
+
+/// The kind of host side an attachment was made through (see `Driver::made_by`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Via {
+    Bridge(String),
+    Ovs(String),
+    Macvlan(String),
+    Ipoib(String),
+    DirectPhys(String),
+}
+
+impl Via {
+    /// The driver that made it, to undo it.
+    pub fn driver(&self) -> Box<dyn Driver> {
+        match self {
+            Via::Bridge(n) => Box::new(LinuxBridge { name: n.clone() }),
+            Via::Ovs(n) => Box::new(OvsBridge { name: n.clone() }),
+            Via::Macvlan(p) => Box::new(Macvlan { parent: p.clone() }),
+            Via::Ipoib(p) => Box::new(Ipoib {
+                parent: p.clone(),
+                pkey: None,
+            }),
+            Via::DirectPhys(p) => Box::new(DirectPhys { phys: p.clone() }),
+        }
+    }
+}
+
+/// `detach` for kinds whose guest interface is all there is of the attachment (macvlan, IPoIB).
+pub(crate) fn detach_guest_link(s: &Session, att: &Attachment) -> Result<Vec<String>> {
+    let gns = s.nl.ns(&att.guest)?;
+    let l = gns.require(&att.ifname)?;
+    gns.del_link(l.index, &l.name)?;
+    Ok(vec![format!("{}:{}", att.guest, att.ifname)])
 }
 
 /// What the user asked for on the guest side of an attachment.
@@ -157,6 +198,8 @@ pub struct Attachment {
     /// What undoes this attachment, in creation order, for the session's journal (empty: nothing
     /// may be deleted, e.g. a physical interface that was moved).
     pub undo: Vec<Created>,
+    /// The kind that made it (set by `Session::attach`), so `Session::detach` can take it apart.
+    pub made_by: Option<Via>,
 }
 
 impl Attachment {
@@ -179,6 +222,7 @@ impl Attachment {
             owner: s.owner(),
             created: true,
             undo: vec![],
+            made_by: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Physical host interfaces: a macvlan child per guest (the classic `pipework eth2 web …`), or the
 //! interface itself moved into the guest (`--direct-phys`).
 
+use super::Via;
 use super::{configure_guest_end, AttachOpts, Attachment, Driver, Undo};
 use crate::error::{Error, Result};
 use crate::guest::Guest;
@@ -80,6 +81,14 @@ impl Driver for Macvlan {
             )
         })
     }
+
+    fn made_by(&self) -> Via {
+        Via::Macvlan(self.parent.clone())
+    }
+
+    fn detach(&self, s: &Session, att: &Attachment) -> Result<Vec<String>> {
+        super::detach_guest_link(s, att)
+    }
 }
 
 /// IPoIB: a child interface of an InfiniBand port, optionally in another partition (P_Key) — the
@@ -122,6 +131,14 @@ impl Driver for Ipoib {
         attach_child(s, guest, opts, &parent, "ipoib", self.describe(), |gfd| {
             hns.add_ipoib(&opts.ifname, parent.index, gfd, self.pkey, opts.mtu)
         })
+    }
+
+    fn made_by(&self) -> Via {
+        Via::Ipoib(self.parent.clone())
+    }
+
+    fn detach(&self, s: &Session, att: &Attachment) -> Result<Vec<String>> {
+        super::detach_guest_link(s, att)
     }
 }
 
@@ -276,19 +293,46 @@ impl Driver for DirectPhys {
                 Ok(att)
             }
             Err(e) => {
-                for name in [opts.ifname.as_str(), self.phys.as_str()] {
-                    if let Ok(Some(l)) = gns.link(name) {
-                        let back = LinkChange {
-                            netns: Some(host.fd()),
-                            name: Some(&self.phys),
-                            up: Some(false),
-                            ..Default::default()
-                        };
-                        let _ = gns.set_link(l.index, name, &back);
-                    }
-                }
+                move_home(&gns, &host, &[&opts.ifname, &self.phys], &self.phys);
                 Err(e)
             }
+        }
+    }
+
+    fn made_by(&self) -> Via {
+        Via::DirectPhys(self.phys.clone())
+    }
+
+    /// The interface goes back to the host under its own name, down, as it was before.
+    fn detach(&self, s: &Session, att: &Attachment) -> Result<Vec<String>> {
+        let gns = s.nl.ns(&att.guest)?;
+        gns.require(&att.ifname)?;
+        move_home(&gns, &s.host(), &[&att.ifname], &self.phys);
+        match s.nl.ns(&s.host())?.link(&self.phys)? {
+            Some(_) => Ok(vec![format!(
+                "{}:{} (back in the host as {})",
+                att.guest, att.ifname, self.phys
+            )]),
+            None => Err(Error::Conflict(format!(
+                "could not move {} back from {} to the host as {}",
+                att.ifname, att.guest, self.phys
+            ))),
+        }
+    }
+}
+
+/// Move a physical interface (by whichever of `names` it has in the guest) back to the host as
+/// `phys`, down.
+fn move_home(gns: &crate::net::Ns, host: &Guest, names: &[&str], phys: &str) {
+    for name in names {
+        if let Ok(Some(l)) = gns.link(name) {
+            let back = LinkChange {
+                netns: Some(host.fd()),
+                name: Some(phys),
+                up: Some(false),
+                ..Default::default()
+            };
+            let _ = gns.set_link(l.index, name, &back);
         }
     }
 }

@@ -154,6 +154,23 @@ pub(crate) fn attach(
     }
 }
 
+/// Take a pair apart: the switch lets go of the host end, and deleting the host end removes the
+/// guest end with it.
+pub(crate) fn detach(
+    s: &Session,
+    att: &Attachment,
+    sw_leave: impl FnOnce(&str),
+) -> Result<Vec<String>> {
+    sw_leave(&att.host_ifname);
+    let hns = s.nl.ns(&s.host())?;
+    let h = hns.require(&att.host_ifname)?;
+    hns.del_link(h.index, &h.name)?;
+    Ok(vec![
+        format!("link {}", att.host_ifname),
+        format!("{}:{}", att.guest, att.ifname),
+    ])
+}
+
 /// Something by one of our names exists. Fine if it is the pair we made onto this very switch:
 /// converge it to the options and report "already present"; otherwise explain the clash.
 fn rerun(

@@ -101,7 +101,7 @@ impl Session {
         driver: &dyn Driver,
         opts: &AttachOpts,
     ) -> Result<Attachment> {
-        let a = driver
+        let mut a = driver
             .validate(opts)
             .and_then(|_| driver.attach(self, guest, opts))
             .ctx(format!("attaching {guest} to {}", driver.describe()))?;
@@ -110,7 +110,25 @@ impl Session {
                 self.record(c.clone());
             }
         }
+        a.made_by = Some(driver.made_by());
         Ok(a)
+    }
+
+    /// Take one attachment apart again, by the driver that made it (its guest interface and what
+    /// joined it to the host side; shared bridges stay). Returns what was removed.
+    pub fn detach(&self, att: &Attachment) -> Result<Vec<String>> {
+        let via = att.made_by.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "attachment",
+                &att.ifname,
+                "was not made through Session::attach, so no driver is known for it",
+            )
+        })?;
+        let driver = via.driver();
+        driver.detach(self, att).ctx(format!(
+            "detaching {}:{} from {}",
+            att.guest, att.ifname, att.via
+        ))
     }
 
     fn record(&self, c: Created) {

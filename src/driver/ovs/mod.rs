@@ -7,7 +7,7 @@ pub(crate) mod vsctl;
 use vsctl as ovs;
 
 use super::veth::{self, Port, Switch};
-use super::{AttachOpts, Attachment, Driver};
+use super::{AttachOpts, Attachment, Driver, Via};
 use crate::error::{Error, Result};
 use crate::guest::Guest;
 use crate::net::{LinkState, Ns};
@@ -43,6 +43,18 @@ impl Driver for OvsBridge {
                 mtu,
             },
         )
+    }
+
+    fn made_by(&self) -> Via {
+        Via::Ovs(self.name.clone())
+    }
+
+    fn detach(&self, s: &Session, att: &Attachment) -> Result<Vec<String>> {
+        let mut done = veth::detach(s, att, |port| {
+            let _ = ovs::del_port(port);
+        })?;
+        done.insert(0, format!("ovs port {}", att.host_ifname));
+        Ok(done)
     }
 }
 

@@ -6,6 +6,14 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
     let ss = s.clone();
     reg!(
         engine,
+        "detach",
+        ["attachment: Attachment", "Array"],
+        "Take one attachment apart again (the guest's interface, its host end and OVS port; a moved physical interface goes home); shared bridges stay. Returns what was removed.",
+        move |a: Attachment| ss.detach(&a).map(strings).rhai()
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
         "bridge",
         ["name: &str", "Bridge"],
         "Ensure a Linux bridge exists in the host namespace and is up (no-op if it already does).",
