@@ -1014,3 +1014,46 @@ fn attach_detach_undoes_one_attachment() {
     )));
     assert!(err.contains("not found"), "{err}");
 }
+
+/// attach(guest, "name", opts) decides the kind the way the classic command line does (one
+/// chooser for both): a br* name becomes a Linux bridge, an existing interface a macvlan parent;
+/// a dummy* name is refused with the function to use.
+#[test]
+fn attach_through_a_host_interface_by_name() {
+    let w = World::new("an");
+    let (a, m) = (w.ns("a"), w.ns("m"));
+    let br = w.classic_br();
+    let (p0, p1) = (format!("{}p0", w.prefix), format!("{}p1", w.prefix));
+    for args in [
+        vec![
+            "link",
+            "add",
+            p0.as_str(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            p1.as_str(),
+        ],
+        vec!["link", "set", p1.as_str(), "up"],
+    ] {
+        assert!(std::process::Command::new("ip")
+            .args(&args)
+            .status()
+            .unwrap()
+            .success());
+    }
+    let out = ok(&w.eval(&format!(
+        r#"print(attach(netns({a:?}), {br:?}, #{{ip: "198.18.129.2/24"}}));
+        print(attach(netns({m:?}), {p0:?}, #{{ip: "198.18.129.3/24"}}));"#
+    )));
+    assert!(out.contains(&format!("on bridge {br}")), "{out}");
+    assert!(out.contains(&format!("on macvlan on {p0}")), "{out}");
+    assert_eq!(link(None, &br).unwrap()["linkinfo"]["info_kind"], "bridge");
+    assert_eq!(
+        link(Some(&m), "eth1").unwrap()["linkinfo"]["info_kind"],
+        "macvlan"
+    );
+    let err = fails(&w.eval(&format!("attach(netns({a:?}), \"dummy7\", #{{}})")));
+    assert!(err.contains("use dummy()"), "{err}");
+}

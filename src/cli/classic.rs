@@ -373,7 +373,7 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
 }
 
 fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
-    use crate::driver::{AttachOpts, LinuxBridge};
+    use crate::driver::AttachOpts;
     use crate::session::BridgeOpts;
     match cmd {
         Classic::Route { guest, args } => {
@@ -449,25 +449,10 @@ fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
             } else {
                 opts.vlan = a.vlan()?;
             }
-            use crate::driver::{DirectPhys, Driver, HostKind, Ipoib, Macvlan};
-            let driver: Box<dyn Driver> = match kind {
-                HostKind::Ipoib => Box::new(Ipoib {
-                    parent: host_name.clone(),
-                    pkey,
-                }),
-                HostKind::Bridge { .. } => Box::new(LinuxBridge {
-                    name: host_name.clone(),
-                }),
-                HostKind::Ovs => Box::new(crate::driver::OvsBridge {
-                    name: host_name.clone(),
-                }),
-                HostKind::Phys if a.direct_phys => Box::new(DirectPhys {
-                    phys: host_name.clone(),
-                }),
-                HostKind::Phys => Box::new(Macvlan {
-                    parent: host_name.clone(),
-                }),
-                HostKind::Dummy => {
+            use crate::driver::HostKind;
+            let driver = match kind.driver(&host_name, a.direct_phys, pkey) {
+                Some(d) => d,
+                None => {
                     if dhcp.is_some() {
                         return Err(Error::invalid(
                             "address",

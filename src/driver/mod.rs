@@ -70,6 +70,28 @@ impl HostKind {
     }
 }
 
+impl HostKind {
+    /// The driver for a host interface of this kind (`direct_phys`: hand a physical interface
+    /// over instead of a macvlan child; `pkey`: an IPoIB partition). None for `Dummy`, which makes
+    /// an interface inside the guest instead of attaching through the host.
+    pub fn driver(
+        self,
+        name: &str,
+        direct_phys: bool,
+        pkey: Option<u16>,
+    ) -> Option<Box<dyn Driver>> {
+        let name = name.to_string();
+        Some(match self {
+            HostKind::Bridge { .. } => Box::new(LinuxBridge { name }),
+            HostKind::Ovs => Box::new(OvsBridge { name }),
+            HostKind::Ipoib => Box::new(Ipoib { parent: name, pkey }),
+            HostKind::Phys if direct_phys => Box::new(DirectPhys { phys: name }),
+            HostKind::Phys => Box::new(Macvlan { parent: name }),
+            HostKind::Dummy => return None,
+        })
+    }
+}
+
 pub trait Driver {
     /// "bridge br1", "ovs ovs0" — for messages.
     fn describe(&self) -> String;

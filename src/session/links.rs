@@ -69,6 +69,37 @@ impl Session {
         crate::driver::HostKind::of(existing.as_ref(), name, direct_phys)
     }
 
+    /// Attach through a host interface named by text, whatever its kind — decided as for the
+    /// classic command line (`HostKind`): an existing Linux or OVS bridge, a `br*`/`ovs*` name to
+    /// create, a physical interface (a macvlan child; `direct_phys`: the interface itself), an
+    /// InfiniBand port (IPoIB).
+    pub fn attach_through(
+        &self,
+        guest: &Guest,
+        host_if: &str,
+        direct_phys: bool,
+        opts: &AttachOpts,
+    ) -> Result<Attachment> {
+        use crate::driver::HostKind;
+        let kind = self.host_kind(host_if, direct_phys)?;
+        let driver = kind.driver(host_if, direct_phys, None).ok_or_else(|| {
+            Error::invalid(
+                "host interface",
+                host_if,
+                "a dummy* name makes an interface inside the guest, not an attachment: use dummy()",
+            )
+        })?;
+        driver.validate(opts)?;
+        match kind {
+            HostKind::Bridge { create: true } => {
+                self.bridge(host_if, &BridgeOpts::default()).map(|_| ())?
+            }
+            HostKind::Ovs => self.ovs_bridge(host_if).map(|_| ())?,
+            _ => {}
+        }
+        self.attach(guest, driver.as_ref(), opts)
+    }
+
     /// Ensure an Open vSwitch bridge (userspace datapath where the kernel has no OVS module).
     pub fn ovs_bridge(&self, name: &str) -> Result<Bridge> {
         parse::ifname(name)?;

@@ -89,6 +89,22 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
     let ss = s.clone();
     reg!(
         engine,
+        "attach",
+        ["guest: Guest", "host_if: &str", "opts: Map", "Attachment"],
+        "Attach through a host interface by name, whatever its kind, decided as the classic command line does: an existing Linux or OVS bridge, a br*/ovs* name to create, a physical interface (macvlan child; #{direct_phys: true} hands the interface itself over), an InfiniBand port (IPoIB). Options as veth(), plus direct_phys.",
+        move |g: Guest, host_if: &str, o: Map| {
+            let mut o = o;
+            let direct = match o.remove("direct_phys") {
+                None => false,
+                Some(v) => v.as_bool().map_err(|t| format!("attach(): option `direct_phys` must be true or false, not {t}"))?,
+            };
+            let opts = attach_opts("attach", &o)?;
+            ss.attach_through(&g, host_if, direct, &opts).rhai()
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
         "macvlan",
         ["guest: Guest", "parent: &str", "opts: Map", "Attachment"],
         "Attach a guest to a host interface with a macvlan child (bridge mode) born inside the guest: #{ip, gateway, mac, ifname, mtu, vlan}.",
