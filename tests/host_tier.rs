@@ -961,27 +961,7 @@ fn errors_scripts_tell_kinds_apart() {
 fn attach_detach_undoes_one_attachment() {
     let w = World::new("dt");
     let (a, b, m) = (w.ns("a"), w.ns("b"), w.ns("m"));
-    // A stand-in NIC for macvlan: a veth pair this test creates (never the machine's uplink).
-    let (p0, p1) = (format!("{}p0", w.prefix), format!("{}p1", w.prefix));
-    for args in [
-        vec![
-            "link",
-            "add",
-            p0.as_str(),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            p1.as_str(),
-        ],
-        vec!["link", "set", p1.as_str(), "up"],
-    ] {
-        assert!(std::process::Command::new("ip")
-            .args(&args)
-            .status()
-            .unwrap()
-            .success());
-    }
+    let (p0, _) = stand_in_nic(&w);
     let out = ok(&w.eval(&format!(
         r#"let br = bridge({br:?});
         let x = veth(netns({a:?}), br, #{{ip: "198.18.126.2/24"}});
@@ -1023,26 +1003,7 @@ fn attach_through_a_host_interface_by_name() {
     let w = World::new("an");
     let (a, m) = (w.ns("a"), w.ns("m"));
     let br = w.classic_br();
-    let (p0, p1) = (format!("{}p0", w.prefix), format!("{}p1", w.prefix));
-    for args in [
-        vec![
-            "link",
-            "add",
-            p0.as_str(),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            p1.as_str(),
-        ],
-        vec!["link", "set", p1.as_str(), "up"],
-    ] {
-        assert!(std::process::Command::new("ip")
-            .args(&args)
-            .status()
-            .unwrap()
-            .success());
-    }
+    let (p0, _) = stand_in_nic(&w);
     let out = ok(&w.eval(&format!(
         r#"print(attach(netns({a:?}), {br:?}, #{{ip: "198.18.129.2/24"}}));
         print(attach(netns({m:?}), {p0:?}, #{{ip: "198.18.129.3/24"}}));"#

@@ -211,6 +211,31 @@ impl Drop for World {
     }
 }
 
+/// A stand-in for a physical NIC: a veth pair named `<prefix>p0`/`<prefix>p1` with the far end up
+/// (never the machine's uplink); the world's cleanup removes it. Returns (near end, far end).
+pub fn stand_in_nic(w: &World) -> (String, String) {
+    let (p0, p1) = (format!("{}p0", w.prefix), format!("{}p1", w.prefix));
+    for args in [
+        vec![
+            "link",
+            "add",
+            p0.as_str(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            p1.as_str(),
+        ],
+        vec!["link", "set", p1.as_str(), "up"],
+    ] {
+        assert!(
+            Command::new("ip").args(&args).status().unwrap().success(),
+            "ip {args:?}"
+        );
+    }
+    (p0, p1)
+}
+
 /// A namespace made the way users make them (classic command lines need an existing guest).
 pub fn netns_add(n: &str) {
     assert!(Command::new("ip")

@@ -153,14 +153,12 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
             .map(|n| Dynamic::from(n.ip().to_string()))
             .unwrap_or(Dynamic::UNIT)
     });
-    engine.register_get("link", |a: &mut Attachment| Link {
-        guest: a.guest.clone(),
-        name: a.ifname.clone(),
+    engine.register_get("link", |a: &mut Attachment| {
+        Link::new(a.guest.clone(), a.ifname.clone())
     });
     let ss = s.clone();
-    engine.register_get("host_link", move |a: &mut Attachment| Link {
-        guest: ss.host(),
-        name: a.host_ifname.clone(),
+    engine.register_get("host_link", move |a: &mut Attachment| {
+        Link::new(ss.host(), a.host_ifname.clone())
     });
 }
 

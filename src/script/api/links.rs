@@ -11,10 +11,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         "An existing interface inside a guest.",
         move |g: Guest, name: &str| {
             ss.link(&g, name).rhai()?;
-            Ok::<_, Box<EvalAltResult>>(Link {
-                guest: g,
-                name: name.to_string(),
-            })
+            Ok::<_, Box<EvalAltResult>>(Link::new(g, name.to_string()))
         }
     );
     let ss = s.clone();
@@ -27,12 +24,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
             let v = ss.links(&g).rhai()?;
             Ok::<_, Box<EvalAltResult>>(
                 v.into_iter()
-                    .map(|l| {
-                        Dynamic::from(Link {
-                            guest: g.clone(),
-                            name: l.name,
-                        })
-                    })
+                    .map(|l| Dynamic::from(Link::new(g.clone(), l.name)))
                     .collect::<Array>(),
             )
         }
@@ -152,10 +144,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
                     ..Default::default()
                 },
             )?;
-            Ok::<_, Box<EvalAltResult>>(Link {
-                guest: l.guest,
-                name: n,
-            })
+            Ok::<_, Box<EvalAltResult>>(Link::new(l.guest, n))
         }
     );
     let ss = s.clone();
@@ -173,10 +162,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
                     ..Default::default()
                 },
             )?;
-            Ok::<_, Box<EvalAltResult>>(Link {
-                guest: g,
-                name: l.name,
-            })
+            Ok::<_, Box<EvalAltResult>>(Link::new(g, l.name))
         }
     );
     let ss = s.clone();

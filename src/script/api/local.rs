@@ -13,10 +13,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         move |g: Guest, name: &str, o: Map| {
             let opts = local_opts("dummy", name.to_string(), &o)?;
             ss.dummy(&g, &opts).rhai()?;
-            Ok::<_, Box<EvalAltResult>>(Link {
-                guest: g,
-                name: opts.ifname,
-            })
+            Ok::<_, Box<EvalAltResult>>(Link::new(g, opts.ifname))
         }
     );
     let ss = s.clone();
@@ -28,10 +25,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         move |g: Guest, name: &str| {
             let opts = local_opts("dummy", name.to_string(), &Map::new())?;
             ss.dummy(&g, &opts).rhai()?;
-            Ok::<_, Box<EvalAltResult>>(Link {
-                guest: g,
-                name: opts.ifname,
-            })
+            Ok::<_, Box<EvalAltResult>>(Link::new(g, opts.ifname))
         }
     );
     let ss = s.clone();
@@ -92,7 +86,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
                 .unwrap_or(Session::WAIT_DEFAULT);
             let carrier = opt_bool("wait", &o, "carrier")?.unwrap_or(true);
             ss.wait_link(&g, name, carrier, Some(timeout)).rhai()?;
-            Ok::<_, Box<EvalAltResult>>(Link { guest: g, name: name.to_string() })
+            Ok::<_, Box<EvalAltResult>>(Link::new(g, name.to_string()))
         }
     );
     let ss = s.clone();
@@ -104,10 +98,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         move |g: Guest, name: &str| {
             ss.wait_link(&g, name, true, Some(Session::WAIT_DEFAULT))
                 .rhai()?;
-            Ok::<_, Box<EvalAltResult>>(Link {
-                guest: g,
-                name: name.to_string(),
-            })
+            Ok::<_, Box<EvalAltResult>>(Link::new(g, name.to_string()))
         }
     );
     let ss = s.clone();
@@ -226,10 +217,7 @@ fn vlan_impl(s: &Session, p: Link, id: i64, o: &Map) -> RhaiResult<Link> {
     let id = parse::vlan_id(id).rhai()?;
     let opts = local_opts("vlan", format!("{}.{id}", p.name), o)?;
     s.vlan(&p.guest, &p.name, id, &opts).rhai()?;
-    Ok(Link {
-        guest: p.guest,
-        name: opts.ifname,
-    })
+    Ok(Link::new(p.guest, opts.ifname))
 }
 
 fn dhcp_impl(s: &Session, l: &Link, o: &Map) -> RhaiResult<Map> {

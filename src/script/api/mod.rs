@@ -22,6 +22,15 @@ pub struct Link {
     pub name: String,
 }
 
+impl Link {
+    pub fn new(guest: Guest, name: impl Into<String>) -> Link {
+        Link {
+            guest,
+            name: name.into(),
+        }
+    }
+}
+
 /// A pipework error as Rhai sees it: a map a script's `catch (e)` can read — `e.kind` (see
 /// `Error::kind`) and `e.message`; an uncaught one prints as its message with the script line.
 fn rt(e: Error) -> Box<EvalAltResult> {
@@ -105,10 +114,7 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
 
 /// The guest end of an attachment, as a script's Link.
 fn attachment_link(a: &Attachment) -> Link {
-    Link {
-        guest: a.guest.clone(),
-        name: a.ifname.clone(),
-    }
+    Link::new(a.guest.clone(), a.ifname.clone())
 }
 
 /// Apply a change to the link a script holds.
