@@ -407,6 +407,25 @@ fn dhcp_namespaces_own_resolv_conf_comes_back_at_teardown() {
         std::fs::write(format!("{dir}/resolv.conf"), &mine).unwrap();
         let owner = format!("{}o{i}", w.prefix);
         ok(&w.cmd(&[&br, &format!("netns:{c}"), "0/0"]));
+        // A run that fails after its lease puts the user's file back with everything else.
+        let failed = w.cmd(&[
+            "-e",
+            &format!(
+                "owner({owner:?}); dhcp(link(netns({c:?}), \"eth1\"), #{{{}}}); throw \"later step failed\"",
+                if *how == "dhcp" { String::new() } else { format!("client: {how:?}") }
+            ),
+        ]);
+        fails(&failed);
+        assert_eq!(
+            netns_resolv(&c),
+            mine,
+            "{how}: a failed run left pipework's resolv.conf: {}",
+            text(&failed)
+        );
+        assert!(
+            !std::path::Path::new(&format!("{dir}/resolv.conf.pipework-kept")).exists(),
+            "{how}: a failed run left the kept copy"
+        );
         let lease = w.cmd(&[
             "-e",
             &format!(

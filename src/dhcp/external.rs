@@ -168,12 +168,8 @@ pub fn run(
         std::fs::create_dir_all(d)
             .map_err(|err| Error::io(format!("creating {}", d.display()), err))?;
     }
-    // The client's script writes the namespace's own file: keep the user's first.
-    if let Some(p) = &netns_file {
-        if let Some(note) = resolv::preserve(p, owner)? {
-            eprintln!("pipework: {note}");
-        }
-    }
+    // The client's script writes the namespace's own file: the session kept the user's first
+    // (Session::keep_resolv).
     if netns_file.is_none() || !src.exists() {
         std::fs::write(&src, &seed)
             .map_err(|err| Error::io(format!("writing {}", src.display()), err))?;

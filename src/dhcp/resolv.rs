@@ -72,15 +72,23 @@ pub fn target(guest: &Guest) -> Target {
 /// once, before the first lease; put back by `down(owner)` and when the namespace is deleted.
 const KEPT: &str = "resolv.conf.pipework-kept";
 
+/// What `preserve` did.
+pub enum Preserved {
+    /// Kept by an earlier lease: what is there now is pipework's.
+    Already,
+    /// Kept now (the note says so when the user had a file of their own).
+    Now(Option<String>),
+}
+
 /// Keep the user's own `/etc/netns/NAME/resolv.conf` (or the fact that there was none) before
-/// pipework or a DHCP client it runs writes over it. Returns a note when something was kept.
-pub fn preserve(path: &Path, owner: &str) -> Result<Option<String>> {
+/// pipework or a DHCP client it runs writes over it.
+pub fn preserve(path: &Path, owner: &str) -> Result<Preserved> {
     let dir = path.parent().expect("resolv.conf has a directory");
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let kept = dir.join(KEPT);
     if kept.exists() {
-        return Ok(None); // kept at the first lease; what is there now is ours
+        return Ok(Preserved::Already);
     }
     let (body, note) = match std::fs::read(path) {
         Ok(b) => {
@@ -103,7 +111,7 @@ pub fn preserve(path: &Path, owner: &str) -> Result<Option<String>> {
     std::fs::write(&tmp, &rec)
         .and_then(|_| std::fs::rename(&tmp, &kept))
         .map_err(|e| Error::io(format!("writing {}", kept.display()), e))?;
-    Ok(note)
+    Ok(Preserved::Now(note))
 }
 
 /// Put back what `preserve` kept in `dir` (`/etc/netns/NAME`), if `owner` kept it (any owner with
@@ -153,7 +161,9 @@ pub fn write(
     match target(guest) {
         Target::Skip(why) => Ok(Err(why)),
         Target::NetnsFile(p) => {
-            if let Some(note) = preserve(&p, owner)? {
+            // Normally kept already by the session before the lease; a lease keeper's later
+            // lease may be the first to bring DNS servers.
+            if let Preserved::Now(Some(note)) = preserve(&p, owner)? {
                 eprintln!("pipework: {note}");
             }
             std::fs::write(&p, content)

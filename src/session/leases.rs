@@ -24,6 +24,9 @@ impl Session {
             .ok_or_else(|| Error::invalid("interface", ifname, "has no Ethernet MAC for DHCP"))?;
         let l = self.up_for_dhcp(guest, l)?;
         let lease = dhcp::acquire(guest, ifname, l.index, mac, opts)?;
+        if opts.dns && !lease.dns.is_empty() {
+            self.keep_resolv(guest)?;
+        }
         let want = AttachOpts {
             ifname: ifname.into(),
             ips: vec![IpNetwork::V4(lease.addr)],
@@ -54,6 +57,25 @@ impl Session {
         })
     }
 
+    /// Before a lease writes a named namespace's resolv.conf: set the user's own aside (once), and
+    /// journal it, so a failed run puts it back with everything else it undoes.
+    fn keep_resolv(&self, guest: &Guest) -> Result<()> {
+        let dhcp::resolv::Target::NetnsFile(path) = dhcp::resolv::target(guest) else {
+            return Ok(());
+        };
+        if let dhcp::resolv::Preserved::Now(note) = dhcp::resolv::preserve(&path, &self.owner())? {
+            if let Some(note) = note {
+                eprintln!("pipework: {note}");
+            }
+            let dir = path.parent().expect("resolv.conf has a directory");
+            self.record(Created::Resolv {
+                dir: dir.to_path_buf(),
+                owner: self.owner(),
+            });
+        }
+        Ok(())
+    }
+
     /// A DHCP client talks through the link before it has an address: bring it up first.
     fn up_for_dhcp(&self, guest: &Guest, mut l: LinkState) -> Result<LinkState> {
         if !l.up {
@@ -75,6 +97,7 @@ impl Session {
     ) -> Result<String> {
         let l = self.up_for_dhcp(guest, self.link(guest, ifname)?)?;
         let hostname = dhcp::default_hostname(guest).unwrap_or_else(|| "pipework".into());
+        self.keep_resolv(guest)?;
         let mut summary = dhcp::external::run(guest, ifname, &hostname, &self.owner(), e)?;
         if !e.keep {
             // Nobody renews a one-shot lease: keep the address (as udhcpc -q does) instead of

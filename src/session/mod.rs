@@ -44,6 +44,11 @@ pub enum Created {
     },
     /// A process left running (a DHCP lease keeper or client), by its pid file.
     Process(std::path::PathBuf),
+    /// A namespace's own resolv.conf set aside before a lease wrote over it (its directory).
+    Resolv {
+        dir: std::path::PathBuf,
+        owner: String,
+    },
 }
 
 impl Created {
@@ -54,6 +59,7 @@ impl Created {
             Created::OvsPort(name) => crate::driver::ovs::undo_port(name),
             Created::Ovs(name) => crate::driver::ovs::undo_bridge(name),
             Created::Process(pidfile) => dhcp::undo_process(pidfile),
+            Created::Resolv { dir, owner } => dhcp::resolv::restore(dir, Some(owner)),
             Created::Netns(name, id) => s.undo_netns(name, *id),
         }
     }
