@@ -1018,3 +1018,44 @@ fn attach_through_a_host_interface_by_name() {
     let err = fails(&w.eval(&format!("attach(netns({a:?}), \"dummy7\", #{{}})")));
     assert!(err.contains("use dummy()"), "{err}");
 }
+
+/// Eight processes ensuring the same new bridge at once: losing the race to create it is success
+/// (the kernel's EEXIST says it exists), so every attach goes through. Repeated, because a race.
+#[test]
+fn attach_concurrent_processes_share_a_new_bridge() {
+    let w = World::new("cc");
+    let br = w.br();
+    for round in 0..10 {
+        let children: Vec<_> = (0..8)
+            .map(|i| {
+                let g = w.ns(&format!("{i}"));
+                std::process::Command::new(bin())
+                    .args([
+                        "-e",
+                        &format!(
+                            "owner(\"{p}{i}\"); let b = bridge({br:?}); veth(netns({g:?}), b, #{{ip: \"198.18.119.{}/24\"}})",
+                            10 + i,
+                            p = w.prefix
+                        ),
+                    ])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success(), "round {round}: {}", text(&out));
+        }
+        // Everyone's down(), one after the other: the bridge goes with the last owner.
+        for i in 0..8 {
+            ok(&w.cmd(&["-e", &format!("down(\"{}{i}\")", w.prefix)]));
+            assert_eq!(
+                link(None, &br).is_some(),
+                i < 7,
+                "round {round}, after owner {i}"
+            );
+        }
+    }
+}

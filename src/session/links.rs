@@ -21,6 +21,19 @@ impl Session {
     /// Ensure a Linux bridge exists in the host namespace, up, with the wanted MTU.
     pub fn bridge(&self, name: &str, opts: &BridgeOpts) -> Result<Bridge> {
         parse::ifname(name)?;
+        // Another process may create the same bridge between our look and our create: the
+        // kernel's EEXIST then means "it is there", which is what we wanted — look again (and
+        // take it as anyone else's existing bridge). Bounded, in case it keeps coming and going.
+        for _ in 0..3 {
+            match self.ensure_bridge(name, opts) {
+                Err(e) if e.errno() == Some(libc::EEXIST) => continue,
+                other => return other,
+            }
+        }
+        self.ensure_bridge(name, opts)
+    }
+
+    fn ensure_bridge(&self, name: &str, opts: &BridgeOpts) -> Result<Bridge> {
         let ns = self.nl.ns(&self.host)?;
         match ns.link(name)? {
             Some(l) if l.is_kind("bridge") => {
