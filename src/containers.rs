@@ -30,11 +30,21 @@ pub enum Lookup {
     Unknown(String),
 }
 
+/// How long the Docker/podman API may take to answer one request (`PIPEWORK_DOCKER_TIMEOUT`): a
+/// frozen daemon must give a clear error, not a two-minute hang (the client library's default).
+fn docker_timeout() -> Result<Duration> {
+    match std::env::var("PIPEWORK_DOCKER_TIMEOUT") {
+        Ok(t) => crate::parse::duration(&t),
+        Err(_) => Ok(Duration::from_secs(5)),
+    }
+}
+
 /// A Docker/podman container by name or id.
 pub fn docker(nl: &Netlink, name: &str) -> Result<Lookup> {
     let endpoint = docker_endpoint();
+    let timeout = docker_timeout()?;
     let docker = match bollard::Docker::connect_with_host(&endpoint) {
-        Ok(d) => d,
+        Ok(d) => d.with_timeout(timeout),
         Err(e) => {
             return Ok(Lookup::Unknown(format!(
                 "Docker is not reachable at {endpoint}: {e}"
@@ -44,7 +54,15 @@ pub fn docker(nl: &Netlink, name: &str) -> Result<Lookup> {
     let deadline = Instant::now() + START_WAIT;
     nl.trace(format_args!("docker: ask {endpoint} about {name}"));
     loop {
-        let info = nl.block_on(docker.inspect_container(name, None));
+        let info = nl
+            .block_on(async {
+                tokio::time::timeout(timeout, docker.inspect_container(name, None)).await
+            })
+            .map_err(|_| {
+                Error::Timeout(format!(
+                    "Docker did not answer at {endpoint} within {timeout:?} (is the daemon frozen or overloaded? PIPEWORK_DOCKER_TIMEOUT sets the bound)"
+                ))
+            })?;
         nl.trace(format_args!("docker: answered about {name}"));
         let info = match info {
             Ok(i) => i,
@@ -56,6 +74,11 @@ pub fn docker(nl: &Netlink, name: &str) -> Result<Lookup> {
             }
             Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
                 return Err(Error::guest(format!("container:{name}"), message));
+            }
+            Err(bollard::errors::Error::RequestTimeoutError) => {
+                return Err(Error::Timeout(format!(
+                    "Docker did not answer at {endpoint} within {timeout:?} (is the daemon frozen or overloaded? PIPEWORK_DOCKER_TIMEOUT sets the bound)"
+                )))
             }
             Err(e) => {
                 return Ok(Lookup::Unknown(format!(

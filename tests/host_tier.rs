@@ -1059,3 +1059,43 @@ fn attach_concurrent_processes_share_a_new_bridge() {
         }
     }
 }
+
+/// A Docker daemon that accepts and never answers (frozen, overloaded) gives a clear time-out
+/// within the bound, not a two-minute hang; nothing is created. The stand-in daemon is a socket of
+/// this test's that holds every connection open.
+#[test]
+fn guests_frozen_docker_daemon_fails_within_the_bound() {
+    let w = World::new("fz");
+    let sock = w.dir().join("docker.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            keep.lock().unwrap().push(c); // read nothing, answer nothing
+        }
+    });
+    let br = w.classic_br();
+    let t = std::time::Instant::now();
+    let out = std::process::Command::new(bin())
+        .args([&br, "somecontainer", "198.18.118.2/24"])
+        .env("DOCKER_HOST", format!("unix://{}", sock.display()))
+        .env("PIPEWORK_DOCKER_TIMEOUT", "1s")
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    let err = fails(&out);
+    assert!(
+        err.contains("Docker did not answer") && err.contains("within 1s"),
+        "{err}"
+    );
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    assert!(
+        !held.lock().unwrap().is_empty(),
+        "the stand-in daemon was never asked"
+    );
+    assert!(
+        link(None, &br).is_none(),
+        "a bridge was created before the guest was known"
+    );
+}
