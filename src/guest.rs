@@ -270,6 +270,20 @@ impl Guest {
         Ok(())
     }
 
+    /// Whether the process a guest was found through still lives in the namespace we pinned. The
+    /// pinned fd keeps the namespace itself alive after a container dies, so plumbing into it
+    /// would "succeed" into nothing; named namespaces and the host do not die that way.
+    pub fn alive(&self) -> bool {
+        let pid = match &self.kind {
+            GuestKind::Host | GuestKind::Netns(_) => return true,
+            GuestKind::Pid(p) => *p,
+            GuestKind::Container { pid, .. } | GuestKind::Lxc { pid, .. } => *pid,
+        };
+        // A dead process (a zombie too) has no namespace links; a recycled PID has another one.
+        std::fs::metadata(format!("/proc/{pid}/ns/net"))
+            .is_ok_and(|m| NsId(m.dev(), m.ino()) == self.id)
+    }
+
     /// Text that names this very namespace again (a container by its process): what a process
     /// started for this guest, such as the lease keeper, is given.
     pub fn spec(&self) -> String {

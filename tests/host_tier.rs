@@ -1099,3 +1099,60 @@ fn guests_frozen_docker_daemon_fails_within_the_bound() {
         "a bridge was created before the guest was known"
     );
 }
+
+/// A guest whose process dies in the middle of a script: the next attach into it is not reported
+/// done (the pinned namespace would have taken it), the run fails and rolls back, nothing is left.
+#[test]
+fn guests_a_guest_that_dies_mid_script_fails_the_run() {
+    let w = World::new("dg");
+    let mut victim = std::process::Command::new("unshare")
+        .args(["-n", "sleep", "60"])
+        .spawn()
+        .unwrap();
+    let pid = victim.id();
+    // unshare execs sleep in the new namespace; wait until it is there.
+    let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    for _ in 0..200 {
+        if std::fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|n| n != host_ns) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let br = w.br();
+    let script = w.dir().join("dies.rhai");
+    std::fs::write(
+        &script,
+        format!(
+            r#"let g = pid({pid}); let b = bridge({br:?});
+            veth(g, b, #{{ip: "198.18.117.2/24"}});
+            sleep("3s");
+            veth(g, b, #{{ifname: "eth2", ip: "198.18.117.3/24"}});"#
+        ),
+    )
+    .unwrap();
+    let run = std::process::Command::new(bin())
+        .args(["run", script.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill the guest once the first attach is in place (its host end exists), during the sleep.
+    let first = format!("veth1pl{pid}");
+    let mut seen = false;
+    for _ in 0..300 {
+        if link(None, &first).is_some() {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let out = run.wait_with_output().unwrap();
+    assert!(seen, "the first attach never happened: {}", text(&out));
+    let err = fails(&out);
+    assert!(err.contains("went away during the attach"), "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    assert!(link(None, &br).is_none(), "the run's bridge was left");
+    assert!(link(None, &first).is_none(), "the first host end was left");
+}

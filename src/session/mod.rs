@@ -117,6 +117,17 @@ impl Session {
             }
         }
         a.made_by = Some(driver.made_by());
+        // Reported done only into a guest that is still there: the journal already holds what
+        // this attach made, so the run's rollback takes it away with everything else.
+        if !guest.alive() {
+            return Err(Error::guest(
+                guest,
+                format!(
+                    "went away during the attach to {} (its process exited)",
+                    driver.describe()
+                ),
+            ));
+        }
         Ok(a)
     }
 
