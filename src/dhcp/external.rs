@@ -100,52 +100,33 @@ fn argv(e: &External, prog: &Path, ifname: &str, hostname: &str, pidfile: &Path)
     v
 }
 
-/// Processes whose command line carries `pidfile` as one argument: the ones pipework started for
-/// it (udhcpc -p, dhclient -pf, the keeper's --pidfile). Found by their command line, so a client
-/// that writes its pid file late (dhclient's daemon, under load) is found all the same.
-fn started_for(pidfile: &Path) -> Vec<i32> {
-    let ours = pidfile.as_os_str().as_encoded_bytes();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return vec![];
-    };
-    rd.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == ours))
-        })
-        .collect()
-}
-
 fn kill_pidfile(pidfile: &Path, client: &str) {
-    // Only the very processes we started: PIDs get reused, and the same client may be running for
-    // someone else. Ours carry this pid file on their command line, which a stranger with a
-    // recycled PID has not (it is named, and left alone).
-    let mut pids = started_for(pidfile);
-    if let Some(pid) = std::fs::read_to_string(pidfile)
+    let Some(pid) = std::fs::read_to_string(pidfile)
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
-    {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim() == client && !pids.contains(&pid) {
-            eprintln!(
-                "pipework: pid {pid} in {} is a {client} that pipework did not start for it (PID reused?); left it running",
-                pidfile.display()
-            );
-        }
+    else {
+        return;
+    };
+    // Only the very process we started: PIDs get reused, and the same client may be running for
+    // someone else. Ours has this pid file on its command line (udhcpc -p, dhclient -pf, the
+    // keeper's last argument), which a stranger with a recycled PID has not.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let ours = pidfile.as_os_str().as_encoded_bytes();
+    let started_for_this_file = cmdline.split(|b| *b == 0).any(|arg| arg == ours);
+    if comm.trim() == client && !started_for_this_file {
+        eprintln!(
+            "pipework: pid {pid} in {} is a {client} that pipework did not start for it (PID reused?); left it running",
+            pidfile.display()
+        );
     }
-    pids.retain(|pid| {
-        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == client)
-    });
-    for &pid in &pids {
+    if comm.trim() == client && started_for_this_file {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGTERM,
         );
-    }
-    // Return once they are really gone (or zombies waiting for their reaper): callers go on to
-    // remove the interface and namespace they were using.
-    for pid in pids {
+        // Return once it is really gone (or a zombie waiting for its reaper): callers go on to
+        // remove the interface and namespace it was using.
         for _ in 0..100 {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             let state = stat.rsplit(')').next().unwrap_or("").trim_start();
