@@ -43,6 +43,11 @@ fn docker_timeout() -> Result<Duration> {
 pub fn docker(nl: &Netlink, name: &str) -> Result<Lookup> {
     let endpoint = docker_endpoint();
     let timeout = docker_timeout()?;
+    let frozen = || {
+        Error::Timeout(format!(
+            "Docker did not answer at {endpoint} within {timeout:?} (is the daemon frozen or overloaded? PIPEWORK_DOCKER_TIMEOUT sets the bound)"
+        ))
+    };
     let docker = match bollard::Docker::connect_with_host(&endpoint) {
         Ok(d) => d.with_timeout(timeout),
         Err(e) => {
@@ -58,11 +63,7 @@ pub fn docker(nl: &Netlink, name: &str) -> Result<Lookup> {
             .block_on(async {
                 tokio::time::timeout(timeout, docker.inspect_container(name, None)).await
             })
-            .map_err(|_| {
-                Error::Timeout(format!(
-                    "Docker did not answer at {endpoint} within {timeout:?} (is the daemon frozen or overloaded? PIPEWORK_DOCKER_TIMEOUT sets the bound)"
-                ))
-            })?;
+            .map_err(|_| frozen())?;
         nl.trace(format_args!("docker: answered about {name}"));
         let info = match info {
             Ok(i) => i,
@@ -75,11 +76,7 @@ pub fn docker(nl: &Netlink, name: &str) -> Result<Lookup> {
             Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
                 return Err(Error::guest(format!("container:{name}"), message));
             }
-            Err(bollard::errors::Error::RequestTimeoutError) => {
-                return Err(Error::Timeout(format!(
-                    "Docker did not answer at {endpoint} within {timeout:?} (is the daemon frozen or overloaded? PIPEWORK_DOCKER_TIMEOUT sets the bound)"
-                )))
-            }
+            Err(bollard::errors::Error::RequestTimeoutError) => return Err(frozen()),
             Err(e) => {
                 return Ok(Lookup::Unknown(format!(
                     "Docker is not reachable at {endpoint}: {e}"

@@ -68,9 +68,7 @@ impl HostKind {
             }
         })
     }
-}
 
-impl HostKind {
     /// The driver for a host interface of this kind (`direct_phys`: hand a physical interface
     /// over instead of a macvlan child; `pkey`: an IPoIB partition). None for `Dummy`, which makes
     /// an interface inside the guest instead of attaching through the host.
@@ -81,14 +79,15 @@ impl HostKind {
         pkey: Option<u16>,
     ) -> Option<Box<dyn Driver>> {
         let name = name.to_string();
-        Some(match self {
-            HostKind::Bridge { .. } => Box::new(LinuxBridge { name }),
-            HostKind::Ovs => Box::new(OvsBridge { name }),
-            HostKind::Ipoib => Box::new(Ipoib { parent: name, pkey }),
-            HostKind::Phys if direct_phys => Box::new(DirectPhys { phys: name }),
-            HostKind::Phys => Box::new(Macvlan { parent: name }),
+        let via = match self {
+            HostKind::Bridge { .. } => Via::Bridge(name),
+            HostKind::Ovs => Via::Ovs(name),
+            HostKind::Ipoib => Via::Ipoib(name, pkey),
+            HostKind::Phys if direct_phys => Via::DirectPhys(name),
+            HostKind::Phys => Via::Macvlan(name),
             HostKind::Dummy => return None,
-        })
+        };
+        Some(via.driver())
     }
 }
 
@@ -115,20 +114,21 @@ pub enum Via {
     Bridge(String),
     Ovs(String),
     Macvlan(String),
-    Ipoib(String),
+    Ipoib(String, Option<u16>),
     DirectPhys(String),
 }
 
 impl Via {
-    /// The driver that made it, to undo it.
+    /// The driver of this kind: the one that made an attachment, to undo it, or a new one (the
+    /// only place drivers are built from a name).
     pub fn driver(&self) -> Box<dyn Driver> {
         match self {
             Via::Bridge(n) => Box::new(LinuxBridge { name: n.clone() }),
             Via::Ovs(n) => Box::new(OvsBridge { name: n.clone() }),
             Via::Macvlan(p) => Box::new(Macvlan { parent: p.clone() }),
-            Via::Ipoib(p) => Box::new(Ipoib {
+            Via::Ipoib(p, pkey) => Box::new(Ipoib {
                 parent: p.clone(),
-                pkey: None,
+                pkey: *pkey,
             }),
             Via::DirectPhys(p) => Box::new(DirectPhys { phys: p.clone() }),
         }
@@ -301,9 +301,9 @@ pub(crate) fn undo_link(s: &Session, guest: &Guest, name: &str) -> Option<String
     }
 }
 
-/// Teardown, host side: every link marked with `owner` (veth ends, macvlan parents' children
-/// are in guests), ports before the bridges they sit on; a Linux bridge still carrying someone
-/// else's ports stays (see `bridge::keep_shared`).
+/// Teardown, host side: every host link marked with `owner` (veth host ends, bridges, VLAN
+/// sub-interfaces made for macvlan), ports before the bridges they sit on; a Linux bridge still
+/// carrying someone else's ports stays (see `bridge::keep_shared`).
 pub(crate) fn teardown_host_links(s: &Session, owner: &str, removed: &mut Removed) -> Result<()> {
     let ns = s.nl.ns(&s.host())?;
     let mut ours: Vec<LinkState> = ns

@@ -134,7 +134,7 @@ impl Driver for Ipoib {
     }
 
     fn made_by(&self) -> Via {
-        Via::Ipoib(self.parent.clone())
+        Via::Ipoib(self.parent.clone(), self.pkey)
     }
 
     fn detach(&self, s: &Session, att: &Attachment) -> Result<Vec<String>> {

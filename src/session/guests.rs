@@ -139,9 +139,7 @@ impl Session {
             .ok()
             .flatten()
             .filter(|g| g.id == id)?;
-        self.nl.forget(&g);
-        drop(g);
-        match Guest::delete_netns(name) {
+        match self.delete_netns(&g) {
             Ok(()) => Some(format!("netns {name}")),
             Err(e) => {
                 eprintln!("pipework: rollback: {e}");

@@ -64,9 +64,7 @@ impl Session {
             }
         }
         for (rec, g) in ours {
-            self.nl.forget(&g);
-            drop(g);
-            Guest::delete_netns(&rec.name)?;
+            self.delete_netns(&g)?;
             removed.netns.push(rec.name);
         }
         Ok(removed)
