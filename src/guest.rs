@@ -203,42 +203,71 @@ impl Guest {
         }))
     }
 
-    /// Create a named namespace the way `ip netns add` does: an nsfs bind mount under a shared
-    /// /run/netns, so other mount namespaces (and `ip netns exec`) see it.
-    pub fn create_netns(name: &str) -> Result<Guest> {
+    /// Create a named namespace for `owner` the way `ip netns add` does: an nsfs bind mount under
+    /// a shared /run/netns, so other mount namespaces (and `ip netns exec`) see it.
+    ///
+    /// Crash-safe by order: the namespace is made first and its record (owner and identity)
+    /// written before the name exists, then the name's placeholder, then the mount. A kill at any
+    /// point leaves a record that `down(owner)` follows: to nothing (the namespace died with its
+    /// thread), to an unmounted placeholder (removed), or to the mounted namespace (deleted).
+    /// Pipework processes make namespaces one at a time (a lock), so two of them asked for one
+    /// name never mount twice onto it.
+    /// Returns the namespace, and whether this call made it (not another process just before).
+    pub fn create_netns(name: &str, owner: &str) -> Result<(Guest, bool)> {
         validate_netns_name(name)?;
         let label = format!("netns:{name}");
         make_run_dir_shared().map_err(|e| Error::guest(&label, e))?;
+        let _lock = crate::lock::exclusive(crate::lock::Topic::Netns)?;
+        if let Some(g) = Guest::open_netns(name)? {
+            return Ok((g, false)); // made by another process while we waited
+        }
         let path = netns_path(name);
-        // A stale file (its namespace unmounted) is reused rather than reported as "exists".
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::guest(&label, format!("creating {}: {e}", path.display())))?;
-        let p = path.clone();
+        let (n, o, p) = (name.to_string(), owner.to_string(), path.clone());
         // unshare() changes only the calling thread; that thread dies right after, so no thread of
         // ours is ever left in the new namespace.
-        let res = std::thread::spawn(move || -> std::result::Result<(), String> {
-            nix::sched::unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare: {e}"))?;
+        let res = std::thread::spawn(move || -> Result<()> {
+            let fail = |what: &str, e: &dyn fmt::Display| {
+                Error::guest(format!("netns:{n}"), format!("creating namespace: {what}: {e}"))
+            };
+            nix::sched::unshare(CloneFlags::CLONE_NEWNET).map_err(|e| fail("unshare", &e))?;
+            let me = "/proc/thread-self/ns/net";
+            let m = std::fs::metadata(me).map_err(|e| fail(me, &e))?;
+            mark_netns_owner(&n, &o, NsId(m.dev(), m.ino()))?;
+            crate::crash::point("netns-recorded");
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&p)
+            {
+                Ok(_) => {}
+                // A stale file (its namespace unmounted) is reused rather than reported as
+                // "exists"; a live namespace by this name is someone else's, made just now.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && !is_nsfs(&p) => {}
+                Err(e) => return Err(fail(&format!("creating {}", p.display()), &e)),
+            }
+            crate::crash::point("netns-placeholder");
             nix::mount::mount(
-                Some("/proc/thread-self/ns/net"),
+                Some(me),
                 &p,
                 None::<&str>,
                 nix::mount::MsFlags::MS_BIND,
                 None::<&str>,
             )
-            .map_err(|e| format!("bind mount: {e}"))
+            .map_err(|e| fail("bind mount", &e))
         })
         .join()
-        .unwrap_or_else(|_| Err("namespace thread panicked".into()));
+        .unwrap_or_else(|_| Err(Error::guest(&label, "namespace thread panicked")));
         if let Err(e) = res {
-            let _ = std::fs::remove_file(&path);
-            return Err(Error::guest(label, format!("creating namespace: {e}")));
+            // Only what this call made: a namespace that is there now is someone else's.
+            if !is_nsfs(&path) {
+                let _ = std::fs::remove_file(&path);
+            }
+            let _ = std::fs::remove_file(owner_file(name));
+            return Err(e);
         }
-        Guest::open_netns(name)?
-            .ok_or_else(|| Error::guest(label, "namespace vanished after creation"))
+        let g = Guest::open_netns(name)?
+            .ok_or_else(|| Error::guest(label, "namespace vanished after creation"))?;
+        Ok((g, true))
     }
 
     pub fn delete_netns(name: &str) -> Result<()> {
@@ -439,6 +468,8 @@ pub enum RecordState {
     Gone,
     /// A namespace by that name exists but is not the one we created (or the record cannot tell).
     NotOurs,
+    /// Only the name's placeholder, never mounted: a creation killed half-way.
+    Unmounted,
 }
 
 impl NetnsRecord {
@@ -465,6 +496,7 @@ impl NetnsRecord {
 
     pub fn state(&self) -> Result<RecordState> {
         Ok(match Guest::open_netns(&self.name)? {
+            None if self.id.is_some() && netns_path(&self.name).is_file() => RecordState::Unmounted,
             None => RecordState::Gone,
             Some(g) if Some(g.id) == self.id => RecordState::Ours(g),
             Some(_) => RecordState::NotOurs,

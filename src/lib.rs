@@ -5,10 +5,12 @@
 
 pub mod cli;
 pub mod containers;
+pub mod crash;
 pub mod dhcp;
 pub mod driver;
 pub mod error;
 pub mod guest;
+pub mod lock;
 pub mod marker;
 pub mod net;
 pub mod parse;

@@ -43,6 +43,15 @@ pub enum Cmd {
         #[arg(long)]
         keep: bool,
     },
+    /// Remove everything an owner created, as `down(owner)` does in a script
+    Down {
+        /// Whose objects (the `owner(...)` of a script, a recipe's name, a classic container's)
+        #[arg(required_unless_present = "stale", conflicts_with = "stale")]
+        owner: Option<String>,
+        /// Instead: finish what killed pipework processes left half-made, for every owner
+        #[arg(long)]
+        stale: bool,
+    },
     /// Interactive shell: persistent scope, history, completion, :help, :doc NAME
     Repl,
     /// Compile a script without running it (no side effects)
@@ -63,6 +72,7 @@ pub enum Cmd {
 
 pub const VERBS: &[&str] = &[
     "run",
+    "down",
     "repl",
     "check",
     "doc",
@@ -165,6 +175,36 @@ pub fn main_with(cli: Cli) -> i32 {
                     } else {
                         report_rollback(&s);
                     }
+                    1
+                }
+            }
+        }
+        Cmd::Down { owner, stale } => {
+            let Ok(s) = session(cli.verbose) else {
+                return 1;
+            };
+            let res = match owner {
+                Some(o) if !stale => s.down(&o),
+                _ => s.down_stale(),
+            };
+            match res {
+                Ok(r) => {
+                    for note in &r.notes {
+                        eprintln!("pipework: {note}");
+                    }
+                    for (what, list) in [
+                        ("links", &r.links),
+                        ("netns", &r.netns),
+                        ("dhcp clients", &r.clients),
+                    ] {
+                        if !list.is_empty() {
+                            println!("removed {what}: {}", list.join(" "));
+                        }
+                    }
+                    0
+                }
+                Err(e) => {
+                    eprintln!("pipework: {e}");
                     1
                 }
             }

@@ -182,14 +182,18 @@ fn attach_child(
             opts.ifname, parent.name
         )));
     }
-    create(guest.fd())?;
+    let label = guest.to_string();
+    let alias = marker::encode(&s.owner(), &[("guest", &label), ("parent", &parent.name)]);
+    s.create_marked(
+        &gns,
+        guest,
+        &opts.ifname,
+        kind,
+        || create(guest.fd()),
+        || gns.set_alias(&opts.ifname, &alias),
+    )?;
     let mut undo = Undo::new(s);
     undo.created_link(guest, &opts.ifname);
-    let label = guest.to_string();
-    gns.set_alias(
-        &opts.ifname,
-        &marker::encode(&s.owner(), &[("guest", &label), ("parent", &parent.name)]),
-    )?;
     let gl = gns.require(&opts.ifname)?;
     configure_guest_end(&gns, &gl, opts, true)?;
     att.mac = gl.mac_text().unwrap_or_default();

@@ -87,14 +87,24 @@ pub(crate) fn attach(
     };
     // Optimistic create: the common case costs no look-ups; EEXIST means a re-run (or a clash),
     // which is examined only then.
-    let created = hns.add_veth(&VethSpec {
-        host_name: &host_if,
-        host_master: sw.master(),
-        peer_name: &opts.ifname,
-        peer_ns: Some(guest.fd()),
-        peer_mac: opts.mac,
-        mtu: opts.mtu.or(sw.mtu()),
-    });
+    let alias = marker::encode(&owner, &[("guest", &label), ("if", &opts.ifname)]);
+    let created = s.create_marked(
+        &hns,
+        &host,
+        &host_if,
+        "veth",
+        || {
+            hns.add_veth(&VethSpec {
+                host_name: &host_if,
+                host_master: sw.master(),
+                peer_name: &opts.ifname,
+                peer_ns: Some(guest.fd()),
+                peer_mac: opts.mac,
+                mtu: opts.mtu.or(sw.mtu()),
+            })
+        },
+        || hns.finish_host_port(&host_if, &alias),
+    );
     match created {
         Ok(()) => {}
         Err(e) if e.errno() == Some(libc::EEXIST) => {
@@ -111,10 +121,6 @@ pub(crate) fn attach(
     }
     let mut undo = Undo::new(s);
     undo.created_link(&host, &host_if);
-    hns.finish_host_port(
-        &host_if,
-        &marker::encode(&owner, &[("guest", &label), ("if", &opts.ifname)]),
-    )?;
     sw.join(&hns, &port)?;
     let rest = (|| {
         let gl = gns.require(&opts.ifname)?;

@@ -20,12 +20,15 @@ impl Session {
         if self.nl.verbose {
             eprintln!("netns: create {name}");
         }
-        let g = Guest::create_netns(name)?;
-        let setup = guest::mark_netns_owner(name, &self.owner(), g.id).and_then(|_| {
+        let (g, made) = Guest::create_netns(name, &self.owner())?;
+        if !made {
+            return Ok(g);
+        }
+        let setup = (|| {
             let ns = self.nl.ns(&g)?;
             let lo = ns.require("lo")?;
             ns.set_link(lo.index, "lo", &crate::net::link_up())
-        });
+        })();
         if let Err(e) = setup {
             self.nl.forget(&g);
             let _ = Guest::delete_netns(name);

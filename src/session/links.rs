@@ -59,11 +59,14 @@ impl Session {
             ))),
             None => {
                 let alias = marker::encode(&self.owner(), &[]);
-                ns.add_bridge(name, opts.mtu, opts.vlan_filtering.unwrap_or(false))?;
-                if let Err(e) = ns.set_alias(name, &alias) {
-                    let _ = ns.del_link_by_name(name);
-                    return Err(e);
-                }
+                self.create_marked(
+                    &ns,
+                    &self.host,
+                    name,
+                    "bridge",
+                    || ns.add_bridge(name, opts.mtu, opts.vlan_filtering.unwrap_or(false)),
+                    || ns.set_alias(name, &alias),
+                )?;
                 self.record(Created::Link {
                     guest: self.host(),
                     name: name.to_string(),
@@ -180,14 +183,12 @@ impl Session {
                 )))
             }
             None => {
-                create(&ns).ctx(ctx())?;
-                let res = ns
-                    .set_alias(
-                        name,
-                        &marker::encode(&self.owner(), &[("guest", &guest.to_string())]),
-                    )
-                    .and_then(|_| ns.require(name));
-                match res {
+                let alias = marker::encode(&self.owner(), &[("guest", &guest.to_string())]);
+                self.create_marked(&ns, guest, name, kind, || create(&ns), || {
+                    ns.set_alias(name, &alias)
+                })
+                .ctx(ctx())?;
+                match ns.require(name) {
                     Ok(l) => (l, true),
                     Err(e) => {
                         let _ = ns.del_link_by_name(name);

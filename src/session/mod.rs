@@ -12,6 +12,7 @@ use ipnetwork::IpNetwork;
 use std::cell::RefCell;
 
 mod guests;
+mod journal;
 mod leases;
 mod links;
 mod routing;
@@ -28,6 +29,8 @@ pub struct Session {
     host: Guest,
     /// What this process created, in order, so a failed run can be rolled back as a whole.
     journal: RefCell<Vec<Created>>,
+    /// What this process is about to make, on disk, for whoever finishes after a kill.
+    intents: journal::Journal,
 }
 
 #[derive(Clone, Debug)]
@@ -83,6 +86,7 @@ impl Session {
             owner: RefCell::new("cli".into()),
             host: Guest::host()?,
             journal: RefCell::new(vec![]),
+            intents: journal::Journal::default(),
         })
     }
 

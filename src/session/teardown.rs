@@ -9,6 +9,8 @@ impl Session {
     pub fn down(&self, owner: &str) -> Result<Removed> {
         marker::validate_owner(owner)?;
         let mut removed = Removed::default();
+        // First what a killed run of this owner left half-made (unmarked, so invisible below).
+        self.finish_killed(Some(owner), &mut removed);
         // Each room removes what it made, in the order that keeps every step valid: DHCP clients
         // first (they would fight the teardown), host-side links and Linux bridges, OVS ports and
         // bridges, then links we made in other people's namespaces, then our namespaces.
@@ -19,15 +21,24 @@ impl Session {
         // now taken by someone else's namespace is left alone, a record of a namespace deleted
         // outside pipework is dropped — and neither is reported as removed.
         let mut ours = vec![];
+        // Not while another process is half-way through making one of them (see create_netns).
+        let netns_lock = crate::lock::exclusive(crate::lock::Topic::Netns)?;
         for rec in guest::owned_netns()
             .into_iter()
             .filter(|r| r.owner == owner)
         {
             match rec.state()? {
                 guest::RecordState::Ours(g) => ours.push((rec, g)),
+                guest::RecordState::Unmounted => {
+                    removed.notes.push(format!(
+                        "netns {}: removed the placeholder a killed pipework left unmounted",
+                        rec.name
+                    ));
+                    let _ = Guest::delete_netns(&rec.name);
+                }
                 guest::RecordState::Gone => {
                     removed.notes.push(format!(
-                        "netns {} was already deleted outside pipework; dropped its record",
+                        "netns {} no longer exists (deleted outside pipework, or its creation was killed); dropped its record",
                         rec.name
                     ));
                     rec.drop_record();
@@ -63,9 +74,37 @@ impl Session {
                 }
             }
         }
+        drop(netns_lock);
         for (rec, g) in ours {
             self.delete_netns(&g)?;
             removed.netns.push(rec.name);
+        }
+        Ok(removed)
+    }
+
+    /// `pipework down --stale`: what killed pipework processes left half-made, for every owner —
+    /// unmarked links they never finished, namespace records whose namespace never came to be (or
+    /// is gone) and placeholders never mounted. Complete, marked objects stay: they belong to
+    /// owners who have not said `down` yet.
+    pub fn down_stale(&self) -> Result<Removed> {
+        let mut removed = Removed::default();
+        self.finish_killed(None, &mut removed);
+        let _lock = crate::lock::exclusive(crate::lock::Topic::Netns)?;
+        for rec in guest::owned_netns() {
+            match rec.state()? {
+                guest::RecordState::Unmounted => {
+                    let _ = Guest::delete_netns(&rec.name);
+                    removed.netns.push(rec.name);
+                }
+                guest::RecordState::Gone => {
+                    removed.notes.push(format!(
+                        "netns {} (owner {}) no longer exists; dropped its record",
+                        rec.name, rec.owner
+                    ));
+                    rec.drop_record();
+                }
+                guest::RecordState::Ours(_) | guest::RecordState::NotOurs => {}
+            }
         }
         Ok(removed)
     }
