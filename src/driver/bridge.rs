@@ -2,12 +2,12 @@
 //! VLAN on a vlan_filtering bridge; the guest is announced once its port forwards.
 
 use super::veth::{self, Port, Switch};
-use super::{AttachOpts, Attachment, Driver, Via};
+use super::{shared, AttachOpts, Attachment, Driver, Via};
 use crate::error::{Error, Result};
 use crate::guest::Guest;
 use crate::marker;
 use crate::net::{LinkState, Ns};
-use crate::session::Session;
+use crate::session::{Removed, Session};
 
 pub struct LinuxBridge {
     pub name: String,
@@ -20,6 +20,8 @@ impl Driver for LinuxBridge {
 
     fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
         veth::refuse_host(guest)?;
+        // Held through the attach: no `down` decides the bridge is unused in the meantime.
+        let _lock = crate::lock::shared(crate::lock::Topic::Bridges)?;
         let br =
             s.nl.ns(&s.host())?
                 .link(&self.name)?
@@ -41,6 +43,7 @@ impl Driver for LinuxBridge {
                 ),
             ));
         }
+        s.uses_bridge(&br, false)?;
         veth::attach(
             s,
             guest,
@@ -104,38 +107,56 @@ impl Switch for On<'_> {
     }
 }
 
-/// Teardown of an owner's bridge that still carries other guests' ports: it stays, handed to an
-/// owner still using it, whose own `down()` removes it once it is empty — otherwise it would
-/// outlive everyone as nobody's bridge. Returns the note to show, or None when it may go.
-pub(crate) fn keep_shared(
+/// `owner` leaves the Linux bridge `br` (the caller holds the exclusive bridges lock): the last
+/// user out removes it; otherwise it stays, handed to a remaining user when `owner` held it, so
+/// it never outlives everyone as nobody's bridge. A bridge without our marker is never removed.
+pub(crate) fn release(
     hns: &Ns,
-    br: &crate::net::LinkState,
-    links: &[crate::net::LinkState],
+    br: &LinkState,
+    links: &[LinkState],
     owner: &str,
-) -> Result<Option<String>> {
+    removed: &mut Removed,
+) -> Result<()> {
+    let Some(holder) = br.alias.as_deref().and_then(marker::owner_of) else {
+        shared::unregister(&br.name, owner);
+        return Ok(());
+    };
     let ports: Vec<_> = links
         .iter()
         .filter(|p| p.master == Some(br.index))
         .collect();
-    if ports.is_empty() {
-        return Ok(None);
-    }
-    let heir = ports
-        .iter()
-        .filter_map(|p| p.alias.as_deref().and_then(marker::owner_of))
-        .find(|o| *o != owner)
-        .map(String::from);
-    Ok(Some(match heir {
-        Some(h) => {
-            hns.set_alias(&br.name, &marker::encode(&h, &[("from", owner)]))?;
-            format!(
-                "keeping bridge {} (other guests are still attached); it now belongs to {h}",
-                br.name
-            )
+    let mut owners: Vec<String> = vec![holder.to_string()];
+    owners.extend(
+        ports
+            .iter()
+            .filter_map(|p| p.alias.as_deref().and_then(marker::owner_of))
+            .map(String::from),
+    );
+    let occ = shared::Occupants {
+        owners,
+        foreign: ports
+            .iter()
+            .filter(|p| p.alias.as_deref().and_then(marker::owner_of).is_none())
+            .count(),
+    };
+    match shared::leave(&br.name, br.index, owner, &occ) {
+        shared::Verdict::Remove => match hns.del_link(br.index, &br.name) {
+            Ok(()) => {
+                shared::forget(&br.name);
+                removed.links.push(br.name.clone());
+            }
+            Err(e) if e.errno() == Some(libc::ENODEV) => shared::forget(&br.name),
+            Err(e) => return Err(e),
+        },
+        shared::Verdict::Keep { heir, why } if holder == owner => {
+            let mut note = format!("keeping bridge {} ({why})", br.name);
+            if let Some(h) = heir {
+                hns.set_alias(&br.name, &marker::encode(&h, &[("from", owner)]))?;
+                note.push_str(&format!("; it now belongs to {h}"));
+            }
+            removed.notes.push(note);
         }
-        None => format!(
-            "keeping bridge {} (other guests are still attached)",
-            br.name
-        ),
-    }))
+        shared::Verdict::Keep { .. } => {}
+    }
+    Ok(())
 }

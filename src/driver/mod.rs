@@ -8,6 +8,7 @@
 mod bridge;
 pub(crate) mod ovs;
 mod phys;
+pub(crate) mod shared;
 mod veth;
 
 pub use bridge::LinuxBridge;
@@ -301,31 +302,70 @@ pub(crate) fn undo_link(s: &Session, guest: &Guest, name: &str) -> Option<String
     }
 }
 
-/// Teardown, host side: every host link marked with `owner` (veth host ends, bridges, VLAN
-/// sub-interfaces made for macvlan), ports before the bridges they sit on; a Linux bridge still
-/// carrying someone else's ports stays (see `bridge::keep_shared`).
+/// Rollback of a bridge a session made: its owner leaves it, so it goes unless another owner
+/// started using it meanwhile.
+pub(crate) fn undo_bridge(s: &Session, name: &str, ovs: bool, owner: &str) -> Option<String> {
+    let mut r = Removed::default();
+    let res = crate::lock::exclusive(crate::lock::Topic::Bridges).and_then(|_lock| {
+        if ovs {
+            ovs::release(s, name, owner, &mut r)
+        } else {
+            let ns = s.nl.ns(&s.host())?;
+            let links = ns.links()?;
+            match links.iter().find(|l| l.name == name && l.is_kind("bridge")) {
+                Some(br) => bridge::release(&ns, br, &links, owner, &mut r),
+                None => Ok(()),
+            }
+        }
+    });
+    if let Err(e) = res {
+        eprintln!("pipework: rollback: {e}");
+    }
+    r.links
+        .pop()
+        .map(|b| format!("{} {b}", if ovs { "ovs bridge" } else { "bridge" }))
+}
+
+/// Rollback of a registration on a bridge that existed before the run.
+pub(crate) fn undo_use(bridge: &str, owner: &str) {
+    if let Ok(_lock) = crate::lock::exclusive(crate::lock::Topic::Bridges) {
+        shared::unregister(bridge, owner);
+    }
+}
+
+/// Teardown, host side: every host link marked with `owner` (veth host ends, VLAN sub-interfaces
+/// made for macvlan), then the owner leaves the Linux bridges it held or used — the last user out
+/// removes one (see `bridge::release`). The caller holds the exclusive bridges lock.
 pub(crate) fn teardown_host_links(s: &Session, owner: &str, removed: &mut Removed) -> Result<()> {
     let ns = s.nl.ns(&s.host())?;
-    let mut ours: Vec<LinkState> = ns
-        .links()?
-        .into_iter()
-        .filter(|l| l.alias.as_deref().and_then(marker::owner_of) == Some(owner))
-        .collect();
-    ours.sort_by_key(|l| l.is_kind("bridge"));
-    let mut remaining: Option<Vec<LinkState>> = None;
-    for l in ours {
+    let mut bridges = vec![];
+    for l in ns.links()? {
+        if l.alias.as_deref().and_then(marker::owner_of) != Some(owner) {
+            continue;
+        }
         if l.is_kind("bridge") {
-            let now = remaining.get_or_insert(ns.links()?);
-            if let Some(note) = bridge::keep_shared(&ns, &l, now, owner)? {
-                removed.notes.push(note);
-                continue;
-            }
+            bridges.push(l.name);
+            continue;
         }
         match ns.del_link(l.index, &l.name) {
             Ok(()) => removed.links.push(l.name),
             // A veth end disappears with its peer's namespace; that is fine.
             Err(e) if e.errno() == Some(libc::ENODEV) => {}
             Err(e) => return Err(e),
+        }
+    }
+    for b in shared::used_by(owner) {
+        if !bridges.contains(&b) {
+            bridges.push(b);
+        }
+    }
+    if bridges.is_empty() {
+        return Ok(());
+    }
+    let now = ns.links()?;
+    for b in bridges {
+        if let Some(br) = now.iter().find(|l| l.name == b && l.is_kind("bridge")) {
+            bridge::release(&ns, br, &now, owner, removed)?;
         }
     }
     Ok(())

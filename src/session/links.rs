@@ -21,16 +21,38 @@ impl Session {
     /// Ensure a Linux bridge exists in the host namespace, up, with the wanted MTU.
     pub fn bridge(&self, name: &str, opts: &BridgeOpts) -> Result<Bridge> {
         parse::ifname(name)?;
+        let _lock = crate::lock::shared(crate::lock::Topic::Bridges)?;
         // Another process may create the same bridge between our look and our create: the
         // kernel's EEXIST then means "it is there", which is what we wanted — look again (and
         // take it as anyone else's existing bridge). Bounded, in case it keeps coming and going.
-        for _ in 0..3 {
+        let mut tries = 0;
+        let b = loop {
+            tries += 1;
             match self.ensure_bridge(name, opts) {
-                Err(e) if e.errno() == Some(libc::EEXIST) => continue,
-                other => return other,
+                Err(e) if e.errno() == Some(libc::EEXIST) && tries < 4 => continue,
+                other => break other?,
             }
+        };
+        let l = self.nl.ns(&self.host)?.require(name)?;
+        self.uses_bridge(&l, b.created)?;
+        Ok(b)
+    }
+
+    /// Register the current owner as a user of a bridge pipework made (see `driver::shared`);
+    /// the caller holds the bridges lock. A bridge without our marker needs no count: we never
+    /// remove it.
+    pub(crate) fn uses_bridge(&self, br: &LinkState, created: bool) -> Result<()> {
+        if br.alias.as_deref().and_then(marker::owner_of).is_none() {
+            return Ok(());
         }
-        self.ensure_bridge(name, opts)
+        let owner = self.owner();
+        if crate::driver::shared::register(&br.name, br.index, &owner)? && !created {
+            self.record(Created::Uses {
+                bridge: br.name.clone(),
+                owner,
+            });
+        }
+        Ok(())
     }
 
     fn ensure_bridge(&self, name: &str, opts: &BridgeOpts) -> Result<Bridge> {
@@ -67,9 +89,10 @@ impl Session {
                     || ns.add_bridge(name, opts.mtu, opts.vlan_filtering.unwrap_or(false)),
                     || ns.set_alias(name, &alias),
                 )?;
-                self.record(Created::Link {
-                    guest: self.host(),
+                self.record(Created::Bridge {
                     name: name.to_string(),
+                    ovs: false,
+                    owner: self.owner(),
                 });
                 Ok(Bridge {
                     name: name.into(),
@@ -119,21 +142,41 @@ impl Session {
     /// Ensure an Open vSwitch bridge (userspace datapath where the kernel has no OVS module).
     pub fn ovs_bridge(&self, name: &str) -> Result<Bridge> {
         parse::ifname(name)?;
+        let _lock = crate::lock::shared(crate::lock::Topic::Bridges)?;
         let created = crate::driver::ovs::vsctl::ensure_bridge(name, &self.owner())?;
+        let ns = self.nl.ns(&self.host)?;
         if created {
-            self.record(Created::Ovs(name.to_string()));
+            self.record(Created::Bridge {
+                name: name.to_string(),
+                ovs: true,
+                owner: self.owner(),
+            });
             // Its interface comes up like a Linux bridge's.
-            let ns = self.nl.ns(&self.host)?;
             if let Some(l) = ns.link(name)? {
                 if !l.up {
                     ns.set_link(l.index, name, &crate::net::link_up())?;
                 }
             }
         }
+        self.uses_ovs_bridge(name, ns.link(name)?.map(|l| l.index), created)?;
         Ok(Bridge {
             name: name.to_string(),
             created,
         })
+    }
+
+    /// Register the current owner as a user of an OVS bridge (the caller holds the bridges lock).
+    /// Unlike a Linux bridge's, its marker costs a fork to read, so every OVS bridge is counted;
+    /// leaving one pipework did not make removes nothing.
+    pub(crate) fn uses_ovs_bridge(&self, name: &str, index: Option<u32>, created: bool) -> Result<()> {
+        let owner = self.owner();
+        if crate::driver::shared::register(name, index.unwrap_or(0), &owner)? && !created {
+            self.record(Created::Uses {
+                bridge: name.to_string(),
+                owner,
+            });
+        }
+        Ok(())
     }
 
     /// Ensure a dummy interface inside a guest, up, with the given addresses/MTU/MAC.

@@ -38,7 +38,17 @@ pub enum Created {
     /// A named namespace, with the identity it had at creation (a rollback must not delete a
     /// namespace someone made by the same name in the meantime).
     Netns(String, crate::guest::NsId),
-    Ovs(String),
+    /// A bridge we made (Linux or OVS), held by `owner`: undone as that owner leaving it.
+    Bridge {
+        name: String,
+        ovs: bool,
+        owner: String,
+    },
+    /// `owner` registered as a user of a bridge that existed already.
+    Uses {
+        bridge: String,
+        owner: String,
+    },
     /// A port in an OVS bridge (its interface is a `Link` of its own).
     OvsPort(String),
     Link {
@@ -60,7 +70,11 @@ impl Created {
         match self {
             Created::Link { guest, name } => crate::driver::undo_link(s, guest, name),
             Created::OvsPort(name) => crate::driver::ovs::undo_port(name),
-            Created::Ovs(name) => crate::driver::ovs::undo_bridge(name),
+            Created::Bridge { name, ovs, owner } => crate::driver::undo_bridge(s, name, *ovs, owner),
+            Created::Uses { bridge, owner } => {
+                crate::driver::undo_use(bridge, owner);
+                None
+            }
             Created::Process(pidfile) => dhcp::undo_process(pidfile),
             Created::Resolv { dir, owner } => dhcp::resolv::restore(dir, Some(owner)),
             Created::Netns(name, id) => s.undo_netns(name, *id),

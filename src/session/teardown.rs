@@ -15,8 +15,16 @@ impl Session {
         // first (they would fight the teardown), host-side links and Linux bridges, OVS ports and
         // bridges, then links we made in other people's namespaces, then our namespaces.
         dhcp::teardown_owned(owner, &mut removed);
-        crate::driver::teardown_host_links(self, owner, &mut removed)?;
-        crate::driver::ovs::teardown_owned(owner, &mut removed)?;
+        {
+            // Who still uses a shared bridge is decided by one process at a time.
+            let _lock = crate::lock::exclusive(crate::lock::Topic::Bridges)?;
+            crate::driver::teardown_host_links(self, owner, &mut removed)?;
+            crate::driver::ovs::teardown_owned(self, owner, &mut removed)?;
+            // Registrations left now name bridges that no longer exist.
+            for b in crate::driver::shared::used_by(owner) {
+                crate::driver::shared::unregister(&b, owner);
+            }
+        }
         // Our namespaces, each checked against the identity it had when we created it: a name
         // now taken by someone else's namespace is left alone, a record of a namespace deleted
         // outside pipework is dropped — and neither is reported as removed.

@@ -7,7 +7,7 @@ pub(crate) mod vsctl;
 use vsctl as ovs;
 
 use super::veth::{self, Port, Switch};
-use super::{AttachOpts, Attachment, Driver, Via};
+use super::{shared, AttachOpts, Attachment, Driver, Via};
 use crate::error::{Error, Result};
 use crate::guest::Guest;
 use crate::net::{LinkState, Ns};
@@ -24,16 +24,16 @@ impl Driver for OvsBridge {
 
     fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
         veth::refuse_host(guest)?;
+        // Held through the attach: no `down` decides the bridge is unused in the meantime.
+        let _lock = crate::lock::shared(crate::lock::Topic::Bridges)?;
         if !ovs::is_bridge(&self.name) {
             return Err(Error::not_found("OVS bridge", &self.name, None));
         }
         // Like the original (and the Linux bridge): the pair inherits the bridge's MTU — the
         // bridge's internal interface carries it — unless told otherwise.
-        let mtu =
-            s.nl.ns(&s.host())?
-                .link(&self.name)?
-                .map(|l| l.mtu)
-                .filter(|m| *m != 0);
+        let dev = s.nl.ns(&s.host())?.link(&self.name)?;
+        s.uses_ovs_bridge(&self.name, dev.as_ref().map(|l| l.index), false)?;
+        let mtu = dev.map(|l| l.mtu).filter(|m| *m != 0);
         veth::attach(
             s,
             guest,
@@ -120,34 +120,65 @@ pub(crate) fn undo_port(name: &str) -> Option<String> {
     ovs::del_port(name).ok().map(|_| format!("ovs port {name}"))
 }
 
-/// Rollback of a bridge a session created, if nothing else joined it meanwhile.
-pub(crate) fn undo_bridge(name: &str) -> Option<String> {
-    ovs::del_bridge_if_empty(name)
-        .unwrap_or(false)
-        .then(|| format!("ovs bridge {name}"))
+/// `owner` leaves the OVS bridge `bridge` (exclusive bridges lock held), as for a Linux bridge:
+/// the last user out removes it, otherwise a remaining user holds it from now on.
+pub(crate) fn release(s: &Session, bridge: &str, owner: &str, removed: &mut Removed) -> Result<()> {
+    let Some(holder) = ovs::bridge_owner(bridge)? else {
+        shared::unregister(bridge, owner);
+        return Ok(());
+    };
+    let index =
+        s.nl.ns(&s.host())?
+            .link(bridge)?
+            .map(|l| l.index)
+            .unwrap_or(0);
+    let ports = ovs::ports(bridge)?;
+    let marked = ovs::marked_ports(bridge)?;
+    let mut owners = vec![holder.clone()];
+    owners.extend(marked.iter().map(|(_, o)| o.clone()));
+    let occ = shared::Occupants {
+        owners,
+        foreign: ports
+            .iter()
+            .filter(|p| !marked.iter().any(|(m, _)| m == *p))
+            .count(),
+    };
+    match shared::leave(bridge, index, owner, &occ) {
+        shared::Verdict::Remove => {
+            ovs::del_bridge(bridge)?;
+            shared::forget(bridge);
+            removed.links.push(bridge.to_string());
+        }
+        shared::Verdict::Keep { heir, why } if holder == owner => {
+            let mut note = format!("keeping OVS bridge {bridge} ({why})");
+            if let Some(h) = heir {
+                ovs::set_bridge_owner(bridge, &h)?;
+                note.push_str(&format!("; it now belongs to {h}"));
+            }
+            removed.notes.push(note);
+        }
+        shared::Verdict::Keep { .. } => {}
+    }
+    Ok(())
 }
 
-/// Teardown: ports marked as `owner`'s (their veth ends are gone by now), then its bridges once
-/// nobody else's ports remain on them (otherwise handed over, like a Linux bridge).
-pub(crate) fn teardown_owned(owner: &str, removed: &mut Removed) -> Result<()> {
+/// Teardown: ports marked as `owner`'s (their veth ends are gone by now), then the owner leaves
+/// the bridges it held or used (see `release`). The caller holds the exclusive bridges lock.
+pub(crate) fn teardown_owned(s: &Session, owner: &str, removed: &mut Removed) -> Result<()> {
     if !ovs::running() {
         return Ok(());
     }
-    let (ports, bridges) = ovs::owned(owner);
+    let (ports, mut bridges) = ovs::owned(owner);
     for p in ports {
         ovs::del_port(&p)?;
     }
-    for b in bridges {
-        if ovs::del_bridge_if_empty(&b)? {
-            removed.links.push(b);
-        } else {
-            let heir = ovs::hand_over(&b, owner)?;
-            removed.notes.push(format!(
-                "keeping OVS bridge {b} (other guests are still attached){}",
-                heir.map(|h| format!("; it now belongs to {h}"))
-                    .unwrap_or_default()
-            ));
+    for b in shared::used_by(owner) {
+        if !bridges.contains(&b) && ovs::is_bridge(&b) {
+            bridges.push(b);
         }
+    }
+    for b in bridges {
+        release(s, &b, owner, removed)?;
     }
     Ok(())
 }

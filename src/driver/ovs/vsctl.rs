@@ -6,34 +6,132 @@
 //! on OVS paths.
 
 use crate::error::{Error, Result};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
 use std::process::Command;
 
+/// Where the OVS daemons keep their sockets and pid files (`OVS_RUNDIR`, as ovs-vsctl reads it).
+fn rundir() -> PathBuf {
+    std::env::var_os("OVS_RUNDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/var/run/openvswitch".into())
+}
+
+/// Seconds an OVSDB change may take to be confirmed by ovs-vswitchd (`PIPEWORK_OVS_TIMEOUT`).
+fn timeout() -> u64 {
+    std::env::var("PIPEWORK_OVS_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|t| *t > 0)
+        .unwrap_or(5)
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut c = Command::new("ovs-vsctl");
+    c.arg(format!("--timeout={}", timeout())).args(args);
+    // A pipework killed mid-call takes its ovs-vsctl with it: a transaction left running on its
+    // own would commit after the `down` that cleans up behind the killed run.
+    unsafe {
+        c.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
+    }
+    c
+}
+
+/// ovs-vsctl gave up waiting (its own alarm), as opposed to refusing the request.
+struct TimedOut;
+
+fn run(args: &[&str]) -> std::result::Result<Result<String>, TimedOut> {
+    let out = match command(args).output() {
+        Ok(o) => o,
+        Err(e) => {
+            return Ok(Err(Error::io(
+                "running ovs-vsctl (is Open vSwitch installed?)",
+                e,
+            )))
+        }
+    };
+    if out.status.success() {
+        return Ok(Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()));
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.signal() == Some(libc::SIGALRM) || err.contains("Alarm clock") {
+        return Err(TimedOut);
+    }
+    Ok(Err(Error::external(
+        format!("ovs-vsctl {}", args.join(" ")),
+        err.trim(),
+    )))
+}
+
 fn vsctl(args: &[&str]) -> Result<String> {
-    let out = Command::new("ovs-vsctl")
-        .arg("--timeout=10")
-        .args(args)
-        .output()
-        .map_err(|e| Error::io("running ovs-vsctl (is Open vSwitch installed?)", e))?;
-    if !out.status.success() {
+    run(args).unwrap_or_else(|TimedOut| {
+        Err(Error::Timeout(format!(
+            "ovs-vsctl {}: no answer within {} s (is ovsdb-server responding?)",
+            args.join(" "),
+            timeout()
+        )))
+    })
+}
+
+fn vswitchd_running() -> bool {
+    std::fs::read_to_string(rundir().join("ovs-vswitchd.pid"))
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+        .is_some_and(|pid| {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+        })
+}
+
+/// A change ovs-vswitchd must carry out (a bridge, a port): refused up front when it is not
+/// running — OVSDB would take the rows and ovs-vsctl wait for a confirmation that never comes —
+/// and, when it does not confirm in time, the rows are taken back (without waiting for it) so
+/// they do not come to life later, behind the user's back.
+fn vsctl_confirmed(args: &[&str], undo: &[&str]) -> Result<String> {
+    if !vswitchd_running() {
         return Err(Error::external(
-            format!("ovs-vsctl {}", args.join(" ")),
-            String::from_utf8_lossy(&out.stderr).trim(),
+            "Open vSwitch",
+            format!(
+                "ovs-vswitchd is not running (ovsdb-server is; pid file {}); start it, e.g. `ovs-ctl start`",
+                rundir().join("ovs-vswitchd.pid").display()
+            ),
         ));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    run(args).unwrap_or_else(|TimedOut| {
+        let mut back = vec!["--no-wait"];
+        back.extend_from_slice(undo);
+        let _ = vsctl(&back);
+        Err(Error::Timeout(format!(
+            "ovs-vswitchd did not confirm `ovs-vsctl {}` within {} s (not responding?); the change was taken back",
+            args.join(" "),
+            timeout()
+        )))
+    })
+}
+
+/// A removal: confirmed by ovs-vswitchd when it runs; without it, taking the rows out is all
+/// there is to do (nothing would confirm, and `down` must not hang on that).
+fn vsctl_removal(args: &[&str]) -> Result<String> {
+    if vswitchd_running() {
+        return vsctl(args);
+    }
+    let mut a = vec!["--no-wait"];
+    a.extend_from_slice(args);
+    vsctl(&a)
 }
 
 /// Whether an ovsdb-server is there to talk to (a cheap check, so paths that have nothing to do with
 /// OVS never wait on ovs-vsctl's connection time-out).
 pub fn running() -> bool {
-    std::path::Path::new("/var/run/openvswitch/db.sock").exists()
+    rundir().join("db.sock").exists()
 }
 
 /// Whether `name` is an OVS bridge; false also when OVS is not installed or not running.
 pub fn is_bridge(name: &str) -> bool {
     running()
-        && Command::new("ovs-vsctl")
-            .args(["--timeout=5", "br-exists", name])
+        && command(&["br-exists", name])
             .output()
             .map(|o| o.status.success())
             .unwrap_or(false)
@@ -55,17 +153,20 @@ pub fn ensure_bridge(name: &str, owner: &str) -> Result<bool> {
     }
     let dp = format!("datapath_type={}", datapath());
     let ext = format!("external_ids:pipework.owner={owner}");
-    vsctl(&[
-        "--may-exist",
-        "add-br",
-        name,
-        "--",
-        "set",
-        "bridge",
-        name,
-        &dp,
-        &ext,
-    ])?;
+    vsctl_confirmed(
+        &[
+            "--may-exist",
+            "add-br",
+            name,
+            "--",
+            "set",
+            "bridge",
+            name,
+            &dp,
+            &ext,
+        ],
+        &["--if-exists", "del-br", name],
+    )?;
     Ok(true)
 }
 
@@ -84,11 +185,11 @@ pub fn add_port(bridge: &str, port: &str, tag: Option<u16>, ids: &[(&str, &str)]
         args.push(format!("external_ids:pipework.{k}={v}"));
     }
     let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    vsctl(&a).map(|_| ())
+    vsctl_confirmed(&a, &["--if-exists", "del-port", port]).map(|_| ())
 }
 
 pub fn del_port(port: &str) -> Result<()> {
-    vsctl(&["--if-exists", "del-port", port]).map(|_| ())
+    vsctl_removal(&["--if-exists", "del-port", port]).map(|_| ())
 }
 
 pub fn port_tag(port: &str) -> Option<u16> {
@@ -111,36 +212,57 @@ pub fn owned(owner: &str) -> (Vec<String>, Vec<String>) {
     (find("Interface"), find("Bridge"))
 }
 
-pub fn del_bridge_if_empty(name: &str) -> Result<bool> {
-    let ports = vsctl(&["list-ports", name])?;
-    if !ports.is_empty() {
-        return Ok(false);
-    }
-    vsctl(&["--if-exists", "del-br", name]).map(|_| true)
+/// Ports on a bridge.
+pub fn ports(bridge: &str) -> Result<Vec<String>> {
+    Ok(vsctl(&["list-ports", bridge])?
+        .split_whitespace()
+        .map(String::from)
+        .collect())
 }
 
-/// A bridge that outlives its owner's teardown goes to the owner of one of its remaining ports
-/// (if any is pipework's), whose own teardown then removes it once empty.
-pub fn hand_over(bridge: &str, owner: &str) -> Result<Option<String>> {
-    for port in vsctl(&["list-ports", bridge])?.split_whitespace() {
-        let heir = vsctl(&[
-            "--if-exists",
-            "get",
-            "Interface",
-            port,
-            "external_ids:pipework.owner",
-        ])
-        .unwrap_or_default();
-        let heir = heir.trim().trim_matches('"');
-        if !heir.is_empty() && heir != owner {
-            vsctl(&[
-                "set",
-                "Bridge",
-                bridge,
-                &format!("external_ids:pipework.owner={heir}"),
-            ])?;
-            return Ok(Some(heir.to_string()));
-        }
-    }
-    Ok(None)
+/// Ports pipework put on a bridge, with their owners.
+pub fn marked_ports(bridge: &str) -> Result<Vec<(String, String)>> {
+    let out = vsctl(&[
+        "--bare",
+        "--columns=name,external_ids",
+        "find",
+        "Interface",
+        &format!("external_ids:pipework.bridge={bridge}"),
+    ])?;
+    // Per record: its name on one line, its external_ids (`key=value …`) on the next.
+    let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+    Ok(lines
+        .chunks(2)
+        .filter_map(|c| {
+            let owner = crate::marker::field(c.get(1)?, "pipework.owner")?;
+            Some((c[0].trim().to_string(), owner.to_string()))
+        })
+        .collect())
+}
+
+/// Who holds a bridge pipework made; None for a bridge pipework did not make (or none at all).
+pub fn bridge_owner(bridge: &str) -> Result<Option<String>> {
+    let o = vsctl(&[
+        "--if-exists",
+        "get",
+        "Bridge",
+        bridge,
+        "external_ids:pipework.owner",
+    ])?;
+    let o = o.trim().trim_matches('"');
+    Ok((!o.is_empty()).then(|| o.to_string()))
+}
+
+pub fn set_bridge_owner(bridge: &str, owner: &str) -> Result<()> {
+    vsctl(&[
+        "set",
+        "Bridge",
+        bridge,
+        &format!("external_ids:pipework.owner={owner}"),
+    ])
+    .map(|_| ())
+}
+
+pub fn del_bridge(name: &str) -> Result<()> {
+    vsctl_removal(&["--if-exists", "del-br", name]).map(|_| ())
 }
