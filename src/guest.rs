@@ -227,7 +227,10 @@ impl Guest {
         // ours is ever left in the new namespace.
         let res = std::thread::spawn(move || -> Result<()> {
             let fail = |what: &str, e: &dyn fmt::Display| {
-                Error::guest(format!("netns:{n}"), format!("creating namespace: {what}: {e}"))
+                Error::guest(
+                    format!("netns:{n}"),
+                    format!("creating namespace: {what}: {e}"),
+                )
             };
             nix::sched::unshare(CloneFlags::CLONE_NEWNET).map_err(|e| fail("unshare", &e))?;
             let me = "/proc/thread-self/ns/net";
@@ -523,6 +526,23 @@ pub fn mark_netns_owner(name: &str, owner: &str, id: NsId) -> Result<()> {
             let _ = std::fs::remove_file(&tmp);
             Error::io(format!("writing {}", f.display()), e)
         })
+}
+
+/// Records a killed pipework was writing (the temporary file before its rename) for `owner` (any
+/// owner: None). Only called under the netns lock, which every writer holds: none is live.
+pub fn drop_unfinished_records(owner: Option<&str>) {
+    let dir = Path::new(STATE_DIR).join("netns");
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if !e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let of = NetnsRecord::parse("", &text).owner;
+        // Empty: killed before its first byte; nobody's, so anybody's to remove.
+        if owner.is_none_or(|o| o == of) || text.is_empty() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Records of the named namespaces pipework created.

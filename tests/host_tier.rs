@@ -1156,3 +1156,44 @@ fn guests_a_guest_that_dies_mid_script_fails_the_run() {
     assert!(link(None, &br).is_none(), "the run's bridge was left");
     assert!(link(None, &first).is_none(), "the first host end was left");
 }
+
+/// `pipework down OWNER` is `down(owner)` from the shell; `pipework down --stale` finishes only
+/// what a killed run left half-made (an unmarked port and its journal) and keeps the finished,
+/// marked objects of an owner who has not left.
+#[test]
+fn teardown_down_verb_and_stale() {
+    let w = World::new("dv");
+    let br = w.br();
+    let script = format!(
+        r#"owner("{p}"); let b = bridge("{br}"); veth(netns("{p}1"), b, #{{ip: "198.18.127.2/24"}}); veth(netns("{p}2"), b, #{{ip: "198.18.127.3/24"}})"#,
+        p = w.prefix
+    );
+    let out = std::process::Command::new(bin())
+        .args(["-e", &script])
+        .env("PIPEWORK_CRASH_AT", "link-created@3") // the second port, made but never marked
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), None, "{}", text(&out));
+    let half = format!("veth1pl{}2", w.prefix);
+    assert!(link(None, &half).is_some());
+    let journal = format!("/run/pipework/journal/{}", w.prefix);
+    assert!(std::path::Path::new(&journal).exists());
+
+    let stale = w.cmd(&["down", "--stale"]);
+    let said = ok(&stale);
+    assert!(said.contains(&half), "{said}");
+    assert!(link(None, &half).is_none(), "the unmarked port stayed");
+    assert!(!std::path::Path::new(&journal).exists());
+    // Finished objects stay: the bridge, the first port, both namespaces.
+    assert!(link(None, &br).is_some());
+    assert!(link(None, &format!("veth1pl{}1", w.prefix)).is_some());
+    assert!(netns_list().contains(&w.ns("1")));
+
+    let said = ok(&w.cmd(&["down", &w.prefix]));
+    assert!(said.contains(&br) && said.contains(&w.ns("2")), "{said}");
+    assert!(my_links(&w).is_empty(), "{:?}", my_links(&w));
+    assert!(!netns_list().iter().any(|n| n.starts_with(&w.prefix)));
+
+    let usage = w.cmd(&["down"]);
+    assert_eq!(usage.status.code(), Some(2), "{}", text(&usage));
+}

@@ -271,3 +271,127 @@ fn ovs_detach_removes_the_port_and_the_pair() {
     assert!(link(Some(&a), "eth1").is_none(), "guest end left");
     ok(&w.eval("down()"));
 }
+
+/// A private ovsdb-server (its own database and run directory, `OVS_RUNDIR`), with no
+/// ovs-vswitchd: the state "vswitchd stopped, ovsdb up" without touching the machine's OVS.
+struct PrivateOvsdb {
+    dir: std::path::PathBuf,
+}
+
+impl PrivateOvsdb {
+    fn start(w: &World) -> PrivateOvsdb {
+        let dir = w.dir().join("ovs");
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("conf.db");
+        let st = Command::new("ovsdb-tool")
+            .args([
+                "create",
+                db.to_str().unwrap(),
+                "/usr/share/openvswitch/vswitch.ovsschema",
+            ])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let st = Command::new("ovsdb-server")
+            .arg(&db)
+            .arg(format!("--remote=punix:{}/db.sock", dir.display()))
+            .arg(format!("--pidfile={}/ovsdb-server.pid", dir.display()))
+            .arg(format!("--log-file={}/ovsdb-server.log", dir.display()))
+            .args(["--detach", "--no-chdir"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "ovsdb-server");
+        let o = PrivateOvsdb { dir };
+        assert!(o.vsctl(&["--no-wait", "init"]).status.success());
+        o
+    }
+
+    fn vsctl(&self, args: &[&str]) -> std::process::Output {
+        Command::new("ovs-vsctl")
+            .env("OVS_RUNDIR", &self.dir)
+            .arg("--timeout=5")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Bridges and ports in this database, one line each.
+    fn rows(&self) -> String {
+        let br = self.vsctl(&["--bare", "--columns=name", "list", "Bridge"]);
+        let port = self.vsctl(&["--bare", "--columns=name", "list", "Port"]);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&br.stdout),
+            String::from_utf8_lossy(&port.stdout)
+        )
+        .trim()
+        .to_string()
+    }
+
+    fn pipework(&self, expr: &str) -> (std::process::Output, std::time::Duration) {
+        let t = std::time::Instant::now();
+        let out = Command::new(bin())
+            .env("OVS_RUNDIR", &self.dir)
+            .env("PIPEWORK_OVS_TIMEOUT", "1")
+            .args(["-e", expr])
+            .output()
+            .unwrap();
+        (out, t.elapsed())
+    }
+}
+
+impl Drop for PrivateOvsdb {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("ovsdb-server.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+/// ovs-vswitchd stopped while ovsdb-server runs: the attach fails at once with a clear message
+/// and writes no row; with a vswitchd that is there but never confirms (a stand-in process owns
+/// its pid file), the attach fails within the bound and the rows it wrote are taken back — they
+/// would otherwise come to life whenever vswitchd does. Nothing is left in the host either.
+#[test]
+fn ovs_vswitchd_stopped_fails_clearly_and_writes_no_rows() {
+    let w = World::new("ow");
+    let db = PrivateOvsdb::start(&w);
+    let br = format!("ovs{}", w.prefix);
+    let script = |b: &str| {
+        format!(
+            r#"owner("{o}"); veth(netns("{o}1"), ovs("{b}"), #{{ip: "198.18.126.2/24"}})"#,
+            o = w.prefix
+        )
+    };
+    let (out, took) = db.pipework(&script(&br));
+    let err = fails(&out);
+    assert!(err.contains("ovs-vswitchd is not running"), "{err}");
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    assert_eq!(db.rows(), "", "rows written without a vswitchd");
+
+    // A vswitchd that does not answer: its pid file names a live process that is not one.
+    let mut standin = Command::new("sleep").arg("60").spawn().unwrap();
+    std::fs::write(db.dir.join("ovs-vswitchd.pid"), standin.id().to_string()).unwrap();
+    let (out, took) = db.pipework(&script(&br));
+    let err = fails(&out);
+    assert!(
+        err.contains("did not confirm") && !err.contains("Alarm clock"),
+        "{err}"
+    );
+    assert!(took < std::time::Duration::from_secs(4), "took {took:?}");
+    assert_eq!(db.rows(), "", "a bridge row left behind");
+    // The same onto an existing bridge: the port row goes back.
+    assert!(db.vsctl(&["--no-wait", "add-br", &br]).status.success());
+    let (out, _) = db.pipework(&script(&br));
+    let err = fails(&out);
+    assert!(err.contains("did not confirm"), "{err}");
+    assert_eq!(
+        db.rows().split_whitespace().collect::<Vec<_>>(),
+        [&br, &br],
+        "port row left"
+    );
+    let _ = standin.kill();
+    let _ = standin.wait();
+    assert!(my_links(&w).is_empty(), "{:?}", my_links(&w));
+    assert!(!netns_list().iter().any(|n| n.starts_with(&w.prefix)));
+}

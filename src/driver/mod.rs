@@ -335,7 +335,7 @@ pub(crate) fn undo_use(bridge: &str, owner: &str) {
 
 /// Teardown, host side: every host link marked with `owner` (veth host ends, VLAN sub-interfaces
 /// made for macvlan), then the owner leaves the Linux bridges it held or used — the last user out
-/// removes one (see `bridge::release`). The caller holds the exclusive bridges lock.
+/// removes one (see `bridge::release`), decided under the exclusive bridges lock.
 pub(crate) fn teardown_host_links(s: &Session, owner: &str, removed: &mut Removed) -> Result<()> {
     let ns = s.nl.ns(&s.host())?;
     let mut bridges = vec![];
@@ -362,6 +362,7 @@ pub(crate) fn teardown_host_links(s: &Session, owner: &str, removed: &mut Remove
     if bridges.is_empty() {
         return Ok(());
     }
+    let _lock = crate::lock::exclusive(crate::lock::Topic::Bridges)?;
     let now = ns.links()?;
     for b in bridges {
         if let Some(br) = now.iter().find(|l| l.name == b && l.is_kind("bridge")) {

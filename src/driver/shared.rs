@@ -62,7 +62,9 @@ fn users(name: &str, index: u32) -> Vec<String> {
         }
         match std::fs::read_to_string(e.path()) {
             // Index 0: not known when registered (an OVS bridge whose device was not up yet).
-            Ok(c) if c.trim() == format!("index={index}") || c.trim() == "index=0" || index == 0 => {
+            Ok(c)
+                if c.trim() == format!("index={index}") || c.trim() == "index=0" || index == 0 =>
+            {
                 v.push(owner)
             }
             _ => {

@@ -17,10 +17,12 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// One owner's journal file of this process, and its intents not yet settled.
+type OwnerFile = (PathBuf, std::fs::File, HashSet<String>);
+
 #[derive(Default)]
 pub(crate) struct Journal {
-    /// Per owner: the open file and the intents not yet settled.
-    files: RefCell<HashMap<String, (PathBuf, std::fs::File, HashSet<String>)>>,
+    files: RefCell<HashMap<String, OwnerFile>>,
 }
 
 fn dir() -> PathBuf {
@@ -53,13 +55,18 @@ impl Journal {
         if !files.contains_key(owner) {
             let pid = std::process::id();
             let d = dir().join(owner);
-            std::fs::create_dir_all(&d)
-                .map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
             let path = d.join(format!("{pid}.{}", start_time(pid).unwrap_or(0)));
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
+            let open = || {
+                std::fs::create_dir_all(&d)?;
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+            };
+            // Another process of this owner may remove the empty directory between our two
+            // calls (its journal done): make it again.
+            let f = open()
+                .or_else(|_| open())
                 .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
             files.insert(owner.to_string(), (path, f, HashSet::new()));
         }
@@ -92,6 +99,10 @@ impl Drop for Journal {
         for (path, _, pending) in self.files.get_mut().values() {
             if pending.is_empty() {
                 let _ = std::fs::remove_file(path);
+                // The owner's directory too, unless another process writes there.
+                if let Some(d) = path.parent() {
+                    let _ = std::fs::remove_dir(d);
+                }
             }
         }
     }

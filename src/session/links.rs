@@ -168,7 +168,12 @@ impl Session {
     /// Register the current owner as a user of an OVS bridge (the caller holds the bridges lock).
     /// Unlike a Linux bridge's, its marker costs a fork to read, so every OVS bridge is counted;
     /// leaving one pipework did not make removes nothing.
-    pub(crate) fn uses_ovs_bridge(&self, name: &str, index: Option<u32>, created: bool) -> Result<()> {
+    pub(crate) fn uses_ovs_bridge(
+        &self,
+        name: &str,
+        index: Option<u32>,
+        created: bool,
+    ) -> Result<()> {
         let owner = self.owner();
         if crate::driver::shared::register(name, index.unwrap_or(0), &owner)? && !created {
             self.record(Created::Uses {
@@ -227,9 +232,14 @@ impl Session {
             }
             None => {
                 let alias = marker::encode(&self.owner(), &[("guest", &guest.to_string())]);
-                self.create_marked(&ns, guest, name, kind, || create(&ns), || {
-                    ns.set_alias(name, &alias)
-                })
+                self.create_marked(
+                    &ns,
+                    guest,
+                    name,
+                    kind,
+                    || create(&ns),
+                    || ns.set_alias(name, &alias),
+                )
                 .ctx(ctx())?;
                 match ns.require(name) {
                     Ok(l) => (l, true),

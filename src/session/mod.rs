@@ -70,7 +70,9 @@ impl Created {
         match self {
             Created::Link { guest, name } => crate::driver::undo_link(s, guest, name),
             Created::OvsPort(name) => crate::driver::ovs::undo_port(name),
-            Created::Bridge { name, ovs, owner } => crate::driver::undo_bridge(s, name, *ovs, owner),
+            Created::Bridge { name, ovs, owner } => {
+                crate::driver::undo_bridge(s, name, *ovs, owner)
+            }
             Created::Uses { bridge, owner } => {
                 crate::driver::undo_use(bridge, owner);
                 None

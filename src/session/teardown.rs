@@ -15,12 +15,11 @@ impl Session {
         // first (they would fight the teardown), host-side links and Linux bridges, OVS ports and
         // bridges, then links we made in other people's namespaces, then our namespaces.
         dhcp::teardown_owned(owner, &mut removed);
+        crate::driver::teardown_host_links(self, owner, &mut removed)?;
+        crate::driver::ovs::teardown_owned(self, owner, &mut removed)?;
         {
-            // Who still uses a shared bridge is decided by one process at a time.
-            let _lock = crate::lock::exclusive(crate::lock::Topic::Bridges)?;
-            crate::driver::teardown_host_links(self, owner, &mut removed)?;
-            crate::driver::ovs::teardown_owned(self, owner, &mut removed)?;
             // Registrations left now name bridges that no longer exist.
+            let _lock = crate::lock::exclusive(crate::lock::Topic::Bridges)?;
             for b in crate::driver::shared::used_by(owner) {
                 crate::driver::shared::unregister(&b, owner);
             }
@@ -31,6 +30,7 @@ impl Session {
         let mut ours = vec![];
         // Not while another process is half-way through making one of them (see create_netns).
         let netns_lock = crate::lock::exclusive(crate::lock::Topic::Netns)?;
+        guest::drop_unfinished_records(Some(owner));
         for rec in guest::owned_netns()
             .into_iter()
             .filter(|r| r.owner == owner)
@@ -98,6 +98,7 @@ impl Session {
         let mut removed = Removed::default();
         self.finish_killed(None, &mut removed);
         let _lock = crate::lock::exclusive(crate::lock::Topic::Netns)?;
+        guest::drop_unfinished_records(None);
         for rec in guest::owned_netns() {
             match rec.state()? {
                 guest::RecordState::Unmounted => {

@@ -163,7 +163,7 @@ pub(crate) fn release(s: &Session, bridge: &str, owner: &str, removed: &mut Remo
 }
 
 /// Teardown: ports marked as `owner`'s (their veth ends are gone by now), then the owner leaves
-/// the bridges it held or used (see `release`). The caller holds the exclusive bridges lock.
+/// the bridges it held or used (see `release`), decided under the exclusive bridges lock.
 pub(crate) fn teardown_owned(s: &Session, owner: &str, removed: &mut Removed) -> Result<()> {
     if !ovs::running() {
         return Ok(());
@@ -172,6 +172,7 @@ pub(crate) fn teardown_owned(s: &Session, owner: &str, removed: &mut Removed) ->
     for p in ports {
         ovs::del_port(&p)?;
     }
+    let _lock = crate::lock::exclusive(crate::lock::Topic::Bridges)?;
     for b in shared::used_by(owner) {
         if !bridges.contains(&b) && ovs::is_bridge(&b) {
             bridges.push(b);

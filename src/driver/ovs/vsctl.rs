@@ -80,9 +80,7 @@ fn vswitchd_running() -> bool {
     std::fs::read_to_string(rundir().join("ovs-vswitchd.pid"))
         .ok()
         .and_then(|p| p.trim().parse::<i32>().ok())
-        .is_some_and(|pid| {
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-        })
+        .is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok())
 }
 
 /// A change ovs-vswitchd must carry out (a bridge, a port): refused up front when it is not
