@@ -823,7 +823,7 @@ fn teardown_deletes_only_the_namespace_it_created() {
     );
     assert!(
         err.contains(&format!(
-            "netns {gone} was already deleted outside pipework"
+            "netns {gone} no longer exists (deleted outside pipework"
         )),
         "{err}"
     );
