@@ -29,14 +29,20 @@ impl Topic {
 }
 
 fn take(topic: Topic, how: FlockArg) -> Result<Lock> {
-    let dir = Path::new(STATE_DIR);
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {STATE_DIR}"), e))?;
-    let path = dir.join(topic.file());
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
+    let path = Path::new(STATE_DIR).join(topic.file());
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+    };
+    // The directory exists but on a machine's first run: make it only then.
+    let f = open()
+        .or_else(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => std::fs::create_dir_all(STATE_DIR).and_then(|_| open()),
+            _ => Err(e),
+        })
         .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
     Flock::lock(f, how)
         .map(Lock)
