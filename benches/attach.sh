@@ -29,6 +29,8 @@ cleanup() {
   rm -f /tmp/pipework-bench-del.batch
   for b in bbpw bbpq bbip bbcni; do ip link del "$b" 2>/dev/null || true; done
   rm -rf /run/pipework/netns/bp* /run/pipework/netns/bq* "$WORK"
+  # The bridges went by hand: pipework's records of their users go with its own sweep.
+  "$PW" down --stale >/dev/null 2>&1 || true
 }
 # Namespace creation and deletion leave kernel work (RTNL-holding cleanup) running in the
 # background; let it finish so it does not land on whichever contestant runs next.

@@ -17,6 +17,7 @@ cp -a /etc/resolv.conf /tmp/pipework-bench-resolv.conf
 cleanup() {
   for t in o n; do for ((i = 0; i < N; i++)); do docker rm -f "pwbench$t$i" >/dev/null 2>&1 || true; done; done
   ip link del brpwbo 2>/dev/null || true; ip link del brpwbn 2>/dev/null || true
+  "$PW" down --stale >/dev/null 2>&1 || true  # pipework's records of the bridge it no longer has
   cmp -s /tmp/pipework-bench-resolv.conf /etc/resolv.conf || cat /tmp/pipework-bench-resolv.conf > /etc/resolv.conf
 }
 trap cleanup EXIT

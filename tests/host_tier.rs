@@ -1194,6 +1194,19 @@ fn teardown_down_verb_and_stale() {
     assert!(my_links(&w).is_empty(), "{:?}", my_links(&w));
     assert!(!netns_list().iter().any(|n| n.starts_with(&w.prefix)));
 
+    // A bridge deleted behind pipework's back: the sweep drops the record of its users.
+    ok(&w.eval(&format!("bridge({br:?})")));
+    let users = format!("/run/pipework/bridges/{br}");
+    assert!(std::path::Path::new(&users).exists());
+    assert!(std::process::Command::new("ip")
+        .args(["link", "del", &br])
+        .status()
+        .unwrap()
+        .success());
+    let swept = w.cmd(&["down", "--stale"]);
+    ok(&swept);
+    assert!(!std::path::Path::new(&users).exists(), "{}", text(&swept));
+
     let usage = w.cmd(&["down"]);
     assert_eq!(usage.status.code(), Some(2), "{}", text(&usage));
 }

@@ -49,6 +49,32 @@ pub(crate) fn forget(name: &str) {
     let _ = std::fs::remove_dir_all(dir(name));
 }
 
+/// Registrations of bridges that are gone (deleted outside pipework) or were replaced by a new
+/// bridge of the same name: dropped (`down --stale`; the caller holds the exclusive lock).
+/// `current(name)` gives the ifindex of the bridge by that name now, if there is one.
+pub(crate) fn forget_gone(current: impl Fn(&str) -> Option<u32>) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(Path::new(STATE_DIR).join("bridges")) else {
+        return vec![];
+    };
+    let mut dropped = vec![];
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        match current(&name) {
+            None => {
+                forget(&name);
+                dropped.push(name);
+            }
+            // Prunes the registrations of an earlier bridge by this name.
+            Some(index) => {
+                if users(&name, index).is_empty() {
+                    forget(&name);
+                }
+            }
+        }
+    }
+    dropped
+}
+
 /// Users of the bridge as it is now (registrations for an earlier bridge by this name are dropped).
 fn users(name: &str, index: u32) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(dir(name)) else {

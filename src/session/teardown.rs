@@ -97,6 +97,21 @@ impl Session {
     pub fn down_stale(&self) -> Result<Removed> {
         let mut removed = Removed::default();
         self.finish_killed(None, &mut removed);
+        {
+            let _lock = crate::lock::exclusive(crate::lock::Topic::Bridges)?;
+            let host = self.nl.ns(&self.host)?.links()?;
+            let ovs_up = crate::driver::ovs::vsctl::running();
+            let gone = crate::driver::shared::forget_gone(|name| {
+                let dev = host.iter().find(|l| l.name == name).map(|l| l.index);
+                // An OVS bridge may have no kernel device (its vswitchd down): OVSDB decides.
+                dev.or_else(|| (ovs_up && crate::driver::ovs::vsctl::is_bridge(name)).then_some(0))
+            });
+            for b in gone {
+                removed.notes.push(format!(
+                    "bridge {b} no longer exists (deleted outside pipework); dropped its users"
+                ));
+            }
+        }
         let _lock = crate::lock::exclusive(crate::lock::Topic::Netns)?;
         guest::drop_unfinished_records(None);
         for rec in guest::owned_netns() {
