@@ -214,3 +214,48 @@ fn repl_does_live_plumbing() {
         vec!["198.18.13.2/24"]
     );
 }
+
+/// A recipe's parameters are a schema: an unknown name is refused with the nearest known one, a
+/// missing required one names itself — exit ≠ 0 before anything is created (no session is even
+/// opened, so this holds without root); `recipes NAME` prints the whole header.
+#[test]
+fn cli_recipe_parameters_are_a_schema() {
+    let out = Command::new(bin())
+        .args(["run", "vlan_isolation", "vlns=100"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown parameter 'vlns' — did you mean 'vlans'?"),
+        "{err}"
+    );
+    let dir = std::env::temp_dir().join(format!("pipework-cli-schema-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("needs.rhai");
+    std::fs::write(
+        &script,
+        "//! Needs a parent.\n//! param parent  (required) the host NIC\n//! param mode  macvlan mode (default \"bridge\")\nfn main(p) { print(`${p.parent} ${p.mode}`); netns(\"never-made\"); }\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["run", script.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("needs.rhai: parameter 'parent' is required: the host NIC"),
+        "{err}"
+    );
+    assert!(!std::path::Path::new("/run/netns/never-made").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+    let header = ok(&Command::new(bin())
+        .args(["recipes", "vlan_isolation"])
+        .output()
+        .unwrap());
+    assert!(
+        header.contains("//! param per_vlan") && header.contains("Run it:"),
+        "{header}"
+    );
+}

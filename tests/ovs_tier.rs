@@ -395,3 +395,47 @@ fn ovs_vswitchd_stopped_fails_clearly_and_writes_no_rows() {
     assert!(my_links(&w).is_empty(), "{:?}", my_links(&w));
     assert!(!netns_list().iter().any(|n| n.starts_with(&w.prefix)));
 }
+
+/// The vlan_isolation recipe on OVS: its own check passes, an independent ping agrees both ways
+/// (same VLAN reachable, the other VLAN not, one subnet for all), a re-run changes nothing, and
+/// its owner's teardown leaves nothing.
+#[test]
+fn recipes_vlan_isolation_on_ovs() {
+    let w = World::new("rvi");
+    let br = format!("ovs{}", w.prefix);
+    let _g = OvsBridgeGuard(br.clone());
+    let args = [
+        "run",
+        "vlan_isolation",
+        "--owner",
+        &w.prefix,
+        &format!("bridge={br}"),
+        &format!("prefix={}", w.prefix),
+        "subnet=198.18.48.0/24",
+        "per_vlan=2",
+    ];
+    let out = ok(&w.cmd(&args));
+    assert!(
+        out.contains("vlan_isolation: 4 guests, reachable within their VLAN, isolated across"),
+        "{out}"
+    );
+    let g = |i: u32| w.ns(&i.to_string());
+    assert!(ping(&g(1), "198.18.48.2") && ping(&g(2), "198.18.48.1"));
+    assert!(ping(&g(3), "198.18.48.4") && ping(&g(4), "198.18.48.3"));
+    for (from, to) in [
+        (1, "198.18.48.3"),
+        (2, "198.18.48.4"),
+        (3, "198.18.48.1"),
+        (4, "198.18.48.2"),
+    ] {
+        assert!(!ping(&g(from), to), "guest {from} crossed VLANs to {to}");
+    }
+    let state = || format!("{}\n{:?}", vsctl(&["show"]), my_links(&w));
+    let before = state();
+    ok(&w.cmd(&args));
+    assert_eq!(before, state(), "a re-run changed the topology");
+    ok(&w.cmd(&["down", &w.prefix]));
+    assert!(!vsctl(&["list-br"]).lines().any(|b| b == br));
+    assert!(my_links(&w).is_empty());
+    assert!(!netns_list().iter().any(|n| n.starts_with(&w.prefix)));
+}

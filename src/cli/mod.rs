@@ -42,6 +42,10 @@ pub enum Cmd {
         /// On failure, keep what the run created instead of rolling it back
         #[arg(long)]
         keep: bool,
+        /// Owner of what the run creates (default: the script's name), so one recipe can run
+        /// more than once side by side; `pipework down OWNER` removes one of them
+        #[arg(long)]
+        owner: Option<String>,
     },
     /// Remove everything an owner created, as `down(owner)` does in a script
     Down {
@@ -141,7 +145,12 @@ pub fn main_with(cli: Cli) -> i32 {
         return 2;
     };
     match cmd {
-        Cmd::Run { file, params, keep } => {
+        Cmd::Run {
+            file,
+            params,
+            keep,
+            owner,
+        } => {
             let params = match parse_params(&params) {
                 Ok(p) => p,
                 Err(e) => {
@@ -156,10 +165,20 @@ pub fn main_with(cli: Cli) -> i32 {
                     return 1;
                 }
             };
+            // Held to the script's declared parameters before anything is touched.
+            let params =
+                match script::stdlib::check_params(&script::stdlib::describe(&name, &src), &params)
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        eprintln!("pipework: {e}");
+                        return 2;
+                    }
+                };
             let Ok(s) = session(cli.verbose) else {
                 return 1;
             };
-            if let Err(e) = s.set_owner(&owner_for(&name)) {
+            if let Err(e) = s.set_owner(&owner.unwrap_or_else(|| owner_for(&name))) {
                 eprintln!("pipework: {e}");
                 return 1;
             }
@@ -269,8 +288,8 @@ pub fn main_with(cli: Cli) -> i32 {
             }
             for r in script::stdlib::all() {
                 println!("{:<12} {}", r.name, r.summary);
-                for (p, d) in &r.params {
-                    println!("    {p:<10} {d}");
+                for p in &r.params {
+                    println!("    {:<10} {}", p.name, p.doc);
                 }
             }
             0

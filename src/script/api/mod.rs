@@ -93,6 +93,7 @@ mod exec;
 mod guests;
 mod links;
 mod local;
+mod recipes;
 mod routes;
 mod teardown;
 
@@ -107,6 +108,7 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
     links::register(engine, &s);
     local::register(engine, &s);
     addresses::register(engine, &s);
+    recipes::register(engine, &s);
     routes::register(engine, &s);
     exec::register(engine, &s);
     teardown::register(engine, &s);
