@@ -1210,3 +1210,89 @@ fn teardown_down_verb_and_stale() {
     let usage = w.cmd(&["down"]);
     assert_eq!(usage.status.code(), Some(2), "{}", text(&usage));
 }
+
+/// The host_macvlan recipe, with a namespace playing the host (the real host's interfaces are never
+/// touched): refused on the interface that carries that host's default route unless forced; then
+/// its own check, an independent ping both ways and out to the LAN, a re-run that changes nothing,
+/// and a teardown that leaves the stand-in host as it was.
+#[test]
+fn recipes_host_macvlan_shim_reaches_the_guests() {
+    let w = World::new("rhm");
+    let (h, lan) = (w.ns("h"), w.ns("l"));
+    netns_add(&h);
+    netns_add(&lan);
+    let sh = |args: &[&str]| {
+        let st = std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip {args:?}");
+    };
+    sh(&[
+        "link", "add", "up0", "netns", &h, "type", "veth", "peer", "name", "lan0", "netns", &lan,
+    ]);
+    sh(&["-n", &lan, "addr", "add", "198.18.52.254/24", "dev", "lan0"]);
+    sh(&["-n", &lan, "link", "set", "lan0", "up"]);
+    sh(&["-n", &h, "link", "set", "up0", "up"]);
+    sh(&["-n", &h, "addr", "add", "198.18.53.2/24", "dev", "up0"]);
+    sh(&["-n", &h, "route", "add", "default", "via", "198.18.53.1"]);
+    let host_before = ip_json(Some(&h), &["addr", "show"]);
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "run".to_string(),
+            "host_macvlan".into(),
+            "--owner".into(),
+            w.prefix.clone(),
+            "parent=up0".into(),
+            format!("host=netns:{h}"),
+            format!("prefix={}", w.prefix),
+            "count=3".into(),
+            "subnet=198.18.52.0/24".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        w.cmd(&a)
+    };
+    let err = fails(&run(&[]));
+    assert!(
+        err.contains("up0 carries netns:") && err.contains("default route"),
+        "{err}"
+    );
+    assert!(
+        !netns_list().contains(&w.ns("1")),
+        "created before refusing"
+    );
+
+    let out = ok(&run(&["force=true"]));
+    assert!(
+        out.contains("host_macvlan: host <-> 3 guests reachable through mvshim"),
+        "{out}"
+    );
+    for (i, ip) in [(1, "198.18.52.2"), (2, "198.18.52.3"), (3, "198.18.52.4")] {
+        assert!(ping(&h, ip), "host -> guest {i}");
+        assert!(
+            ping(&w.ns(&i.to_string()), "198.18.52.1"),
+            "guest {i} -> host"
+        );
+        assert!(
+            ping(&w.ns(&i.to_string()), "198.18.52.254"),
+            "guest {i} -> LAN"
+        );
+    }
+    let state = || format!("{:?}{:?}", ip_json(Some(&h), &["addr"]), routes(&h));
+    let before = state();
+    ok(&run(&["force=true"]));
+    assert_eq!(before, state(), "a re-run changed the host");
+    ok(&w.cmd(&["down", &w.prefix]));
+    assert_eq!(
+        ip_json(Some(&h), &["addr", "show"]),
+        host_before,
+        "the host was not left as it was"
+    );
+    assert!(!netns_list().iter().any(|n| *n == w.ns("1")));
+    for n in [&h, &lan] {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", n])
+            .status();
+    }
+}

@@ -126,7 +126,10 @@ impl Via {
         match self {
             Via::Bridge(n) => Box::new(LinuxBridge { name: n.clone() }),
             Via::Ovs(n) => Box::new(OvsBridge { name: n.clone() }),
-            Via::Macvlan(p) => Box::new(Macvlan { parent: p.clone() }),
+            Via::Macvlan(p) => Box::new(Macvlan {
+                parent: p.clone(),
+                on: None,
+            }),
             Via::Ipoib(p, pkey) => Box::new(Ipoib {
                 parent: p.clone(),
                 pkey: *pkey,

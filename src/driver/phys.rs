@@ -10,10 +10,12 @@ use crate::net::{LinkChange, LinkState, Ns};
 use crate::parse::fmt_mac;
 use crate::session::{Created, Session};
 
-/// The parent on the host, checked; with a VLAN, its 802.1Q sub-interface (ensured).
-/// `infiniband`: whether the parent must be an InfiniBand port (IPoIB) or must not be (macvlan).
+/// The parent in its namespace `on` (the host, or a namespace playing one), checked; with a VLAN,
+/// its 802.1Q sub-interface (ensured). `infiniband`: whether the parent must be an InfiniBand port
+/// (IPoIB) or must not be (macvlan).
 fn host_parent(
     s: &Session,
+    on: &Guest,
     hns: &Ns,
     name: &str,
     vlan: Option<u16>,
@@ -21,7 +23,7 @@ fn host_parent(
 ) -> Result<LinkState> {
     let p = hns
         .link(name)?
-        .ok_or_else(|| Error::not_found("host interface", name, Some("host".into())))?;
+        .ok_or_else(|| Error::not_found("host interface", name, Some(on.to_string())))?;
     if p.is_kind("bridge") {
         return Err(Error::Conflict(format!(
             "{name} is a bridge; attach with the bridge driver"
@@ -52,24 +54,32 @@ fn host_parent(
                 ifname: crate::parse::ifname(&format!("{name}.{vid}"))?,
                 ..Default::default()
             };
-            s.vlan(&s.host(), name, vid, &sub)
+            s.vlan(on, name, vid, &sub)
         }
     }
 }
 
 pub struct Macvlan {
     pub parent: String,
+    /// Where the parent lives: the host (None), or a namespace playing a host (nested labs, and
+    /// tests that must not touch the real one).
+    pub on: Option<Guest>,
 }
 
 impl Driver for Macvlan {
     fn describe(&self) -> String {
-        format!("macvlan on {}", self.parent)
+        match &self.on {
+            Some(g) => format!("macvlan on {} in {g}", self.parent),
+            None => format!("macvlan on {}", self.parent),
+        }
     }
 
+    /// The guest may be the parent's own namespace: that child is the host's "shim", the one way
+    /// a host reaches its macvlan guests (a parent never talks to its own children).
     fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
-        refuse_host(guest, "macvlan")?;
-        let hns = s.nl.ns(&s.host())?;
-        let parent = host_parent(s, &hns, &self.parent, opts.vlan, false)?;
+        let on = self.on.clone().unwrap_or_else(|| s.host());
+        let hns = s.nl.ns(&on)?;
+        let parent = host_parent(s, &on, &hns, &self.parent, opts.vlan, false)?;
         attach_child(s, guest, opts, &parent, "macvlan", self.describe(), |gfd| {
             // Like the original, the child inherits the parent's MTU unless told otherwise.
             hns.add_macvlan(
@@ -126,8 +136,9 @@ impl Driver for Ipoib {
 
     fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
         refuse_host(guest, "ipoib")?;
-        let hns = s.nl.ns(&s.host())?;
-        let parent = host_parent(s, &hns, &self.parent, None, true)?;
+        let host = s.host();
+        let hns = s.nl.ns(&host)?;
+        let parent = host_parent(s, &host, &hns, &self.parent, None, true)?;
         attach_child(s, guest, opts, &parent, "ipoib", self.describe(), |gfd| {
             hns.add_ipoib(&opts.ifname, parent.index, gfd, self.pkey, opts.mtu)
         })

@@ -110,7 +110,19 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         "Attach a guest to a host interface with a macvlan child (bridge mode) born inside the guest: #{ip, gateway, mac, ifname, mtu, vlan}.",
         move |g: Guest, parent: &str, o: Map| {
             let opts = attach_opts("macvlan", &o)?;
-            ss.attach(&g, &crate::driver::Macvlan { parent: parent.to_string() }, &opts).rhai()
+            ss.attach(&g, &crate::driver::Macvlan { parent: parent.to_string(), on: None }, &opts).rhai()
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "macvlan",
+        ["guest: Guest", "parent: Link", "opts: Map", "Attachment"],
+        "The same on a parent inside another namespace (one playing a host: nested labs, tests): macvlan(g, link(netns(\"h\"), \"eth0\"), #{..}). With the parent's own namespace as the guest, the child is that host's shim, its way to reach its macvlan guests.",
+        move |g: Guest, parent: Link, o: Map| {
+            let opts = attach_opts("macvlan", &o)?;
+            let d = crate::driver::Macvlan { parent: parent.name.clone(), on: Some(parent.guest.clone()) };
+            ss.attach(&g, &d, &opts).rhai()
         }
     );
     let ss = s.clone();
