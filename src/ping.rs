@@ -187,6 +187,30 @@ fn dst_octets(dst: IpAddr) -> Vec<u8> {
     }
 }
 
+/// Whether a TCP connection from inside the guest to `dst:port` is accepted within `timeout`: a
+/// service is listening there (a refusal or silence is false; anything else is an error).
+pub fn tcp_open(g: &Guest, dst: IpAddr, port: u16, timeout: Duration) -> Result<bool> {
+    let addr = std::net::SocketAddr::new(dst, port);
+    g.run_inside(
+        move || match std::net::TcpStream::connect_timeout(&addr, timeout) {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::HostUnreachable
+                        | std::io::ErrorKind::NetworkUnreachable
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        },
+    )
+    .map_err(|e| e.context(format!("tcp connect to {addr}")))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -374,3 +374,52 @@ fn ipv6_classic_into_a_container() {
     let p = dexec(&plain, &["ping", "-c", "1", "-W", "2", "fd00:83::4"]);
     assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stdout));
 }
+
+/// The lamp recipe into real containers proves the tiers' services by TCP (busybox httpd standing in
+/// for the web server on :80 and the database on :3306), and fails — rolled back — when a tier's
+/// port has no listener.
+#[test]
+fn recipes_lamp_proves_service_ports_by_tcp() {
+    let w = World::new("rlp");
+    let mut cs = Containers(vec![]);
+    let (web, db) = (format!("{}w", w.prefix), format!("{}d", w.prefix));
+    cs.start(&web);
+    cs.start(&db);
+    for (c, port) in [(&web, "80"), (&db, "3306")] {
+        let st = Command::new("docker")
+            .args(["exec", "-d", c, "httpd", "-f", "-p", port, "-h", "/tmp"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "run".to_string(),
+            "lamp".into(),
+            "--owner".into(),
+            w.prefix.clone(),
+            format!("web=container:{web}"),
+            format!("db=container:{db}"),
+            format!("bridge={}", w.br()),
+            "web_ip=198.18.54.2/24".into(),
+            "db_ip=198.18.54.3/24".into(),
+            "ports=true".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        w.cmd(&a)
+    };
+    let err = fails(&run(&["web_port=81"]));
+    assert!(err.contains("cannot reach each other"), "{err}");
+    assert!(
+        link(None, &w.br()).is_none(),
+        "a failed check was not rolled back"
+    );
+    let out = ok(&run(&[]));
+    assert!(
+        out.contains("db -> web:80 and web -> db:3306 accepted"),
+        "{out}"
+    );
+    ok(&w.cmd(&["down", &w.prefix]));
+    assert!(link(None, &w.br()).is_none());
+}

@@ -27,6 +27,19 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         "ICMP echo with #{count, timeout}: true if any reply arrived.",
         |g: Guest, ip: &str, o: Map| ping_impl(&g, ip, &o)
     );
+    reg!(
+        engine,
+        "tcp",
+        ["guest: Guest", "ip: &str", "port: i64", "bool"],
+        "Whether a TCP connection from inside the guest to ip:port is accepted within 1 s (a service listens there); refused or silent is false.",
+        |g: Guest, ip: &str, port: i64| {
+            let dst = parse::ip(ip).rhai()?;
+            let Ok(port) = u16::try_from(port) else {
+                return err(format!("tcp(): port {port} is not 0-65535"));
+            };
+            crate::ping::tcp_open(&g, dst, port, std::time::Duration::from_secs(1)).rhai()
+        }
+    );
 }
 
 fn exec_result(out: crate::session::ExecOutput) -> Map {
