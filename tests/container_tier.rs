@@ -5,49 +5,6 @@ mod common;
 use common::*;
 use std::process::Command;
 
-struct Containers(Vec<String>);
-
-impl Containers {
-    fn start(&mut self, name: &str) -> u32 {
-        let out = Command::new("docker")
-            .args([
-                "run",
-                "-d",
-                "--net=none",
-                "--name",
-                name,
-                "pipework-busybox",
-                "/bin/sleep",
-                "600",
-            ])
-            .output()
-            .expect("docker (run tests/docker/setup.sh first)");
-        assert!(
-            out.status.success(),
-            "docker run {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        self.0.push(name.to_string());
-        pid_of(name)
-    }
-}
-
-impl Drop for Containers {
-    fn drop(&mut self) {
-        for c in &self.0 {
-            let _ = Command::new("docker").args(["rm", "-f", c]).output();
-        }
-    }
-}
-
-fn pid_of(name: &str) -> u32 {
-    let out = Command::new("docker")
-        .args(["inspect", "-f", "{{.State.Pid}}", name])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
 fn dexec(c: &str, args: &[&str]) -> std::process::Output {
     Command::new("docker")
         .arg("exec")

@@ -34,15 +34,6 @@ impl Rng {
     }
 }
 
-fn vsctl(args: &[&str]) -> String {
-    let out = Command::new("ovs-vsctl")
-        .arg("--timeout=10")
-        .args(args)
-        .output()
-        .expect("ovs-vsctl");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// Everything of this world's a trial could leave, described one item a line; empty is clean.
 fn leftovers(w: &World, owner: &str, ovs_br: &str, container: Option<&str>) -> Vec<String> {
     let mut left = vec![];
@@ -165,31 +156,6 @@ fn nix_umount(p: &std::path::Path) -> std::io::Result<()> {
     Command::new("umount").arg(p).output().map(|_| ())
 }
 
-struct Container(String);
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
-    }
-}
-
-fn start_container(name: &str) -> Container {
-    let out = Command::new("docker")
-        .args([
-            "run",
-            "-d",
-            "--net=none",
-            "--name",
-            name,
-            "pipework-busybox",
-            "/bin/sleep",
-            "900",
-        ])
-        .output()
-        .expect("docker (tests/docker/setup.sh starts it)");
-    assert!(out.status.success(), "docker run: {}", text(&out));
-    Container(name.to_string())
-}
-
 /// ≥ 100 kills at random instants across four kinds of script; after each, `down OWNER` must
 /// leave nothing at all. The instants are drawn over each script's own measured run time, so the
 /// kills land inside the work whatever this machine's speed.
@@ -199,7 +165,8 @@ fn crash_kill_at_any_instant_leaves_only_what_down_removes() {
     let br = w.br();
     let ovs_br = format!("ovs{}", w.prefix);
     let ctr = format!("{}c", w.prefix);
-    let _c = start_container(&ctr);
+    let mut cs = Containers(vec![]);
+    cs.start(&ctr);
     let p = &w.prefix;
     // Kind, trials, script (OWNER replaced per trial).
     let kinds: Vec<(&str, usize, String)> = vec![

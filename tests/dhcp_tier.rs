@@ -530,3 +530,112 @@ fn teardown_stops_only_the_client_started_for_its_pid_file() {
         "state dir left behind"
     );
 }
+
+/// The dhcp_lan recipe, on a Linux bridge and on OVS: the "uplink" is a veth whose far end is the
+/// LAN (a namespace with dnsmasq); it joins the bridge, every guest leases from the LAN's server
+/// and reaches it, a re-run keeps the leases, and the owner's teardown stops the keepers, takes
+/// the uplink out of the bridge as it was, and removes the rest. The host resolver is untouched.
+#[test]
+fn recipes_dhcp_lan_guests_lease_from_the_lan() {
+    let w = World::new("rdl");
+    let host_resolv = HostResolv::snapshot();
+    let (lan, uplink) = (w.ns("l"), format!("{}u", w.prefix));
+    netns_add(&lan);
+    let ip = |args: &[&str]| {
+        assert!(
+            std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .unwrap()
+                .success(),
+            "ip {args:?}"
+        );
+    };
+    ip(&[
+        "link", "add", &uplink, "type", "veth", "peer", "name", "eth1", "netns", &lan,
+    ]);
+    ip(&["-n", &lan, "addr", "add", "198.18.56.1/24", "dev", "eth1"]);
+    ip(&["-n", &lan, "link", "set", "eth1", "up"]);
+    let _srv = DhcpServer::start(&w, &lan, "198.18.56");
+    let uplink_before = link(None, &uplink).unwrap();
+    for (k, switch) in ["linux", "ovs"].iter().enumerate() {
+        let br = if *switch == "ovs" {
+            format!("ovs{}", w.prefix)
+        } else {
+            w.br()
+        };
+        let prefix = format!("{}{k}", w.prefix);
+        let args = [
+            "run".to_string(),
+            "dhcp_lan".into(),
+            "--owner".into(),
+            w.prefix.clone(),
+            format!("uplink={uplink}"),
+            format!("switch={switch}"),
+            format!("bridge={br}"),
+            format!("prefix={prefix}"),
+            "count=2".into(),
+            "timeout=8s".into(),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = ok(&w.cmd(&args));
+        assert!(
+            out.contains("dhcp_lan: 2 guests leased from the LAN"),
+            "{switch}: {out}"
+        );
+        let leased: Vec<Vec<String>> = (1..=2)
+            .map(|i| global_addrs(Some(&format!("{prefix}{i}")), "eth1"))
+            .collect();
+        for a in &leased {
+            assert!(
+                a.len() == 1 && in_range(&a[0], "198.18.56"),
+                "{switch}: {leased:?}"
+            );
+        }
+        assert!(
+            ping(&format!("{prefix}1"), "198.18.56.1"),
+            "{switch}: guest -> LAN"
+        );
+        assert!(
+            ping(
+                &format!("{prefix}1"),
+                leased[1][0].split('/').next().unwrap()
+            ),
+            "{switch}: guest -> guest"
+        );
+        if *switch == "linux" {
+            let up = link(None, &uplink).unwrap();
+            assert_eq!(up["master"].as_str(), Some(br.as_str()), "{up}");
+        }
+        ok(&w.cmd(&args));
+        let again: Vec<Vec<String>> = (1..=2)
+            .map(|i| global_addrs(Some(&format!("{prefix}{i}")), "eth1"))
+            .collect();
+        assert_eq!(leased, again, "{switch}: a re-run changed the leases");
+
+        let down = ok(&w.cmd(&["down", &w.prefix]));
+        assert!(down.contains("removed dhcp clients"), "{switch}: {down}");
+        let up = link(None, &uplink).expect("the uplink is not ours to delete");
+        assert_eq!(
+            up["master"],
+            serde_json::Value::Null,
+            "{switch}: still enslaved: {up}"
+        );
+        assert_eq!(
+            up["operstate"], uplink_before["operstate"],
+            "{switch}: {up}"
+        );
+        assert!(link(None, &br).is_none(), "{switch}: bridge left");
+        assert!(
+            !netns_list().iter().any(|n| n.starts_with(&prefix)),
+            "{switch}"
+        );
+        if *switch == "ovs" {
+            assert!(!vsctl(&["list-br"]).lines().any(|b| b == br));
+        }
+    }
+    host_resolv.assert_unchanged();
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", &uplink])
+        .status();
+}

@@ -5,20 +5,6 @@ mod common;
 use common::*;
 use std::process::Command;
 
-fn vsctl(args: &[&str]) -> String {
-    let out = Command::new("ovs-vsctl")
-        .arg("--timeout=10")
-        .args(args)
-        .output()
-        .expect("ovs-vsctl");
-    assert!(
-        out.status.success(),
-        "ovs-vsctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 struct OvsBridgeGuard(String);
 impl Drop for OvsBridgeGuard {
     fn drop(&mut self) {

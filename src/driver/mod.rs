@@ -6,6 +6,7 @@
 //! which kind a host interface is.
 
 mod bridge;
+pub(crate) mod join;
 pub(crate) mod ovs;
 mod phys;
 pub(crate) mod shared;
@@ -357,6 +358,9 @@ pub(crate) fn teardown_host_links(s: &Session, owner: &str, removed: &mut Remove
             Err(e) => return Err(e),
         }
     }
+    // Interfaces of the host's own the owner put into bridges go back as they were, first: on
+    // the bridge they would count as somebody's port.
+    join::teardown_owned(&ns, owner, removed);
     for b in shared::used_by(owner) {
         if !bridges.contains(&b) {
             bridges.push(b);

@@ -165,6 +165,74 @@ impl Session {
         })
     }
 
+    /// Make an existing host interface (a spare NIC, the LAN uplink) a port of a bridge pipework
+    /// manages (`ovs`: an OVS bridge), so the bridge's guests are on that interface's LAN. Refused
+    /// for an interface that carries the host's default route or an address, unless `force`.
+    /// Returns false when it already was a port of that bridge.
+    pub fn join(&self, bridge: &str, ovs: bool, ifname: &str, force: bool) -> Result<bool> {
+        let hns = self.nl.ns(&self.host)?;
+        let l = hns.require(ifname)?;
+        if l.alias.as_deref().and_then(marker::owner_of).is_some() || l.is_kind("bridge") {
+            return Err(Error::Conflict(format!(
+                "{ifname} is {}; join() takes a host interface of your own (a NIC, an uplink)",
+                if l.is_kind("bridge") {
+                    "a bridge"
+                } else {
+                    "an interface pipework made"
+                }
+            )));
+        }
+        let _lock = crate::lock::shared(crate::lock::Topic::Bridges)?;
+        let owner = self.owner();
+        if ovs {
+            if !crate::driver::ovs::vsctl::is_bridge(bridge) {
+                return Err(Error::not_found("OVS bridge", bridge, None));
+            }
+            if l.master.is_some() {
+                return Ok(false); // an OVS port already (the userspace datapath shows none)
+            }
+            crate::driver::join::refuse_in_use(&hns, &l, force)?;
+            crate::driver::join::record(&l, bridge, &owner, true)?;
+            if let Err(e) = crate::driver::join::ovs_add(bridge, ifname, &owner) {
+                crate::driver::join::release(&hns, ifname, None);
+                return Err(e);
+            }
+            self.record(Created::OvsPort(ifname.to_string()));
+            self.record(Created::Joined(ifname.to_string()));
+            if !l.up {
+                hns.set_link(l.index, ifname, &crate::net::link_up())?;
+            }
+            return Ok(true);
+        }
+        let br = hns
+            .link(bridge)?
+            .filter(|b| b.is_kind("bridge"))
+            .ok_or_else(|| Error::not_found("bridge", bridge, Some("host".into())))?;
+        match l.master {
+            Some(m) if m == br.index => return Ok(false),
+            Some(_) => {
+                return Err(Error::Conflict(format!(
+                    "{ifname} is already a port of another bridge"
+                )))
+            }
+            None => {}
+        }
+        crate::driver::join::refuse_in_use(&hns, &l, force)?;
+        // Recorded first: a kill before the change leaves a record `down` finds nothing to undo for.
+        crate::driver::join::record(&l, bridge, &owner, false)?;
+        let change = crate::net::LinkChange {
+            master: Some(Some(br.index)),
+            up: Some(true),
+            ..Default::default()
+        };
+        if let Err(e) = hns.set_link(l.index, ifname, &change) {
+            crate::driver::join::release(&hns, ifname, None);
+            return Err(e);
+        }
+        self.record(Created::Joined(ifname.to_string()));
+        Ok(true)
+    }
+
     /// Register the current owner as a user of an OVS bridge (the caller holds the bridges lock).
     /// Unlike a Linux bridge's, its marker costs a fork to read, so every OVS bridge is counted;
     /// leaving one pipework did not make removes nothing.

@@ -55,6 +55,8 @@ pub enum Created {
         guest: Guest,
         name: String,
     },
+    /// A host interface of somebody else's joined to a Linux bridge (see `driver::join`).
+    Joined(String),
     /// A process left running (a DHCP lease keeper or client), by its pid file.
     Process(std::path::PathBuf),
     /// A namespace's own resolv.conf set aside before a lease wrote over it (its directory).
@@ -70,6 +72,10 @@ impl Created {
         match self {
             Created::Link { guest, name } => crate::driver::undo_link(s, guest, name),
             Created::OvsPort(name) => crate::driver::ovs::undo_port(name),
+            Created::Joined(name) => {
+                let hns = s.nl.ns(&s.host).ok()?;
+                crate::driver::join::release(&hns, name, None)
+            }
             Created::Bridge { name, ovs, owner } => {
                 crate::driver::undo_bridge(s, name, *ovs, owner)
             }

@@ -422,3 +422,62 @@ impl Drop for Capture {
         let _ = self.child.wait();
     }
 }
+
+/// Busybox containers (`--net=none`, the image tests/docker/setup.sh builds), removed on drop.
+pub struct Containers(pub Vec<String>);
+
+impl Containers {
+    pub fn start(&mut self, name: &str) -> u32 {
+        let out = Command::new("docker")
+            .args([
+                "run",
+                "-d",
+                "--net=none",
+                "--name",
+                name,
+                "pipework-busybox",
+                "/bin/sleep",
+                "600",
+            ])
+            .output()
+            .expect("docker (run tests/docker/setup.sh first)");
+        assert!(
+            out.status.success(),
+            "docker run {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.0.push(name.to_string());
+        pid_of(name)
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        for c in &self.0 {
+            let _ = Command::new("docker").args(["rm", "-f", c]).output();
+        }
+    }
+}
+
+pub fn pid_of(name: &str) -> u32 {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", "{{.State.Pid}}", name])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// `ovs-vsctl ARGS…` against the machine's OVS (tests/ovs/setup.sh starts it); must succeed.
+pub fn vsctl(args: &[&str]) -> String {
+    let out = Command::new("ovs-vsctl")
+        .arg("--timeout=10")
+        .args(args)
+        .output()
+        .expect("ovs-vsctl");
+    assert!(
+        out.status.success(),
+        "ovs-vsctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

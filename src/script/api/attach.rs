@@ -65,6 +65,48 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
             ss.attach(&g, &crate::driver::OvsBridge { name: b.0 }, &opts).rhai()
         }
     );
+    macro_rules! join_doc { () => { "Make an existing host interface (a spare NIC, the LAN uplink) a port of the bridge, so its guests are on that LAN; false if it already was. Refused for an interface with the host's default route or an address unless #{force: true}. down() puts it back as it was." } }
+    for ovs in [false, true] {
+        let ss = s.clone();
+        let f = move |bridge: String, ifname: &str, o: &Map| -> RhaiResult<bool> {
+            check_keys("join", o, &["force"])?;
+            let force = opt_bool("join", o, "force")?.unwrap_or(false);
+            ss.join(&bridge, ovs, ifname, force).rhai()
+        };
+        if ovs {
+            let g = f.clone();
+            reg!(
+                engine,
+                "join",
+                ["bridge: OvsBridge", "ifname: &str", "bool"],
+                join_doc!(),
+                move |b: OvsBr, i: &str| g(b.0, i, &Map::new())
+            );
+            reg!(
+                engine,
+                "join",
+                ["bridge: OvsBridge", "ifname: &str", "opts: Map", "bool"],
+                join_doc!(),
+                move |b: OvsBr, i: &str, o: Map| f(b.0, i, &o)
+            );
+        } else {
+            let g = f.clone();
+            reg!(
+                engine,
+                "join",
+                ["bridge: Bridge", "ifname: &str", "bool"],
+                join_doc!(),
+                move |b: Bridge, i: &str| g(b.name, i, &Map::new())
+            );
+            reg!(
+                engine,
+                "join",
+                ["bridge: Bridge", "ifname: &str", "opts: Map", "bool"],
+                join_doc!(),
+                move |b: Bridge, i: &str, o: Map| f(b.name, i, &o)
+            );
+        }
+    }
     engine.register_fn("to_string", |b: &mut Bridge| format!("bridge {}", b.name));
     engine.register_fn("to_debug", |b: &mut Bridge| format!("bridge {}", b.name));
     engine.register_get("name", |b: &mut Bridge| b.name.clone());
