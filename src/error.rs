@@ -44,6 +44,10 @@ pub enum Error {
     #[error("{0}")]
     Timeout(String),
 
+    /// The process lacks the privileges plumbing needs (root, or the capabilities named).
+    #[error("{0}")]
+    Privilege(String),
+
     /// A program or service pipework drives (ovs-vsctl, a DHCP client, a DHCP server) failed or
     /// refused; the message carries its own words.
     #[error("{tool}: {msg}")]
@@ -67,7 +71,7 @@ pub enum Error {
 
 impl Error {
     /// The kind of failure, one word a script can tell apart (`catch (e) { if e.kind == "timeout" … }`):
-    /// invalid, netlink, guest, not_found, conflict, timeout, external, io. Context layers keep the
+    /// invalid, netlink, guest, not_found, conflict, timeout, privilege, external, io. Context layers keep the
     /// kind of what they wrap.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -77,6 +81,7 @@ impl Error {
             Error::NotFound { .. } => "not_found",
             Error::Conflict(_) => "conflict",
             Error::Timeout(_) => "timeout",
+            Error::Privilege(_) => "privilege",
             Error::External { .. } => "external",
             Error::Io { .. } => "io",
             Error::Context { source, .. } => source.kind(),

@@ -15,6 +15,7 @@ pub mod marker;
 pub mod net;
 pub mod parse;
 pub mod ping;
+pub mod privilege;
 pub mod script;
 pub mod session;
 

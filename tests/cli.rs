@@ -259,3 +259,55 @@ fn cli_recipe_parameters_are_a_schema() {
         "{header}"
     );
 }
+
+/// Without root, what is missing is said once, up front — the capabilities and how to get them —
+/// instead of the first low-level EPERM; `doc`, `check` and `recipes` keep working. Run as nobody
+/// with no capabilities (setpriv, util-linux).
+#[test]
+fn cli_without_root_says_what_is_missing() {
+    let nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin()])
+            .args(args)
+            .current_dir("/")
+            .output()
+            .expect("setpriv (util-linux)")
+    };
+    for args in [
+        vec!["-e", "netns(\"never-made-np\")"],
+        vec!["br1", "web", "198.51.100.2/24"],
+        vec!["down", "someone"],
+    ] {
+        let out = nobody(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("not enough privilege")
+                && err.contains("CAP_NET_ADMIN")
+                && err.contains("CAP_SYS_ADMIN")
+                && err.contains("CAP_NET_RAW")
+                && err.contains("sudo")
+                && !err.contains("EPERM"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(nobody(&["doc", "ping"]).status.success());
+    assert!(nobody(&["recipes"]).status.success());
+    assert!(nobody(&["check", "lamp"]).status.success());
+}
+
+/// Every attach function takes its options map as optional, for every bridge kind.
+#[test]
+fn cli_every_attach_takes_its_options_as_optional() {
+    let out = ok(&Command::new(bin()).arg("doc").output().unwrap());
+    for sig in [
+        "veth(guest: Guest, bridge: Bridge) -> Attachment",
+        "veth(guest: Guest, bridge: OvsBridge) -> Attachment",
+        "macvlan(guest: Guest, parent: &str) -> Attachment",
+        "macvlan(guest: Guest, parent: Link) -> Attachment",
+        "ipoib(guest: Guest, parent: &str) -> Attachment",
+        "attach(guest: Guest, host_if: &str) -> Attachment",
+    ] {
+        assert!(out.contains(sig), "doc lacks {sig}");
+    }
+}

@@ -425,3 +425,17 @@ fn recipes_vlan_isolation_on_ovs() {
     assert!(my_links(&w).is_empty());
     assert!(!netns_list().iter().any(|n| n.starts_with(&w.prefix)));
 }
+
+/// `veth(guest, ovs(..))` with no options map works as it does for a Linux bridge.
+#[test]
+fn ovs_veth_without_options() {
+    let w = World::new("ovn");
+    let br = format!("ovs{}", w.prefix);
+    let _g = OvsBridgeGuard(br.clone());
+    let out = ok(&w.eval(&format!(
+        "let a = veth(netns({:?}), ovs({br:?})); print(a.ifname)",
+        w.ns("1")
+    )));
+    assert_eq!(out.trim(), "eth1");
+    assert!(vsctl(&["list-ports", &br]).contains(&format!("veth1pl{}", w.ns("1"))));
+}

@@ -47,7 +47,7 @@ state() {
     ls /etc/netns 2>/dev/null | sed 's/^/etc-netns /' || true
     ls /run/pipework/dhcp 2>/dev/null | sed 's/^/dhcp-state /' || true
     # Crash-safety state: unfinished journals, bridge user registrations, namespace records.
-    for d in journal bridges netns; do ls -A "/run/pipework/$d" 2>/dev/null | sed "s/^/pipework-$d /" || true; done
+    for d in journal bridges netns joined; do ls -A "/run/pipework/$d" 2>/dev/null | sed "s/^/pipework-$d /" || true; done
     [ -S /var/run/openvswitch/db.sock ] && ovs-vsctl --timeout=5 list-br 2>/dev/null | sed 's/^/ovs-bridge /' || true; } | sort
 }
 before=$(state)

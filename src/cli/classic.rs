@@ -366,6 +366,7 @@ fn run_dhcp(
 /// Run a parsed classic command through the same core calls scripts use.
 pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
     use crate::session::Session;
+    crate::privilege::require()?;
     let s = Session::new(verbose)?;
     let res = dispatch(&s, cmd);
     s.trace(format_args!("done"));

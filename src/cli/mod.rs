@@ -112,6 +112,14 @@ fn report_rollback(s: &Session) {
     }
 }
 
+/// The verbs that plumb say what privileges are missing before anything else (exit 1).
+fn privileged() -> Result<(), i32> {
+    crate::privilege::require().map_err(|e| {
+        eprintln!("pipework: {e}");
+        1
+    })
+}
+
 fn session(verbose: bool) -> Result<Rc<Session>, i32> {
     Session::new(verbose).map(Rc::new).map_err(|e| {
         eprintln!("pipework: {e}");
@@ -122,6 +130,9 @@ fn session(verbose: bool) -> Result<Rc<Session>, i32> {
 /// Entry point for our own verbs; returns the process exit code.
 pub fn main_with(cli: Cli) -> i32 {
     if let Some(expr) = cli.eval {
+        if let Err(code) = privileged() {
+            return code;
+        }
         let Ok(s) = session(cli.verbose) else {
             return 1;
         };
@@ -175,6 +186,9 @@ pub fn main_with(cli: Cli) -> i32 {
                         return 2;
                     }
                 };
+            if let Err(code) = privileged() {
+                return code;
+            }
             let Ok(s) = session(cli.verbose) else {
                 return 1;
             };
@@ -199,6 +213,9 @@ pub fn main_with(cli: Cli) -> i32 {
             }
         }
         Cmd::Down { owner, stale } => {
+            if let Err(code) = privileged() {
+                return code;
+            }
             let Ok(s) = session(cli.verbose) else {
                 return 1;
             };
@@ -229,6 +246,10 @@ pub fn main_with(cli: Cli) -> i32 {
             }
         }
         Cmd::Repl => {
+            // Exploring (:doc, pure expressions) works without; say once what plumbing will need.
+            if let Err(e) = crate::privilege::require() {
+                eprintln!("pipework: note: {e}");
+            }
             let Ok(s) = session(cli.verbose) else {
                 return 1;
             };

@@ -193,6 +193,47 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
     );
     engine.register_fn("to_string", |a: &mut Attachment| a.to_string());
     engine.register_fn("to_debug", |a: &mut Attachment| a.to_string());
+    // Every attach takes its options map as optional: the same call with none.
+    reg!(
+        engine,
+        "veth",
+        ["guest: Guest", "bridge: OvsBridge", "Attachment"],
+        "veth(guest, ovs(..), #{}) with no options (eth1, no address).",
+        |ctx: NativeCallContext, g: Guest, b: OvsBr| ctx
+            .call_native_fn::<Attachment>("veth", (g, b, Map::new()))
+    );
+    reg!(
+        engine,
+        "macvlan",
+        ["guest: Guest", "parent: &str", "Attachment"],
+        "macvlan(guest, parent, #{}) with no options.",
+        |ctx: NativeCallContext, g: Guest, p: &str| ctx
+            .call_native_fn::<Attachment>("macvlan", (g, p.to_string(), Map::new()))
+    );
+    reg!(
+        engine,
+        "macvlan",
+        ["guest: Guest", "parent: Link", "Attachment"],
+        "macvlan(guest, link(ns, parent), #{}) with no options.",
+        |ctx: NativeCallContext, g: Guest, p: Link| ctx
+            .call_native_fn::<Attachment>("macvlan", (g, p, Map::new()))
+    );
+    reg!(
+        engine,
+        "ipoib",
+        ["guest: Guest", "parent: &str", "Attachment"],
+        "ipoib(guest, parent, #{}) with no options (ib0, the parent's partition).",
+        |ctx: NativeCallContext, g: Guest, p: &str| ctx
+            .call_native_fn::<Attachment>("ipoib", (g, p.to_string(), Map::new()))
+    );
+    reg!(
+        engine,
+        "attach",
+        ["guest: Guest", "host_if: &str", "Attachment"],
+        "attach(guest, host_if, #{}) with no options.",
+        |ctx: NativeCallContext, g: Guest, h: &str| ctx
+            .call_native_fn::<Attachment>("attach", (g, h.to_string(), Map::new()))
+    );
     engine.register_get("guest", |a: &mut Attachment| a.guest.clone());
     engine.register_get("ifname", |a: &mut Attachment| a.ifname.clone());
     engine.register_get("host_ifname", |a: &mut Attachment| a.host_ifname.clone());

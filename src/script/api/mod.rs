@@ -8,7 +8,7 @@ use crate::guest::Guest;
 use crate::net::{LinkChange, LinkState, RouteOp, RouteSpec};
 use crate::parse;
 use crate::session::{Bridge, BridgeOpts, Session};
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, NativeCallContext};
 use std::rc::Rc;
 
 /// An Open vSwitch bridge (a distinct type so `veth()` picks the OVS driver).
