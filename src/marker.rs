@@ -59,6 +59,28 @@ pub fn owner_of(alias: &str) -> Option<&str> {
     field(rest, "owner")
 }
 
+/// `alias` (ours, or none yet) with `fields` set to new values and every other field kept: how the
+/// declared state of a link is recorded next to its owner.
+pub fn with_fields(alias: Option<&str>, fields: &[(&str, String)]) -> String {
+    let mut words: Vec<String> = match alias.and_then(|a| a.strip_prefix(PREFIX)) {
+        Some(rest) if rest.is_empty() || rest.starts_with(' ') => {
+            rest.split_whitespace().map(String::from).collect()
+        }
+        _ => vec![],
+    };
+    for (k, v) in fields {
+        let kv = format!("{k}={v}");
+        match words.iter_mut().find(|w| w.split('=').next() == Some(*k)) {
+            Some(w) => *w = kv,
+            None => words.push(kv),
+        }
+    }
+    std::iter::once(PREFIX.to_string())
+        .chain(words)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub fn field<'a>(alias: &'a str, key: &str) -> Option<&'a str> {
     alias
         .split_whitespace()
@@ -77,6 +99,20 @@ mod tests {
         assert_eq!(field(&m, "if"), Some("eth1"));
         assert_eq!(owner_of("somebody else's alias"), None);
         assert_eq!(owner_of("pipeworks owner=x"), None);
+    }
+
+    #[test]
+    fn fields_are_replaced_or_added() {
+        let a = with_fields(Some("pipework owner=o guest=g"), &[("ips", "a,b".into())]);
+        assert_eq!(a, "pipework owner=o guest=g ips=a,b");
+        let b = with_fields(Some(&a), &[("ips", "c".into()), ("gw", "-".into())]);
+        assert_eq!(b, "pipework owner=o guest=g ips=c gw=-");
+        assert_eq!(with_fields(None, &[("ips", "-".into())]), "pipework ips=-");
+        // Somebody else's alias is not extended: ours replaces it only on links we made.
+        assert_eq!(
+            with_fields(Some("uplink"), &[("ips", "-".into())]),
+            "pipework ips=-"
+        );
     }
 
     #[test]

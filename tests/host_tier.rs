@@ -1296,3 +1296,47 @@ fn recipes_host_macvlan_shim_reaches_the_guests() {
             .status();
     }
 }
+
+/// A re-run converges to what the script declares: the address and gateway an earlier run set
+/// and this one no longer declares go (with a note), an address somebody else added stays — also
+/// when the removed one was its subnet's primary — and a run that declares no change changes
+/// nothing.
+#[test]
+fn attach_rerun_converges_to_what_the_script_declares() {
+    let w = World::new("cvg");
+    let (g, br) = (w.ns("a"), w.br());
+    let attach = |ip: &str, gw: &str| {
+        w.eval(&format!(
+            "veth(netns({g:?}), bridge({br:?}), #{{ip: {ip:?}, gateway: {gw:?}}})"
+        ))
+    };
+    ok(&attach("198.51.100.30/24", "198.51.100.1"));
+    assert!(std::process::Command::new("ip")
+        .args(["-n", &g, "addr", "add", "198.51.100.99/24", "dev", "eth1"])
+        .status()
+        .unwrap()
+        .success());
+    let out = attach("198.51.100.31/24", "198.51.100.2");
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("removed 198.51.100.30/24"), "{err}");
+    let mut have = global_addrs(Some(&g), "eth1");
+    have.sort();
+    assert_eq!(have, ["198.51.100.31/24", "198.51.100.99/24"]);
+    let defaults: Vec<String> = routes(&g)
+        .iter()
+        .filter(|r| r["dst"] == "default")
+        .map(|r| r["gateway"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(defaults, ["198.51.100.2"]);
+    let quiet = attach("198.51.100.31/24", "198.51.100.2");
+    ok(&quiet);
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("removed"),
+        "{}",
+        text(&quiet)
+    );
+    let mut again = global_addrs(Some(&g), "eth1");
+    again.sort();
+    assert_eq!(again, have);
+}

@@ -413,6 +413,66 @@ impl Drop for Undo<'_> {
     }
 }
 
+/// A re-run: remove what the previous run declared on this link (its alias says) and this one
+/// does not — addresses, the default route through a gateway — each with a note.
+fn converge_declared(
+    gns: &Ns,
+    l: &LinkState,
+    opts: &AttachOpts,
+    before: Option<&str>,
+) -> Result<()> {
+    let Some(before) = before else { return Ok(()) };
+    let listed = |k| {
+        marker::field(before, k)
+            .filter(|v| *v != "-" && *v != "*")
+            .map(|v| v.split(',').map(String::from).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let mut promoting = false;
+    for old in listed("ips") {
+        let Ok(net) = parse::cidr(&old) else { continue };
+        if opts.ips.contains(&net) {
+            continue;
+        }
+        if gns.addrs(Some(l.index))?.iter().any(|(_, a)| *a == net) {
+            if net.is_ipv4() && !promoting {
+                // Else removing a primary address takes its subnet's other addresses with it —
+                // the one this run declares, and whatever somebody else added.
+                let promote = LinkChange {
+                    promote_secondaries: true,
+                    ..Default::default()
+                };
+                gns.set_link(l.index, &l.name, &promote)?;
+                promoting = true;
+            }
+            gns.del_addr(l.index, &l.name, net)?;
+            eprintln!(
+                "note: {}: removed {net}, which an earlier run set and this one no longer declares",
+                l.name
+            );
+        }
+    }
+    for old in listed("gw") {
+        let Ok(gw) = parse::ip(&old) else { continue };
+        if opts.gateway == Some(gw) {
+            continue;
+        }
+        let dst = parse::destination("default", Some(gw))?;
+        let ours = gns
+            .routes(gw.is_ipv6())?
+            .into_iter()
+            .any(|r| r.dst == dst && r.via == Some(gw) && r.dev == Some(l.index));
+        if ours {
+            let mut spec = RouteSpec::new(crate::net::RouteOp::Del, dst);
+            spec.via = Some(gw);
+            spec.dev = Some(l.name.clone());
+            gns.apply_route(&spec, Some(l.index))?;
+            eprintln!("note: {}: removed the default route via {gw}, which an earlier run set and this one no longer declares", l.name);
+        }
+    }
+    Ok(())
+}
+
 /// Bring the guest end to the wanted state: up, MAC, MTU, addresses, default gateway. Used for new
 /// and re-run attachments alike, so re-running changes only what differs.
 /// `fresh`: the link was just created, so nothing on it can already be in place.
@@ -429,6 +489,28 @@ pub(crate) fn configure_guest_end(
     for ip in &opts.ips {
         gns.ensure_addr(l.index, &l.name, *ip)?;
     }
+    // What the script declares is recorded on the link itself (its alias), so a re-run can take
+    // away what an earlier run set and this one no longer declares — and only that: addresses and
+    // routes somebody else added stay.
+    let declared = |v: Vec<String>| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(",")
+        }
+    };
+    let ips = declared(opts.ips.iter().map(|n| n.to_string()).collect());
+    let gw = declared(opts.gateway.iter().map(|g| g.to_string()).collect());
+    let before = l.alias.as_deref().filter(|a| a.starts_with(marker::PREFIX));
+    if !fresh {
+        converge_declared(gns, l, opts, before)?;
+    }
+    let mut alias = marker::with_fields(before, &[("ips", ips), ("gw", gw.clone())]);
+    if alias.len() > 255 {
+        // IFALIASZ: too many addresses to list; a later run then converges nothing ("*").
+        alias = marker::with_fields(before, &[("ips", "*".into()), ("gw", gw)]);
+    }
+    let alias = (Some(alias.as_str()) != l.alias.as_deref()).then_some(alias);
     if !l.up && opts.ips.iter().any(|n| n.is_ipv4()) {
         // Its own message: the kernel applies IFLA_AF_SPEC after the UP flag within one request,
         // which would be too late for the announcement made at NETDEV_UP.
@@ -442,9 +524,11 @@ pub(crate) fn configure_guest_end(
         up: (!l.up).then_some(true),
         mac: opts.mac.filter(|m| Some(*m) != l.mac),
         mtu: opts.mtu.filter(|m| *m != l.mtu),
+        alias: alias.as_deref(),
         ..Default::default()
     };
-    if change.up.is_some() || change.mac.is_some() || change.mtu.is_some() {
+    if change.up.is_some() || change.mac.is_some() || change.mtu.is_some() || change.alias.is_some()
+    {
         gns.set_link(l.index, &l.name, &change)?;
     }
     if let Some(gw) = opts.gateway {

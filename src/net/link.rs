@@ -130,6 +130,9 @@ pub struct LinkChange<'a> {
     /// Turn on the interface's IPv4 `arp_notify`: the kernel then announces the addresses with a
     /// gratuitous ARP whenever the link comes up or its MAC changes.
     pub arp_notify: bool,
+    /// Turn on IPv4 `promote_secondaries`: removing an interface's primary address then promotes
+    /// the next one of its subnet instead of deleting every secondary with it.
+    pub promote_secondaries: bool,
 }
 
 impl Ns<'_> {
@@ -413,14 +416,22 @@ impl Ns<'_> {
             b = b.alias(a);
             parts.push(format!("alias {a:?}"));
         }
+        let mut conf = vec![];
         if c.arp_notify {
+            conf.push(IPV4_DEVCONF_ARP_NOTIFY);
+            parts.push("arp_notify 1".into());
+        }
+        if c.promote_secondaries {
+            conf.push(IPV4_DEVCONF_PROMOTE_SECONDARIES);
+            parts.push("promote_secondaries 1".into());
+        }
+        if !conf.is_empty() {
             b = b.append_extra_attribute(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet(
                 vec![AfSpecInet::Other(DefaultNla::new(
                     IFLA_INET_CONF,
-                    arp_notify_conf(),
+                    devconf_on(&conf),
                 ))],
             )]));
-            parts.push("arp_notify 1".into());
         }
         let op = format!("set link {what} {}", parts.join(" "));
         self.log(&op);
@@ -439,15 +450,18 @@ impl Ns<'_> {
 }
 
 const IFLA_INET_CONF: u16 = 1;
+const IPV4_DEVCONF_PROMOTE_SECONDARIES: u16 = 20;
 const IPV4_DEVCONF_ARP_NOTIFY: u16 = 22;
 
-/// IFLA_INET_CONF with the one entry we set: the kernel applies each nested attribute by its type,
-/// so nothing else of the interface's configuration is touched.
-fn arp_notify_conf() -> Vec<u8> {
+/// IFLA_INET_CONF with just the entries we turn on: the kernel applies each nested attribute by
+/// its type, so nothing else of the interface's configuration is touched.
+fn devconf_on(entries: &[u16]) -> Vec<u8> {
     let mut v = vec![];
-    v.extend_from_slice(&8u16.to_ne_bytes());
-    v.extend_from_slice(&IPV4_DEVCONF_ARP_NOTIFY.to_ne_bytes());
-    v.extend_from_slice(&1u32.to_ne_bytes());
+    for id in entries {
+        v.extend_from_slice(&8u16.to_ne_bytes());
+        v.extend_from_slice(&id.to_ne_bytes());
+        v.extend_from_slice(&1u32.to_ne_bytes());
+    }
     v
 }
 
