@@ -380,3 +380,116 @@ fn recipes_lamp_proves_service_ports_by_tcp() {
     ok(&w.cmd(&["down", &w.prefix]));
     assert!(link(None, &w.br()).is_none());
 }
+
+/// podman containers run by hand (`--runtime`: tests/podman/setup.sh's wrapper for this sandbox).
+struct Pods(Vec<String>);
+
+impl Pods {
+    fn start(&mut self, name: &str) {
+        let out = Command::new("podman")
+            .args([
+                "run",
+                "-d",
+                "--runtime",
+                "/usr/local/sbin/pipework-test-runc",
+                "--net=none",
+                "--cap-add",
+                "NET_RAW",
+                "--name",
+                name,
+                "localhost/pipework-busybox",
+                "sleep",
+                "600",
+            ])
+            .output()
+            .expect("podman (tests/podman/setup.sh installs it)");
+        assert!(out.status.success(), "podman run {name}: {}", text(&out));
+        self.0.push(name.to_string());
+    }
+}
+
+impl Drop for Pods {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = Command::new("podman")
+                .args(["rm", "-f", "-t", "0", p])
+                .output();
+        }
+    }
+}
+
+/// With dockerd running, a podman container is still found by name — by `podman inspect` when
+/// podman's API service is not running, through its socket when it is — in classic argv and in
+/// container(); it then talks to a Docker container over the bridge. A name nobody knows lists
+/// everything that was asked.
+#[test]
+fn containers_podman_found_beside_docker() {
+    let w = World::new("pod");
+    let br = w.classic_br();
+    let (pod, dock) = (format!("{}p", w.prefix), format!("{}d", w.prefix));
+    let mut pods = Pods(vec![]);
+    pods.start(&pod);
+    let mut cs = Containers(vec![]);
+    cs.start(&dock);
+    assert!(!std::path::Path::new("/run/podman/podman.sock").exists());
+    ok(&classic(&[&br, &pod, "198.18.59.2/24"]));
+    ok(&classic(&[&br, &dock, "198.18.59.3/24"]));
+    let p = dexec(&dock, &["ping", "-c", "1", "-W", "2", "198.18.59.2"]);
+    assert!(p.status.success(), "docker -> podman: {}", text(&p));
+    let out = ok(&w.eval(&format!("print(container({pod:?}))")));
+    assert!(out.contains(&pod), "{out}");
+
+    // Its API service up: the same lookup goes through the socket.
+    std::fs::create_dir_all("/run/podman").unwrap();
+    let mut svc = Command::new("podman")
+        .args([
+            "system",
+            "service",
+            "-t",
+            "0",
+            "unix:///run/podman/podman.sock",
+        ])
+        .spawn()
+        .unwrap();
+    let sock = std::path::Path::new("/run/podman/podman.sock");
+    let t = std::time::Instant::now();
+    while std::os::unix::net::UnixStream::connect(sock).is_err() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "podman service did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = Command::new(bin())
+        .args(["-v", &br, "-i", "eth2", &pod, "198.18.59.4/24"])
+        .output()
+        .unwrap();
+    let _ = svc.kill();
+    let _ = svc.wait();
+    let _ = std::fs::remove_file(sock);
+    ok(&out);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("podman: ask unix:///run/podman/podman.sock"),
+        "{said}"
+    );
+    let p = dexec(&dock, &["ping", "-c", "1", "-W", "2", "198.18.59.4"]);
+    assert!(p.status.success(), "docker -> podman eth2: {}", text(&p));
+
+    let err = fails(&classic(&[
+        &br,
+        &format!("{}x", w.prefix),
+        "198.18.59.9/24",
+    ]));
+    assert!(
+        err.contains("unknown to Docker")
+            && err.contains("unknown to podman")
+            && err.contains("LXC"),
+        "{err}"
+    );
+    // A classic attach's owner is its container's name.
+    for o in [&pod, &dock] {
+        ok(&w.cmd(&["down", o]));
+    }
+    assert!(link(None, &br).is_none());
+}

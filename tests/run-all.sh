@@ -44,6 +44,7 @@ state() {
   { ip netns list 2>/dev/null | awk '{print "netns " $1}'
     ip -o link show type bridge 2>/dev/null | awk -F': ' '{print "bridge " $2}'
     docker ps -a --format 'container {{.Names}}' 2>/dev/null || true
+    command -v podman >/dev/null && podman ps -a --format 'podman {{.Names}}' 2>/dev/null || true
     ls /etc/netns 2>/dev/null | sed 's/^/etc-netns /' || true
     ls /run/pipework/dhcp 2>/dev/null | sed 's/^/dhcp-state /' || true
     # Crash-safety state: unfinished journals, bridge user registrations, namespace records.
@@ -71,6 +72,8 @@ grep -q '^1 passed, 1 failed$' /tmp/pipework-kt-selftest.log || { cat /tmp/pipew
 echo "kernel tier self-test: wrong expectation detected (1 passed, 1 failed)"
 echo "== container runtime: dockerd and a local busybox image"
 tests/docker/setup.sh
+echo "== podman (rootful, beside dockerd: containers are looked up in both)"
+tests/podman/setup.sh
 echo "== Open vSwitch (userspace datapath)"
 tests/ovs/setup.sh
 # Stop what this run started, also on failure.

@@ -50,13 +50,18 @@ impl Session {
         }
     }
 
-    /// A Docker/podman container by name or id.
+    /// A Docker or podman container by name or id: Docker first, then podman.
     pub fn container(&self, name: &str) -> Result<Guest> {
-        match crate::containers::docker(&self.nl, name)? {
-            crate::containers::Lookup::Found(g) => Ok(g),
-            crate::containers::Lookup::Unknown(why) => Err(Error::guest(
+        use crate::containers::Lookup;
+        let docker = match crate::containers::docker(&self.nl, name)? {
+            Lookup::Found(g) => return Ok(g),
+            Lookup::Unknown(why) => why,
+        };
+        match crate::containers::podman(&self.nl, name)? {
+            Lookup::Found(g) => Ok(g),
+            Lookup::Unknown(why) => Err(Error::guest(
                 format!("container:{name}"),
-                format!("not found: {why}"),
+                format!("not found: {docker}; {why}"),
             )),
         }
     }
@@ -74,7 +79,7 @@ impl Session {
 
     /// Resolve a guest that must already exist (the classic command line: a typo must not create a
     /// namespace). Explicit kinds (`netns:`, `pid:`, `container:`/`docker:`, `lxc:`) or, for a bare
-    /// name, like the original: an LXC cgroup, then Docker/podman, then a named netns.
+    /// name, wherever it lives: Docker, then podman, then an LXC cgroup, then a named netns.
     pub fn guest_existing(&self, spec: &str) -> Result<Guest> {
         let g = self.find_existing(spec);
         if let Ok(g) = &g {
@@ -95,21 +100,30 @@ impl Session {
             guest::Spec::Host => Ok(self.host()),
             guest::Spec::Bare(_) => {
                 use crate::containers::Lookup;
-                // Both asked at once (the cgroup walk on a thread while Docker answers), the
-                // answers taken in the original's order: LXC first, then Docker.
-                let (lxc, docker) = std::thread::scope(|sc| {
+                // The cgroup walk runs on a thread while the container runtimes answer; the
+                // answers are taken in order: Docker, podman, LXC, a named netns.
+                let (lxc, runtimes) = std::thread::scope(|sc| {
                     let lxc = sc.spawn(|| crate::containers::lxc(spec));
-                    let docker = crate::containers::docker(&self.nl, spec);
+                    let runtimes = (|| {
+                        let docker = match crate::containers::docker(&self.nl, spec)? {
+                            Lookup::Found(g) => return Ok(Ok(g)),
+                            Lookup::Unknown(why) => why,
+                        };
+                        Ok(match crate::containers::podman(&self.nl, spec)? {
+                            Lookup::Found(g) => Ok(g),
+                            Lookup::Unknown(why) => Err(format!("{docker}; {why}")),
+                        })
+                    })();
                     let lxc = lxc.join().unwrap_or_else(|_| {
                         Err(Error::guest(spec, "the LXC lookup thread panicked"))
                     });
-                    (lxc, docker)
+                    (lxc, runtimes)
                 });
-                let lxc = match lxc? {
-                    Lookup::Found(g) => return Ok(g),
-                    Lookup::Unknown(why) => why,
+                let runtimes = match runtimes? {
+                    Ok(g) => return Ok(g),
+                    Err(why) => why,
                 };
-                let docker = match docker? {
+                let lxc = match lxc? {
                     Lookup::Found(g) => return Ok(g),
                     Lookup::Unknown(why) => why,
                 };
@@ -117,7 +131,7 @@ impl Session {
                     Ok(Some(g)) => Ok(g),
                     _ => Err(Error::guest(
                         spec,
-                        format!("not found: {docker}; {lxc}; no named network namespace either"),
+                        format!("not found: {runtimes}; {lxc}; no named network namespace either"),
                     )),
                 }
             }
