@@ -47,11 +47,15 @@ pub enum Cmd {
         #[arg(long)]
         owner: Option<String>,
     },
-    /// Remove everything an owner created, as `down(owner)` does in a script
+    /// Remove everything owners created, as `down(owner)` does in a script; every error is
+    /// reported, none stops the rest
     Down {
         /// Whose objects (the `owner(...)` of a script, a recipe's name, a classic container's)
-        #[arg(required_unless_present = "stale", conflicts_with = "stale")]
-        owner: Option<String>,
+        #[arg(required_unless_present_any = ["stale", "all"], conflicts_with_all = ["stale", "all"])]
+        owners: Vec<String>,
+        /// Every owner anything of pipework's is marked for (only objects carrying our markers)
+        #[arg(long, conflicts_with = "stale")]
+        all: bool,
         /// Instead: finish what killed pipework processes left half-made, for every owner
         #[arg(long)]
         stale: bool,
@@ -212,38 +216,63 @@ pub fn main_with(cli: Cli) -> i32 {
                 }
             }
         }
-        Cmd::Down { owner, stale } => {
+        Cmd::Down { owners, all, stale } => {
             if let Err(code) = privileged() {
                 return code;
             }
             let Ok(s) = session(cli.verbose) else {
                 return 1;
             };
-            let res = match owner {
-                Some(o) if !stale => s.down(&o),
-                _ => s.down_stale(),
-            };
-            match res {
-                Ok(r) => {
-                    for note in &r.notes {
-                        eprintln!("pipework: {note}");
-                    }
-                    for (what, list) in [
-                        ("links", &r.links),
-                        ("netns", &r.netns),
-                        ("dhcp clients", &r.clients),
-                    ] {
-                        if !list.is_empty() {
-                            println!("removed {what}: {}", list.join(" "));
+            let runs: Vec<(String, crate::Result<crate::session::Removed>)> = if stale {
+                vec![("--stale".into(), s.down_stale())]
+            } else {
+                let owners = if all {
+                    match s.owners() {
+                        Ok(o) => o,
+                        Err(e) => {
+                            eprintln!("pipework: finding owners: {e}");
+                            return 1;
                         }
                     }
-                    0
-                }
-                Err(e) => {
-                    eprintln!("pipework: {e}");
-                    1
+                } else {
+                    owners
+                };
+                owners
+                    .into_iter()
+                    .map(|o| {
+                        let r = s.down(&o);
+                        (o, r)
+                    })
+                    .collect()
+            };
+            let mut failed = 0;
+            for (who, res) in runs {
+                match res {
+                    Ok(r) => {
+                        for note in &r.notes {
+                            eprintln!("pipework: {note}");
+                        }
+                        for (what, list) in [
+                            ("links", &r.links),
+                            ("netns", &r.netns),
+                            ("dhcp clients", &r.clients),
+                        ] {
+                            if !list.is_empty() {
+                                println!("{who}: removed {what}: {}", list.join(" "));
+                            }
+                        }
+                        for e in &r.errors {
+                            eprintln!("pipework: {who}: {e}");
+                        }
+                        failed += r.errors.len();
+                    }
+                    Err(e) => {
+                        eprintln!("pipework: {who}: {e}");
+                        failed += 1;
+                    }
                 }
             }
+            i32::from(failed > 0)
         }
         Cmd::Repl => {
             // Exploring (:doc, pure expressions) works without; say once what plumbing will need.

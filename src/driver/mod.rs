@@ -355,7 +355,7 @@ pub(crate) fn teardown_host_links(s: &Session, owner: &str, removed: &mut Remove
             Ok(()) => removed.links.push(l.name),
             // A veth end disappears with its peer's namespace; that is fine.
             Err(e) if e.errno() == Some(libc::ENODEV) => {}
-            Err(e) => return Err(e),
+            Err(e) => removed.errors.push(e.to_string()),
         }
     }
     // Interfaces of the host's own the owner put into bridges go back as they were, first: on
@@ -373,7 +373,9 @@ pub(crate) fn teardown_host_links(s: &Session, owner: &str, removed: &mut Remove
     let now = ns.links()?;
     for b in bridges {
         if let Some(br) = now.iter().find(|l| l.name == b && l.is_kind("bridge")) {
-            bridge::release(&ns, br, &now, owner, removed)?;
+            if let Err(e) = bridge::release(&ns, br, &now, owner, removed) {
+                removed.errors.push(e.to_string());
+            }
         }
     }
     Ok(())

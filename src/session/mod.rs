@@ -99,6 +99,16 @@ pub struct Removed {
     pub netns: Vec<String>,
     /// Bridges kept for other owners, records dropped, files put back: one sentence each.
     pub notes: Vec<String>,
+    /// What could not be removed, one error each; the teardown went on past every one of them.
+    pub errors: Vec<String>,
+}
+
+impl Removed {
+    fn failed(&mut self, r: Result<()>) {
+        if let Err(e) = r {
+            self.errors.push(e.to_string());
+        }
+    }
 }
 
 impl Session {

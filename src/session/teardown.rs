@@ -5,7 +5,8 @@ use super::*;
 
 impl Session {
     /// Remove everything marked as created for `owner`: host-side links (veth ends, bridges), then
-    /// the named namespaces we created for it.
+    /// the named namespaces we created for it. A stage that fails does not stop the others: every
+    /// failure is in `Removed::errors` (the caller decides what that means for its exit).
     pub fn down(&self, owner: &str) -> Result<Removed> {
         marker::validate_owner(owner)?;
         let mut removed = Removed::default();
@@ -15,15 +16,79 @@ impl Session {
         // first (they would fight the teardown), host-side links and Linux bridges, OVS ports and
         // bridges, then links we made in other people's namespaces, then our namespaces.
         dhcp::teardown_owned(owner, &mut removed);
-        crate::driver::teardown_host_links(self, owner, &mut removed)?;
-        crate::driver::ovs::teardown_owned(self, owner, &mut removed)?;
-        {
+        let host = crate::driver::teardown_host_links(self, owner, &mut removed);
+        removed.failed(host);
+        let ovs = crate::driver::ovs::teardown_owned(self, owner, &mut removed);
+        removed.failed(ovs);
+        let regs = crate::lock::exclusive(crate::lock::Topic::Bridges).map(|_lock| {
             // Registrations left now name bridges that no longer exist.
-            let _lock = crate::lock::exclusive(crate::lock::Topic::Bridges)?;
             for b in crate::driver::shared::used_by(owner) {
                 crate::driver::shared::unregister(&b, owner);
             }
+        });
+        removed.failed(regs);
+        let netns = self.down_netns(owner, &mut removed);
+        removed.failed(netns);
+        Ok(removed)
+    }
+
+    /// Every owner something of pipework's is marked for: host links, links in named namespaces,
+    /// OVS rows, namespace records, DHCP clients, bridge registrations, joined interfaces, journals.
+    pub fn owners(&self) -> Result<Vec<String>> {
+        let mut all = std::collections::BTreeSet::new();
+        let mut from_alias = |links: Vec<LinkState>| {
+            for l in links {
+                if let Some(o) = l.alias.as_deref().and_then(marker::owner_of) {
+                    all.insert(o.to_string());
+                }
+            }
+        };
+        from_alias(self.nl.ns(&self.host)?.links()?);
+        for name in guest::netns_names() {
+            if let Ok(Some(g)) = Guest::open_netns(&name) {
+                if let Ok(gns) = self.nl.ns(&g) {
+                    from_alias(gns.links().unwrap_or_default());
+                }
+            }
         }
+        all.extend(crate::driver::ovs::vsctl::owners());
+        all.extend(guest::owned_netns().into_iter().map(|r| r.owner));
+        let state = std::path::Path::new(guest::STATE_DIR);
+        for d in ["dhcp", "journal"] {
+            for e in std::fs::read_dir(state.join(d))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                all.insert(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+        for b in std::fs::read_dir(state.join("bridges"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            for e in std::fs::read_dir(b.path()).into_iter().flatten().flatten() {
+                all.insert(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+        for e in std::fs::read_dir(state.join("joined"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            if let Some(o) = marker::field(&text, "owner") {
+                all.insert(o.to_string());
+            }
+        }
+        Ok(all
+            .into_iter()
+            .filter(|o| !o.starts_with('.') && marker::validate_owner(o).is_ok())
+            .collect())
+    }
+
+    fn down_netns(&self, owner: &str, removed: &mut Removed) -> Result<()> {
         // Our namespaces, each checked against the identity it had when we created it: a name
         // now taken by someone else's namespace is left alone, a record of a namespace deleted
         // outside pipework is dropped — and neither is reported as removed.
@@ -84,10 +149,12 @@ impl Session {
         }
         drop(netns_lock);
         for (rec, g) in ours {
-            self.delete_netns(&g)?;
-            removed.netns.push(rec.name);
+            match self.delete_netns(&g) {
+                Ok(()) => removed.netns.push(rec.name),
+                Err(e) => removed.errors.push(e.to_string()),
+            }
         }
-        Ok(removed)
+        Ok(())
     }
 
     /// `pipework down --stale`: what killed pipework processes left half-made, for every owner —

@@ -170,7 +170,9 @@ pub(crate) fn teardown_owned(s: &Session, owner: &str, removed: &mut Removed) ->
     }
     let (ports, mut bridges) = ovs::owned(owner);
     for p in ports {
-        ovs::del_port(&p)?;
+        if let Err(e) = ovs::del_port(&p) {
+            removed.errors.push(e.to_string());
+        }
     }
     let _lock = crate::lock::exclusive(crate::lock::Topic::Bridges)?;
     for b in shared::used_by(owner) {
@@ -179,7 +181,9 @@ pub(crate) fn teardown_owned(s: &Session, owner: &str, removed: &mut Removed) ->
         }
     }
     for b in bridges {
-        release(s, &b, owner, removed)?;
+        if let Err(e) = release(s, &b, owner, removed) {
+            removed.errors.push(e.to_string());
+        }
     }
     Ok(())
 }

@@ -264,3 +264,20 @@ pub fn set_bridge_owner(bridge: &str, owner: &str) -> Result<()> {
 pub fn del_bridge(name: &str) -> Result<()> {
     vsctl_removal(&["--if-exists", "del-br", name]).map(|_| ())
 }
+
+/// Every owner named in OVSDB by pipework's rows (ports and bridges).
+pub fn owners() -> Vec<String> {
+    if !running() {
+        return vec![];
+    }
+    let mut v = vec![];
+    for table in ["Interface", "Bridge"] {
+        let out = vsctl(&["--bare", "--columns=external_ids", "list", table]).unwrap_or_default();
+        for line in out.lines() {
+            if let Some(o) = crate::marker::field(line, "pipework.owner") {
+                v.push(o.to_string());
+            }
+        }
+    }
+    v
+}

@@ -47,6 +47,13 @@ fn down_impl(s: &Session, owner: &str) -> RhaiResult<Map> {
     for note in &r.notes {
         eprintln!("pipework: {note}");
     }
+    if !r.errors.is_empty() {
+        return err(format!(
+            "down({owner:?}) removed what it could, but {} step(s) failed: {}",
+            r.errors.len(),
+            r.errors.join("; ")
+        ));
+    }
     let mut m = Map::new();
     m.insert("links".into(), strings(r.links).into());
     m.insert("netns".into(), strings(r.netns).into());
