@@ -139,8 +139,8 @@ fn classic_bad_input_is_explained_and_changes_nothing() {
             "15 bytes",
         ),
         (
-            vec![br.as_str(), a.as_str(), "198.18.63.2/24@198.18.64.1"],
-            "not inside any",
+            vec![br.as_str(), a.as_str(), "198.18.63.2/24@198.18.63.2"],
+            "the guest's own address",
         ),
         (vec!["pid:999999999", "x"], "invalid interface name"),
         (

@@ -219,8 +219,8 @@ fn errors_bad_input_is_explained_and_changes_nothing() {
             "unknown option `adress`",
         ),
         (
-            format!("veth({g}, {br}, #{{ip: \"198.18.5.2/24\", gateway: \"198.18.6.1\"}})"),
-            "not inside any of the guest's subnets",
+            format!("veth({g}, {br}, #{{ip: \"198.18.5.2/24\", gateway: \"198.18.5.2\"}})"),
+            "the gateway is the guest's own address",
         ),
         (
             format!("veth({g}, bridge(\"{}nope-too-long-name\"))", w.prefix),
@@ -1339,4 +1339,49 @@ fn attach_rerun_converges_to_what_the_script_declares() {
     let mut again = global_addrs(Some(&g), "eth1");
     again.sort();
     assert_eq!(again, have);
+}
+
+/// A gateway outside the guest's subnet (failover IPs, /32 set-ups: the original's PR #100) is
+/// reached on-link, by classic argv as by veth(); traffic leaves through it.
+#[test]
+fn classic_gateway_outside_the_subnet_is_reached_on_link() {
+    let w = World::new("gwo");
+    let (g, r) = (w.ns("g"), w.ns("r"));
+    netns_add(&g);
+    netns_add(&r);
+    let br = w.classic_br();
+    // The router has the gateway address on a subnet of its own, and the guest's subnet behind it.
+    ok(&w.cmd(&[&br, &r, "198.18.65.1/24"]));
+    assert!(std::process::Command::new("ip")
+        .args(["-n", &r, "addr", "add", "198.18.66.1/32", "dev", "eth1"])
+        .status()
+        .unwrap()
+        .success());
+    ok(&w.cmd(&[&br, &g, "198.18.67.2/32@198.18.66.1"]));
+    let defaults: Vec<String> = routes(&g)
+        .iter()
+        .filter(|x| x["dst"] == "default")
+        .map(|x| {
+            format!(
+                "{} {:?}",
+                x["gateway"].as_str().unwrap_or_default(),
+                x["flags"]
+            )
+        })
+        .collect();
+    assert_eq!(defaults.len(), 1, "{defaults:?}");
+    assert!(
+        defaults[0].starts_with("198.18.66.1") && defaults[0].contains("onlink"),
+        "{defaults:?}"
+    );
+    // The router answers the guest's /32 through a host route of its own.
+    assert!(std::process::Command::new("ip")
+        .args(["-n", &r, "route", "add", "198.18.67.2/32", "dev", "eth1"])
+        .status()
+        .unwrap()
+        .success());
+    assert!(
+        ping(&g, "198.18.65.1"),
+        "no traffic through the on-link gateway"
+    );
 }

@@ -176,8 +176,9 @@ impl Default for AttachOpts {
 }
 
 impl AttachOpts {
-    /// Checks every driver needs: names, and a gateway that the given addresses can reach (the kernel
-    /// would refuse it later with a bare ENETUNREACH, after the interface already exists).
+    /// Checks every driver needs: names, and a gateway the guest can use — one of its own family
+    /// that is not its own address. A gateway outside the guest's subnets is reached on-link, as
+    /// the original does for failover-IP and /32 set-ups.
     pub fn validate_common(&self) -> Result<()> {
         parse::ifname(&self.ifname)?;
         if let Some(h) = &self.host_ifname {
@@ -186,22 +187,18 @@ impl AttachOpts {
         if let Some(gw) = self.gateway {
             let link_local_v6 =
                 matches!(gw, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
-            let reachable = self.ips.iter().any(|n| n.contains(gw) && n.ip() != gw);
-            if !reachable && !link_local_v6 {
-                let why = if self.ips.iter().any(|n| n.ip() == gw) {
-                    "the gateway is the guest's own address".to_string()
-                } else if self.ips.is_empty() {
-                    "a gateway needs an address on the same subnet (set `ip`)".to_string()
-                } else {
-                    format!(
-                        "not inside any of the guest's subnets ({})",
-                        self.ips
-                            .iter()
-                            .map(|n| n.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
+            let family = self.ips.iter().any(|n| n.is_ipv4() == gw.is_ipv4());
+            let why = if self.ips.iter().any(|n| n.ip() == gw) {
+                Some("the gateway is the guest's own address".to_string())
+            } else if !family && !link_local_v6 {
+                Some(format!(
+                    "a gateway needs an {} address on the interface (set `ip`)",
+                    if gw.is_ipv4() { "IPv4" } else { "IPv6" }
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
                 return Err(Error::invalid("gateway", gw, why));
             }
         }
@@ -544,9 +541,10 @@ pub(crate) fn configure_guest_end(
             let mut spec = RouteSpec::new(crate::net::RouteOp::Replace, dst);
             spec.via = Some(gw);
             spec.dev = Some(l.name.clone());
-            // A gateway outside every subnet of the link (a DHCP /32 lease, cloud style) is still
-            // directly reachable on it; static attaches never get here (validate_common).
-            spec.onlink = gw.is_ipv4() && !opts.ips.iter().any(|n| n.contains(gw));
+            // A gateway outside every subnet of the link (a /32 lease, a failover IP) is still
+            // directly reachable on it: on-link, as the original's `GW/32 dev IF` route made it.
+            let link_local = matches!(gw, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
+            spec.onlink = !link_local && !opts.ips.iter().any(|n| n.contains(gw));
             gns.apply_route(&spec, Some(l.index))?;
         }
     }
