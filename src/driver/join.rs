@@ -55,11 +55,19 @@ pub(crate) fn refuse_in_use(hns: &Ns, l: &LinkState, force: bool) -> Result<()> 
     Ok(())
 }
 
-/// Record that `owner` put `l` into `bridge` (`ovs`: an OVS bridge). Returns whether it is new.
+/// Record that `owner` puts `l` into `bridge` (`ovs`: an OVS bridge), before it does. A record of
+/// this very interface and bridge is a re-run's (an OVS port shows no kernel master) and is kept:
+/// it holds the state from before the first join. Any other record is stale (a run killed before
+/// it joined) and is replaced. Returns whether this is a new join.
 pub(crate) fn record(l: &LinkState, bridge: &str, owner: &str, ovs: bool) -> Result<bool> {
     let f = dir().join(&l.name);
-    if f.exists() {
-        return Ok(false);
+    if let Ok(text) = std::fs::read_to_string(&f) {
+        let same = marker::field(&text, "bridge") == Some(bridge)
+            && marker::field(&text, "index") == Some(l.index.to_string().as_str())
+            && marker::field(&text, "owner") == Some(owner);
+        if same {
+            return Ok(false);
+        }
     }
     std::fs::create_dir_all(dir())
         .map_err(|e| Error::io(format!("creating {}", dir().display()), e))?;

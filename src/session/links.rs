@@ -192,7 +192,9 @@ impl Session {
                 return Ok(false); // an OVS port already (the userspace datapath shows none)
             }
             crate::driver::join::refuse_in_use(&hns, &l, force)?;
-            crate::driver::join::record(&l, bridge, &owner, true)?;
+            if !crate::driver::join::record(&l, bridge, &owner, true)? {
+                return Ok(false); // joined by an earlier run of this owner
+            }
             if let Err(e) = crate::driver::join::ovs_add(bridge, ifname, &owner) {
                 crate::driver::join::release(&hns, ifname, None);
                 return Err(e);
@@ -219,6 +221,8 @@ impl Session {
         }
         crate::driver::join::refuse_in_use(&hns, &l, force)?;
         // Recorded first: a kill before the change leaves a record `down` finds nothing to undo for.
+        // A record a killed run left (the interface never joined) is replaced, or kept when it is
+        // this owner's for this bridge: either way it holds the state from before.
         crate::driver::join::record(&l, bridge, &owner, false)?;
         let change = crate::net::LinkChange {
             master: Some(Some(br.index)),
