@@ -69,6 +69,11 @@ pub fn cidr(s: &str) -> Result<IpNetwork> {
     Ok(net)
 }
 
+/// An IPv6 link-local address (fe80::/10): valid on every link, part of no subnet a guest is given.
+pub fn is_link_local(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local())
+}
+
 pub fn ip(s: &str) -> Result<IpAddr> {
     s.trim()
         .parse()

@@ -33,9 +33,7 @@ pub(crate) fn refuse_in_use(hns: &Ns, l: &LinkState, force: bool) -> Result<()> 
         .addrs(Some(l.index))?
         .into_iter()
         .map(|(_, a)| a)
-        .filter(
-            |a| !matches!(a.ip(), std::net::IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80),
-        )
+        .filter(|a| !crate::parse::is_link_local(a.ip()))
         .collect();
     if default || !addrs.is_empty() {
         return Err(Error::Conflict(format!(

@@ -185,8 +185,7 @@ impl AttachOpts {
             parse::ifname(h)?;
         }
         if let Some(gw) = self.gateway {
-            let link_local_v6 =
-                matches!(gw, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
+            let link_local_v6 = parse::is_link_local(gw);
             let family = self.ips.iter().any(|n| n.is_ipv4() == gw.is_ipv4());
             let why = if self.ips.iter().any(|n| n.ip() == gw) {
                 Some("the gateway is the guest's own address".to_string())
@@ -428,12 +427,22 @@ fn converge_declared(
             .unwrap_or_default()
     };
     let mut promoting = false;
-    for old in listed("ips") {
+    let old_ips = listed("ips");
+    // One dump of the link's addresses, and only when there is something to compare with it.
+    let present: Vec<IpNetwork> = if old_ips.is_empty() {
+        vec![]
+    } else {
+        gns.addrs(Some(l.index))?
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect()
+    };
+    for old in old_ips {
         let Ok(net) = parse::cidr(&old) else { continue };
         if opts.ips.contains(&net) {
             continue;
         }
-        if gns.addrs(Some(l.index))?.iter().any(|(_, a)| *a == net) {
+        if present.contains(&net) {
             if net.is_ipv4() && !promoting {
                 // Else removing a primary address takes its subnet's other addresses with it —
                 // the one this run declares, and whatever somebody else added.
@@ -543,8 +552,7 @@ pub(crate) fn configure_guest_end(
             spec.dev = Some(l.name.clone());
             // A gateway outside every subnet of the link (a /32 lease, a failover IP) is still
             // directly reachable on it: on-link, as the original's `GW/32 dev IF` route made it.
-            let link_local = matches!(gw, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
-            spec.onlink = !link_local && !opts.ips.iter().any(|n| n.contains(gw));
+            spec.onlink = !parse::is_link_local(gw) && !opts.ips.iter().any(|n| n.contains(gw));
             gns.apply_route(&spec, Some(l.index))?;
         }
     }
