@@ -160,17 +160,6 @@ fn classic_bad_input_is_explained_and_changes_nothing() {
     assert!(link(Some(&a), "eth1").is_none());
 }
 
-fn ip_ok(args: &[&str]) {
-    assert!(
-        std::process::Command::new("ip")
-            .args(args)
-            .status()
-            .unwrap()
-            .success(),
-        "ip {args:?}"
-    );
-}
-
 #[test]
 fn classic_macvlan_and_direct_phys_on_test_interfaces() {
     // Stand-ins for physical NICs: veth pairs this test creates (never the machine's uplink).

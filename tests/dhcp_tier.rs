@@ -541,21 +541,11 @@ fn recipes_dhcp_lan_guests_lease_from_the_lan() {
     let host_resolv = HostResolv::snapshot();
     let (lan, uplink) = (w.ns("l"), format!("{}u", w.prefix));
     netns_add(&lan);
-    let ip = |args: &[&str]| {
-        assert!(
-            std::process::Command::new("ip")
-                .args(args)
-                .status()
-                .unwrap()
-                .success(),
-            "ip {args:?}"
-        );
-    };
-    ip(&[
+    ip_ok(&[
         "link", "add", &uplink, "type", "veth", "peer", "name", "eth1", "netns", &lan,
     ]);
-    ip(&["-n", &lan, "addr", "add", "198.18.56.1/24", "dev", "eth1"]);
-    ip(&["-n", &lan, "link", "set", "eth1", "up"]);
+    ip_ok(&["-n", &lan, "addr", "add", "198.18.56.1/24", "dev", "eth1"]);
+    ip_ok(&["-n", &lan, "link", "set", "eth1", "up"]);
     let _srv = DhcpServer::start(&w, &lan, "198.18.56");
     let uplink_before = link(None, &uplink).unwrap();
     for (k, switch) in ["linux", "ovs"].iter().enumerate() {

@@ -363,17 +363,9 @@ fn teardown_removes_only_what_the_owner_created() {
     let w = World::new("dwn");
     let pre = w.ns("pre");
     // A namespace and bridge that exist before pipework runs must survive its teardown.
-    assert!(std::process::Command::new("ip")
-        .args(["netns", "add", &pre])
-        .status()
-        .unwrap()
-        .success());
+    ip_ok(&["netns", "add", &pre]);
     let prebr = format!("{}p", w.prefix);
-    assert!(std::process::Command::new("ip")
-        .args(["link", "add", &prebr, "type", "bridge"])
-        .status()
-        .unwrap()
-        .success());
+    ip_ok(&["link", "add", &prebr, "type", "bridge"]);
     ok(&w.script(
         r#"
         veth(netns(params.pre), bridge(params.prebr), #{ip: "198.18.11.2/24"});
@@ -1198,11 +1190,7 @@ fn teardown_down_verb_and_stale() {
     ok(&w.eval(&format!("bridge({br:?})")));
     let users = format!("/run/pipework/bridges/{br}");
     assert!(std::path::Path::new(&users).exists());
-    assert!(std::process::Command::new("ip")
-        .args(["link", "del", &br])
-        .status()
-        .unwrap()
-        .success());
+    ip_ok(&["link", "del", &br]);
     let swept = w.cmd(&["down", "--stale"]);
     ok(&swept);
     assert!(!std::path::Path::new(&users).exists(), "{}", text(&swept));
@@ -1221,21 +1209,14 @@ fn recipes_host_macvlan_shim_reaches_the_guests() {
     let (h, lan) = (w.ns("h"), w.ns("l"));
     netns_add(&h);
     netns_add(&lan);
-    let sh = |args: &[&str]| {
-        let st = std::process::Command::new("ip")
-            .args(args)
-            .status()
-            .unwrap();
-        assert!(st.success(), "ip {args:?}");
-    };
-    sh(&[
+    ip_ok(&[
         "link", "add", "up0", "netns", &h, "type", "veth", "peer", "name", "lan0", "netns", &lan,
     ]);
-    sh(&["-n", &lan, "addr", "add", "198.18.52.254/24", "dev", "lan0"]);
-    sh(&["-n", &lan, "link", "set", "lan0", "up"]);
-    sh(&["-n", &h, "link", "set", "up0", "up"]);
-    sh(&["-n", &h, "addr", "add", "198.18.53.2/24", "dev", "up0"]);
-    sh(&["-n", &h, "route", "add", "default", "via", "198.18.53.1"]);
+    ip_ok(&["-n", &lan, "addr", "add", "198.18.52.254/24", "dev", "lan0"]);
+    ip_ok(&["-n", &lan, "link", "set", "lan0", "up"]);
+    ip_ok(&["-n", &h, "link", "set", "up0", "up"]);
+    ip_ok(&["-n", &h, "addr", "add", "198.18.53.2/24", "dev", "up0"]);
+    ip_ok(&["-n", &h, "route", "add", "default", "via", "198.18.53.1"]);
     let host_before = ip_json(Some(&h), &["addr", "show"]);
     let run = |extra: &[&str]| {
         let mut a = vec![
@@ -1311,11 +1292,7 @@ fn attach_rerun_converges_to_what_the_script_declares() {
         ))
     };
     ok(&attach("198.51.100.30/24", "198.51.100.1"));
-    assert!(std::process::Command::new("ip")
-        .args(["-n", &g, "addr", "add", "198.51.100.99/24", "dev", "eth1"])
-        .status()
-        .unwrap()
-        .success());
+    ip_ok(&["-n", &g, "addr", "add", "198.51.100.99/24", "dev", "eth1"]);
     let out = attach("198.51.100.31/24", "198.51.100.2");
     ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -1352,11 +1329,7 @@ fn classic_gateway_outside_the_subnet_is_reached_on_link() {
     let br = w.classic_br();
     // The router has the gateway address on a subnet of its own, and the guest's subnet behind it.
     ok(&w.cmd(&[&br, &r, "198.18.65.1/24"]));
-    assert!(std::process::Command::new("ip")
-        .args(["-n", &r, "addr", "add", "198.18.66.1/32", "dev", "eth1"])
-        .status()
-        .unwrap()
-        .success());
+    ip_ok(&["-n", &r, "addr", "add", "198.18.66.1/32", "dev", "eth1"]);
     ok(&w.cmd(&[&br, &g, "198.18.67.2/32@198.18.66.1"]));
     let defaults: Vec<String> = routes(&g)
         .iter()
@@ -1375,11 +1348,7 @@ fn classic_gateway_outside_the_subnet_is_reached_on_link() {
         "{defaults:?}"
     );
     // The router answers the guest's /32 through a host route of its own.
-    assert!(std::process::Command::new("ip")
-        .args(["-n", &r, "route", "add", "198.18.67.2/32", "dev", "eth1"])
-        .status()
-        .unwrap()
-        .success());
+    ip_ok(&["-n", &r, "route", "add", "198.18.67.2/32", "dev", "eth1"]);
     assert!(
         ping(&g, "198.18.65.1"),
         "no traffic through the on-link gateway"

@@ -237,6 +237,14 @@ pub fn stand_in_nic(w: &World) -> (String, String) {
 }
 
 /// A namespace made the way users make them (classic command lines need an existing guest).
+/// `ip ARGS…` for a test's own set-up; it must succeed.
+pub fn ip_ok(args: &[&str]) {
+    assert!(
+        Command::new("ip").args(args).status().unwrap().success(),
+        "ip {args:?}"
+    );
+}
+
 pub fn netns_add(n: &str) {
     assert!(Command::new("ip")
         .args(["netns", "add", n])
