@@ -31,6 +31,23 @@ pub(super) fn register(engine: &mut Engine, _s: &Rc<Session>) {
     );
     reg!(
         engine,
+        "recipe_guests",
+        ["guests", "prefix: &str", "count: i64", "Array"],
+        "The guests a recipe plumbs: the `guests` parameter's comma-separated specs when it is given, else PREFIX1…PREFIXcount (named namespaces).",
+        |guests: Dynamic, prefix: &str, count: i64| {
+            if guests.is_unit() {
+                return Ok::<_, Box<EvalAltResult>>((1..=count).map(|i| Dynamic::from(format!("{prefix}{i}"))).collect::<Array>());
+            }
+            Ok(guests
+                .to_string()
+                .split(',')
+                .map(str::trim)
+                .map(|g| Dynamic::from(g.to_string()))
+                .collect())
+        }
+    );
+    reg!(
+        engine,
         "subnet_host",
         ["subnet: &str", "n: i64", "String"],
         "The n-th address of a subnet, with its prefix: subnet_host(\"198.18.40.0/24\", 3) is \"198.18.40.3/24\"; an n outside the subnet is an error.",
