@@ -26,14 +26,13 @@ impl Session {
         // kernel's EEXIST then means "it is there", which is what we wanted — look again (and
         // take it as anyone else's existing bridge). Bounded, in case it keeps coming and going.
         let mut tries = 0;
-        let b = loop {
+        let (b, l) = loop {
             tries += 1;
             match self.ensure_bridge(name, opts) {
                 Err(e) if e.errno() == Some(libc::EEXIST) && tries < 4 => continue,
                 other => break other?,
             }
         };
-        let l = self.nl.ns(&self.host)?.require(name)?;
         self.uses_bridge(&l, b.created)?;
         Ok(b)
     }
@@ -55,7 +54,8 @@ impl Session {
         Ok(())
     }
 
-    fn ensure_bridge(&self, name: &str, opts: &BridgeOpts) -> Result<Bridge> {
+    /// The bridge, and its link as the kernel shows it (what its users are registered against).
+    fn ensure_bridge(&self, name: &str, opts: &BridgeOpts) -> Result<(Bridge, LinkState)> {
         let ns = self.nl.ns(&self.host)?;
         match ns.link(name)? {
             Some(l) if l.is_kind("bridge") => {
@@ -70,10 +70,11 @@ impl Session {
                 if let Some(f) = opts.vlan_filtering.filter(|f| Some(*f) != l.vlan_filtering) {
                     ns.set_vlan_filtering(l.index, name, f)?;
                 }
-                Ok(Bridge {
+                let b = Bridge {
                     name: name.into(),
                     created: false,
-                })
+                };
+                Ok((b, l))
             }
             Some(l) => Err(Error::Conflict(format!(
                 "{name} exists in the host but is a {} interface, not a bridge",
@@ -94,10 +95,11 @@ impl Session {
                     ovs: false,
                     owner: self.owner(),
                 });
-                Ok(Bridge {
+                let b = Bridge {
                     name: name.into(),
                     created: true,
-                })
+                };
+                Ok((b, ns.require(name)?))
             }
         }
     }
