@@ -18,6 +18,7 @@ pub mod ping;
 pub mod privilege;
 pub mod script;
 pub mod session;
+pub mod view;
 
 pub use error::{Error, Result};
 pub use session::Session;

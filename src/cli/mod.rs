@@ -60,6 +60,28 @@ pub enum Cmd {
         #[arg(long)]
         stale: bool,
     },
+    /// What pipework has wired, read live from the kernel, OVSDB and our records: guests, their
+    /// interfaces, addresses, MACs, VLANs, host ends, bridges, owners, DHCP clients
+    Show {
+        /// Only this owner's objects, or only this guest's (`web`, `netns:web`, `container:web`)
+        select: Option<String>,
+        /// The stable JSON form (schema: docs/show.md)
+        #[arg(long)]
+        json: bool,
+    },
+    /// The same as a picture: Graphviz DOT (`| dot -Tsvg > topo.svg`) or Mermaid
+    Graph {
+        /// Only this owner's objects, or only this guest's
+        select: Option<String>,
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
+    },
+    /// The live wiring as a script that makes it again: `pipework save lab > lab.rhai`, later
+    /// `pipework run lab.rhai`
+    Save {
+        /// Only this owner's objects, or only this guest's
+        select: Option<String>,
+    },
     /// Interactive shell: persistent scope, history, completion, :help, :doc NAME
     Repl,
     /// Compile a script without running it (no side effects)
@@ -78,9 +100,18 @@ pub enum Cmd {
     Completions { shell: clap_complete::Shell },
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
 pub const VERBS: &[&str] = &[
     "run",
     "down",
+    "show",
+    "graph",
+    "save",
     "repl",
     "check",
     "doc",
@@ -129,6 +160,74 @@ fn session(verbose: bool) -> Result<Rc<Session>, i32> {
         eprintln!("pipework: {e}");
         1
     })
+}
+
+/// `show`, `graph`, `save`: the live inventory, narrowed to an owner or a guest, printed by `render`.
+/// A selection that matches nothing is an error (exit 1): a typo must not look like "nothing wired".
+fn view(
+    verbose: bool,
+    select: Option<&str>,
+    render: impl FnOnce(&crate::session::Inventory) -> String,
+) -> i32 {
+    if let Err(code) = privileged() {
+        return code;
+    }
+    let Ok(s) = session(verbose) else {
+        return 1;
+    };
+    let inv = match s.inventory() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("pipework: reading what is wired: {e}");
+            return 1;
+        }
+    };
+    let inv = match select {
+        None => inv,
+        Some(sel) => {
+            let narrowed = if inv.owners().iter().any(|o| o == sel) {
+                inv.of_owner(sel)
+            } else {
+                inv.of_guest(sel)
+            };
+            if narrowed.is_empty() {
+                let owners = inv.owners();
+                eprintln!(
+                    "pipework: nothing of pipework's belongs to an owner or guest {sel:?} (owners: {})",
+                    if owners.is_empty() { "none".to_string() } else { owners.join(", ") }
+                );
+                return 1;
+            }
+            narrowed
+        }
+    };
+    print!("{}", render(&inv));
+    0
+}
+
+/// The time in UTC as RFC 3339 (`2026-12-02T10:40:00Z`), without a date crate: days to a civil
+/// date by Howard Hinnant's algorithm.
+fn now_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Entry point for our own verbs; returns the process exit code.
@@ -274,6 +373,24 @@ pub fn main_with(cli: Cli) -> i32 {
             }
             i32::from(failed > 0)
         }
+        Cmd::Show { select, json } => view(cli.verbose, select.as_deref(), |inv| {
+            if json {
+                let v = crate::view::json(inv);
+                serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+            } else {
+                crate::view::text(inv)
+            }
+        }),
+        Cmd::Graph { select, format } => view(cli.verbose, select.as_deref(), |inv| {
+            let f = match format {
+                GraphFormat::Dot => crate::view::graph::Format::Dot,
+                GraphFormat::Mermaid => crate::view::graph::Format::Mermaid,
+            };
+            crate::view::graph::render(inv, f)
+        }),
+        Cmd::Save { select } => view(cli.verbose, select.as_deref(), |inv| {
+            crate::view::save::script(inv, &now_utc())
+        }),
         Cmd::Repl => {
             // Exploring (:doc, pure expressions) works without; say once what plumbing will need.
             if let Err(e) = crate::privilege::require() {

@@ -100,27 +100,51 @@ fn argv(e: &External, prog: &Path, ifname: &str, hostname: &str, pidfile: &Path)
     v
 }
 
-fn kill_pidfile(pidfile: &Path, client: &str) {
-    let Some(pid) = std::fs::read_to_string(pidfile)
+/// The process a pid file of ours names: its pid, whether its command is `client`'s, and whether
+/// it was started for this very file. PIDs get reused, and the same client may be running for
+/// someone else; ours has this pid file on its command line (udhcpc -p, dhclient -pf, the
+/// keeper's `--pidfile`), which a stranger with a recycled PID has not.
+fn process_of(pidfile: &Path, client: &str) -> Option<(i32, bool, bool)> {
+    let pid = std::fs::read_to_string(pidfile)
         .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-    else {
-        return;
-    };
-    // Only the very process we started: PIDs get reused, and the same client may be running for
-    // someone else. Ours has this pid file on its command line (udhcpc -p, dhclient -pf, the
-    // keeper's last argument), which a stranger with a recycled PID has not.
+        .and_then(|s| s.trim().parse::<i32>().ok())?;
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let ours = pidfile.as_os_str().as_encoded_bytes();
     let started_for_this_file = cmdline.split(|b| *b == 0).any(|arg| arg == ours);
-    if comm.trim() == client && !started_for_this_file {
+    Some((pid, comm.trim() == client, started_for_this_file))
+}
+
+/// The command a pid file of ours belongs to (`<…>.<client>.pid`; `pipework`: a lease keeper,
+/// this very binary), or None for a file that is not one of ours.
+fn comm_of(p: &Path) -> Option<String> {
+    let name = p.file_name()?.to_string_lossy().to_string();
+    let client = name.strip_suffix(".pid")?.rsplit('.').next()?.to_string();
+    match client.as_str() {
+        "pipework" => Some(own_comm()),
+        c if CLIENTS.contains(&c) => Some(client),
+        _ => None,
+    }
+}
+
+/// The live process behind one of our pid files, if it is still the one we started.
+pub(crate) fn live_pid(pidfile: &Path) -> Option<i32> {
+    let comm = comm_of(pidfile)?;
+    let (pid, is_client, started_here) = process_of(pidfile, &comm)?;
+    (is_client && started_here).then_some(pid)
+}
+
+fn kill_pidfile(pidfile: &Path, client: &str) {
+    let Some((pid, is_client, started_for_this_file)) = process_of(pidfile, client) else {
+        return;
+    };
+    if is_client && !started_for_this_file {
         eprintln!(
             "pipework: pid {pid} in {} is a {client} that pipework did not start for it (PID reused?); left it running",
             pidfile.display()
         );
     }
-    if comm.trim() == client && started_for_this_file {
+    if is_client && started_for_this_file {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGTERM,
@@ -295,18 +319,8 @@ pub(crate) fn own_comm() -> String {
 /// Stop the process behind one of our pid files (`<…>.<client>.pid`; `pipework` for a lease
 /// keeper). Returns whether the file named a process kind we start.
 pub fn stop_pidfile(p: &Path) -> bool {
-    let name = p
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .to_string();
-    let Some(client) = name.strip_suffix(".pid").and_then(|s| s.rsplit('.').next()) else {
+    let Some(comm) = comm_of(p) else {
         return false;
-    };
-    let comm = match client {
-        "pipework" => own_comm(),
-        c if CLIENTS.contains(&c) => c.to_string(),
-        _ => return false,
     };
     kill_pidfile(p, &comm);
     true

@@ -82,6 +82,43 @@ pub(crate) fn record(l: &LinkState, bridge: &str, owner: &str, ovs: bool) -> Res
     Ok(true)
 }
 
+/// A host interface joined to a bridge, as its record says.
+#[derive(Clone, Debug)]
+pub struct JoinRecord {
+    pub ifname: String,
+    pub owner: String,
+    pub bridge: String,
+    pub ovs: bool,
+    /// The interface's ifindex when it joined (another interface by the name is not the one).
+    pub index: u32,
+}
+
+/// Every join record (what `show` reads).
+pub(crate) fn records() -> Vec<JoinRecord> {
+    let mut v: Vec<JoinRecord> = std::fs::read_dir(dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let ifname = e.file_name().to_string_lossy().into_owned();
+            if ifname.starts_with('.') {
+                return None;
+            }
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            let field = |k| marker::field(&text, k).map(String::from);
+            Some(JoinRecord {
+                ifname,
+                owner: field("owner")?,
+                bridge: field("bridge")?,
+                ovs: field("ovs").as_deref() == Some("1"),
+                index: field("index")?.parse().ok()?,
+            })
+        })
+        .collect();
+    v.sort_by(|a, b| a.ifname.cmp(&b.ifname));
+    v
+}
+
 /// Take one joined interface out of its Linux bridge again and back to its own state, if the
 /// record is `owner`'s (any owner: None). Returns what was done.
 pub(crate) fn release(hns: &Ns, ifname: &str, owner: Option<&str>) -> Option<String> {

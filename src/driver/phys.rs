@@ -80,16 +80,24 @@ impl Driver for Macvlan {
         let on = self.on.clone().unwrap_or_else(|| s.host());
         let hns = s.nl.ns(&on)?;
         let parent = host_parent(s, &on, &hns, &self.parent, opts.vlan, false)?;
-        attach_child(s, guest, opts, &parent, "macvlan", self.describe(), |gfd| {
-            // Like the original, the child inherits the parent's MTU unless told otherwise.
-            hns.add_macvlan(
-                &opts.ifname,
-                parent.index,
-                gfd,
-                opts.mac,
-                opts.mtu.or(Some(parent.mtu)),
-            )
-        })
+        attach_child(
+            s,
+            guest,
+            opts,
+            (&on, &parent),
+            "macvlan",
+            self.describe(),
+            |gfd| {
+                // Like the original, the child inherits the parent's MTU unless told otherwise.
+                hns.add_macvlan(
+                    &opts.ifname,
+                    parent.index,
+                    gfd,
+                    opts.mac,
+                    opts.mtu.or(Some(parent.mtu)),
+                )
+            },
+        )
     }
 
     fn made_by(&self) -> Via {
@@ -139,9 +147,15 @@ impl Driver for Ipoib {
         let host = s.host();
         let hns = s.nl.ns(&host)?;
         let parent = host_parent(s, &host, &hns, &self.parent, None, true)?;
-        attach_child(s, guest, opts, &parent, "ipoib", self.describe(), |gfd| {
-            hns.add_ipoib(&opts.ifname, parent.index, gfd, self.pkey, opts.mtu)
-        })
+        attach_child(
+            s,
+            guest,
+            opts,
+            (&host, &parent),
+            "ipoib",
+            self.describe(),
+            |gfd| hns.add_ipoib(&opts.ifname, parent.index, gfd, self.pkey, opts.mtu),
+        )
     }
 
     fn made_by(&self) -> Via {
@@ -170,7 +184,7 @@ fn attach_child(
     s: &Session,
     guest: &Guest,
     opts: &AttachOpts,
-    parent: &LinkState,
+    (on, parent): (&Guest, &LinkState),
     kind: &str,
     via: String,
     create: impl FnOnce(&std::os::fd::OwnedFd) -> Result<()>,
@@ -194,7 +208,14 @@ fn attach_child(
         )));
     }
     let label = guest.to_string();
-    let alias = marker::encode(&s.owner(), &[("guest", &label), ("parent", &parent.name)]);
+    // Where the parent is, when not in the host (a namespace playing one): what `show` and `save`
+    // need to name it again.
+    let on_label = on.to_string();
+    let mut fields = vec![("guest", label.as_str()), ("parent", parent.name.as_str())];
+    if !on.is_host() {
+        fields.push(("parent_in", &on_label));
+    }
+    let alias = marker::encode(&s.owner(), &fields);
     s.create_marked(
         &gns,
         guest,

@@ -102,6 +102,32 @@ fn users(name: &str, index: u32) -> Vec<String> {
     v
 }
 
+/// Every registration as it is on disk, without pruning (what `show` reads): bridge name, owner,
+/// the bridge's ifindex when the owner registered (0: not known then).
+pub(crate) fn registrations() -> Vec<(String, String, u32)> {
+    let mut v = vec![];
+    for b in std::fs::read_dir(Path::new(STATE_DIR).join("bridges"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let bridge = b.file_name().to_string_lossy().into_owned();
+        for e in std::fs::read_dir(b.path()).into_iter().flatten().flatten() {
+            let owner = e.file_name().to_string_lossy().into_owned();
+            if owner.starts_with('.') {
+                continue;
+            }
+            let index = std::fs::read_to_string(e.path())
+                .ok()
+                .and_then(|c| c.trim().strip_prefix("index=")?.parse().ok())
+                .unwrap_or(0);
+            v.push((bridge.clone(), owner, index));
+        }
+    }
+    v.sort();
+    v
+}
+
 /// Bridges `owner` is registered on.
 pub(crate) fn used_by(owner: &str) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(Path::new(STATE_DIR).join("bridges")) else {

@@ -87,7 +87,7 @@ pub(crate) fn attach(
     };
     // Optimistic create: the common case costs no look-ups; EEXIST means a re-run (or a clash),
     // which is examined only then.
-    let alias = marker::encode(&owner, &[("guest", &label), ("if", &opts.ifname)]);
+    let alias = host_alias(&port, &opts.ifname);
     let created = s.create_marked(
         &hns,
         &host,
@@ -108,7 +108,7 @@ pub(crate) fn attach(
     match created {
         Ok(()) => {}
         Err(e) if e.errno() == Some(libc::EEXIST) => {
-            return rerun(&hns, &gns, sw, &port, guest, opts, att);
+            return rerun(&hns, &gns, sw, &port, guest, opts, att, &alias);
         }
         Err(e) => return Err(e),
     }
@@ -160,6 +160,17 @@ pub(crate) fn attach(
     }
 }
 
+/// The host end's marker: whose, which guest and guest interface, and the VLAN the port is in
+/// (a Linux bridge keeps it only in its VLAN table; `show` reads it here).
+fn host_alias(port: &Port, ifname: &str) -> String {
+    let vlan = port.vlan.map(|v| v.to_string());
+    let mut fields = vec![("guest", port.guest), ("if", ifname)];
+    if let Some(v) = &vlan {
+        fields.push(("vlan", v));
+    }
+    marker::encode(port.owner, &fields)
+}
+
 /// Take a pair apart: the switch lets go of the host end, and deleting the host end removes the
 /// guest end with it.
 pub(crate) fn detach(
@@ -179,6 +190,7 @@ pub(crate) fn detach(
 
 /// Something by one of our names exists. Fine if it is the pair we made onto this very switch:
 /// converge it to the options and report "already present"; otherwise explain the clash.
+#[allow(clippy::too_many_arguments)]
 fn rerun(
     hns: &Ns,
     gns: &Ns,
@@ -187,12 +199,16 @@ fn rerun(
     guest: &Guest,
     opts: &AttachOpts,
     mut att: Attachment,
+    alias: &str,
 ) -> Result<Attachment> {
     let existing = gns.link(&opts.ifname)?;
     let host_end = hns.link(&att.host_ifname)?;
     match (existing, host_end) {
         (Some(g), Some(h)) if g.is_kind("veth") && h.peer == Some(g.index) && sw.is_member(&h) => {
             sw.rejoin(hns, &h, port)?;
+            if h.alias.as_deref() != Some(alias) {
+                hns.set_alias(&h.name, alias)?;
+            }
             configure_guest_end(gns, &g, opts, false)?;
             att.created = false;
             att.mac = opts.mac.map(|m| fmt_mac(&m)).or(g.mac_text()).unwrap_or_default();

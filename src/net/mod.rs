@@ -12,7 +12,7 @@ mod tc;
 mod wait;
 
 pub use link::{link_up, LinkChange, LinkState, VethSpec};
-pub use route::{RouteOp, RouteSpec, RouteState};
+pub use route::{RouteOp, RouteSpec, RouteState, PROTO as ROUTE_PROTO};
 pub use rule::RuleSpec;
 pub use tc::{parse_tc, Netem, Qdisc, Tbf};
 pub use wait::{LinkMonitor, Waited};

@@ -7,7 +7,7 @@ use crate::parse;
 use futures::TryStreamExt;
 use ipnetwork::IpNetwork;
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteMessage, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::AddressFamily;
 use rtnetlink::RouteMessageBuilder;
@@ -187,6 +187,11 @@ fn fmt_dst(f: &mut fmt::Formatter<'_>, dst: &IpNetwork) -> fmt::Result {
     }
 }
 
+/// The routing protocol number pipework's routes carry (`ip route show proto 112`): a route has no
+/// alias to hold an owner, so this is its marker — what `show` and `save` tell ours apart by.
+/// Not one of iproute2's registered numbers (/usr/share/iproute2/rt_protos).
+pub const PROTO: u8 = 112;
+
 /// A route as read back from the kernel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RouteState {
@@ -195,6 +200,10 @@ pub struct RouteState {
     pub dev: Option<u32>,
     pub metric: Option<u32>,
     pub table: u32,
+    /// The routing protocol (who installed it): `PROTO` for ours.
+    pub proto: u8,
+    pub src: Option<IpAddr>,
+    pub onlink: bool,
 }
 
 impl RouteState {
@@ -206,6 +215,9 @@ impl RouteState {
             dev: None,
             metric: None,
             table: m.header.table as u32,
+            proto: m.header.protocol.into(),
+            src: None,
+            onlink: m.header.flags.contains(RouteFlags::Onlink),
         };
         for a in &m.attributes {
             match a {
@@ -214,6 +226,7 @@ impl RouteState {
                 RouteAttribute::Oif(i) => s.dev = Some(*i),
                 RouteAttribute::Priority(p) => s.metric = Some(*p),
                 RouteAttribute::Table(t) => s.table = *t,
+                RouteAttribute::PrefSource(a) => s.src = route_ip(a),
                 _ => {}
             }
         }
@@ -241,6 +254,15 @@ impl Ns<'_> {
     }
 
     pub fn routes_in(&self, v6: bool, table: u32) -> Result<Vec<RouteState>> {
+        Ok(self
+            .routes_all(v6)?
+            .into_iter()
+            .filter(|r| r.table == table)
+            .collect())
+    }
+
+    /// Unicast routes of every table.
+    pub fn routes_all(&self, v6: bool) -> Result<Vec<RouteState>> {
         self.log(if v6 {
             "dump IPv6 routes"
         } else {
@@ -259,7 +281,6 @@ impl Ns<'_> {
             .iter()
             .filter(|m| m.header.kind == RouteType::Unicast)
             .filter_map(RouteState::from_msg)
-            .filter(|r| r.table == table)
             .collect())
     }
 
@@ -292,6 +313,9 @@ impl Ns<'_> {
         }
         if r.onlink {
             b = b.onlink();
+        }
+        if r.op != RouteOp::Del {
+            b = b.protocol(RouteProtocol::Other(PROTO));
         }
         let msg = b.build();
         let res = match r.op {

@@ -12,6 +12,7 @@ use ipnetwork::IpNetwork;
 use std::cell::RefCell;
 
 mod guests;
+mod inventory;
 mod journal;
 mod leases;
 mod links;
@@ -19,6 +20,7 @@ mod routing;
 mod teardown;
 
 pub use guests::ExecOutput;
+pub use inventory::{BridgeInfo, DhcpInfo, Interface, Inventory, JoinedInfo, NetnsInfo, RouteInfo};
 pub use leases::DhcpResult;
 pub use links::{Bridge, BridgeOpts};
 

@@ -6,6 +6,7 @@
 //! on OVS paths.
 
 use crate::error::{Error, Result};
+use std::collections::BTreeMap;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::Command;
@@ -280,4 +281,141 @@ pub fn owners() -> Vec<String> {
         }
     }
     v
+}
+
+/// What OVSDB holds, read in one ovs-vsctl call for `show`: every bridge, port and interface row
+/// with the columns a view needs. `external_ids` are the row's whole map (ours are `pipework.*`).
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Bridge name → its external_ids.
+    pub bridges: Vec<(String, BTreeMap<String, String>)>,
+    /// Port name → its VLAN tag (access port), if it has one.
+    pub tags: BTreeMap<String, u16>,
+    /// Interface name → its external_ids.
+    pub interfaces: BTreeMap<String, BTreeMap<String, String>>,
+    /// Port name → the bridge it is on.
+    pub port_bridge: BTreeMap<String, String>,
+}
+
+pub fn snapshot() -> Result<Snapshot> {
+    let out = vsctl(&[
+        "--format=json",
+        "--data=json",
+        "--",
+        "--columns=name,external_ids,ports",
+        "list",
+        "Bridge",
+        "--",
+        "--columns=_uuid,name,tag",
+        "list",
+        "Port",
+        "--",
+        "--columns=name,external_ids",
+        "list",
+        "Interface",
+    ])?;
+    parse_snapshot(&out)
+        .ok_or_else(|| Error::external("ovs-vsctl list", "answered in a form pipework cannot read"))
+}
+
+fn parse_snapshot(out: &str) -> Option<Snapshot> {
+    use serde_json::Value;
+    let tables: Vec<Value> = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<std::result::Result<_, _>>()
+        .ok()?;
+    let [bridges, ports, ifaces] = tables.as_slice() else {
+        return None;
+    };
+    let rows = |t: &Value| -> Option<Vec<Vec<Value>>> {
+        t.get("data")?
+            .as_array()?
+            .iter()
+            .map(|r| r.as_array().cloned())
+            .collect()
+    };
+    // OVSDB's JSON: a map is ["map", [[k, v], …]], a set ["set", […]] (one element: the value
+    // itself), a reference ["uuid", "…"].
+    let map = |v: &Value| -> BTreeMap<String, String> {
+        v.get(1)
+            .and_then(Value::as_array)
+            .map(|kv| {
+                kv.iter()
+                    .filter_map(|p| Some((p.get(0)?.as_str()?.into(), p.get(1)?.as_str()?.into())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let uuids = |v: &Value| -> Vec<String> {
+        match v.get(0).and_then(Value::as_str) {
+            Some("uuid") => v
+                .get(1)
+                .and_then(Value::as_str)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            Some("set") => v
+                .get(1)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|u| u.get(1)?.as_str().map(String::from))
+                .collect(),
+            _ => vec![],
+        }
+    };
+    let mut s = Snapshot::default();
+    let mut port_names = BTreeMap::new();
+    for r in rows(ports)? {
+        let (uuid, name) = (uuids(r.first()?).pop()?, r.get(1)?.as_str()?.to_string());
+        if let Some(t) = r.get(2).and_then(Value::as_u64) {
+            s.tags.insert(name.clone(), t as u16);
+        }
+        port_names.insert(uuid, name);
+    }
+    for r in rows(bridges)? {
+        let name = r.first()?.as_str()?.to_string();
+        for u in uuids(r.get(2)?) {
+            if let Some(p) = port_names.get(&u) {
+                s.port_bridge.insert(p.clone(), name.clone());
+            }
+        }
+        s.bridges.push((name, map(r.get(1)?)));
+    }
+    for r in rows(ifaces)? {
+        s.interfaces
+            .insert(r.first()?.as_str()?.to_string(), map(r.get(1)?));
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn snapshot_reads_ovsdb_json() {
+        let out = concat!(
+            r#"{"data":[["br0",["map",[["pipework.owner","lab"]]],["set",[["uuid","p1"],["uuid","p2"]]]],["br1",["map",[]],["uuid","p3"]]],"headings":["name","external_ids","ports"]}"#,
+            "\n",
+            r#"{"data":[[["uuid","p1"],"br0",["set",[]]],[["uuid","p2"],"v1",100],[["uuid","p3"],"br1",["set",[]]]],"headings":["_uuid","name","tag"]}"#,
+            "\n",
+            r#"{"data":[["v1",["map",[["pipework.owner","lab"],["pipework.guest","netns:a"]]]],["br0",["map",[]]]],"headings":["name","external_ids"]}"#,
+        );
+        let s = super::parse_snapshot(out).unwrap();
+        assert_eq!(s.bridges.len(), 2);
+        assert_eq!(
+            s.bridges[0].1.get("pipework.owner").map(String::as_str),
+            Some("lab")
+        );
+        assert_eq!(s.tags.get("v1"), Some(&100));
+        assert_eq!(s.tags.get("br0"), None);
+        assert_eq!(s.port_bridge.get("v1").map(String::as_str), Some("br0"));
+        assert_eq!(s.port_bridge.get("br1").map(String::as_str), Some("br1"));
+        assert_eq!(
+            s.interfaces["v1"].get("pipework.guest").map(String::as_str),
+            Some("netns:a")
+        );
+        assert!(super::parse_snapshot("not json").is_none());
+    }
 }
