@@ -493,3 +493,56 @@ fn containers_podman_found_beside_docker() {
     }
     assert!(link(None, &br).is_none());
 }
+
+/// `show` reads the live machine: containers wired by classic argv appear under their names with
+/// what their interfaces really hold, and a container removed without any `down` is gone from
+/// `show` at once (a record of what was asked would still list it).
+#[test]
+fn show_lists_containers_live() {
+    let w = World::new("shw");
+    let mut cs = Containers(vec![]);
+    let (a, b) = (format!("{}a", w.prefix), format!("{}b", w.prefix));
+    let pa = cs.start(&a);
+    cs.start(&b);
+    let br = w.classic_br();
+    ok(&classic(&[&br, &a, "198.18.81.2/24@198.18.81.1", "02:42:c6:12:51:02"]));
+    ok(&classic(&[&br, &b, "198.18.81.3/24"]));
+    let show = |sel: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(&w.cmd(&["show", sel, "--json"]))).unwrap()
+    };
+    let v = show(&a);
+    let ifs = v["interfaces"].as_array().unwrap();
+    assert_eq!(ifs.len(), 1, "{v:#}");
+    let i = &ifs[0];
+    assert_eq!(i["guest"], format!("container:{a}"));
+    assert_eq!(i["host_ifname"], format!("veth1pl{pa}"));
+    assert_eq!(i["bridge"].as_str(), Some(br.as_str()));
+    assert_eq!(i["default_via"], serde_json::json!(["198.18.81.1"]));
+    // Against the container's own view of itself.
+    let inside = String::from_utf8_lossy(&dexec(&a, &["ip", "addr", "show", "eth1"]).stdout)
+        .to_string();
+    assert!(inside.contains(i["mac"].as_str().unwrap()), "{inside}");
+    assert_eq!(i["mac"], "02:42:c6:12:51:02");
+    for addr in i["addresses"].as_array().unwrap() {
+        assert!(inside.contains(addr.as_str().unwrap()), "{addr} not in {inside}");
+    }
+    assert_eq!(i["addresses"], serde_json::json!(["198.18.81.2/24"]));
+    // The whole-machine text view names both guests.
+    let all = ok(&w.cmd(&["show"]));
+    assert!(all.contains(&format!("container:{a}:eth1")), "{all}");
+    assert!(all.contains(&format!("container:{b}:eth1")), "{all}");
+
+    let rm = Command::new("docker").args(["rm", "-f", &a]).output().unwrap();
+    assert!(rm.status.success());
+    let all = ok(&w.cmd(&["show"]));
+    assert!(!all.contains(&format!("container:{a}:")), "{all}");
+    assert!(all.contains(&format!("container:{b}:eth1")), "{all}");
+    // What a's owner still holds is the bridge it made (b is on it), and nothing in a guest.
+    let left = show(&a);
+    assert_eq!(left["interfaces"], serde_json::json!([]), "{left:#}");
+    assert_eq!(left["bridges"][0]["name"].as_str(), Some(br.as_str()));
+    // A classic attach's owner is its container's name.
+    ok(&w.cmd(&["down", &a, &b]));
+    assert!(link(None, &format!("veth1pl{pa}")).is_none());
+    assert!(link(None, &br).is_none(), "the bridge goes with its last user");
+}

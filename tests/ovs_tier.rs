@@ -439,3 +439,118 @@ fn ovs_veth_without_options() {
     assert_eq!(out.trim(), "eth1");
     assert!(vsctl(&["list-ports", &br]).contains(&format!("veth1pl{}", w.ns("1"))));
 }
+
+/// `show --json` reads back what is wired (checked here against ip and ovs-vsctl), and `save`
+/// gives a script that, after a teardown, makes the same wiring again: two Linux bridges, an OVS
+/// VLAN port, static IPv4 and IPv6 addresses, a fixed MAC, a gateway and a route of our own.
+#[test]
+fn save_round_trip_gives_the_same_show() {
+    let w = World::new("sv");
+    let (br1, br2, ob) = (w.br(), format!("{}c", w.prefix), format!("ovs{}", w.prefix));
+    let _g = OvsBridgeGuard(ob.clone());
+    let src = r#"
+        let b1 = bridge(params.br1, #{mtu: 1400});
+        let b2 = bridge(params.br2);
+        let o = ovs(params.ob);
+        let a = netns(params.a);
+        let b = netns(params.b);
+        veth(a, b1, #{ip: ["198.18.60.2/24", "fd00:60::2/64"], gateway: "198.18.60.1", mac: "02:00:00:60:00:02"});
+        veth(b, b1, #{ip: "198.18.60.3/24"});
+        veth(b, b2, #{ifname: "eth2", ip: "198.18.61.3/24"});
+        veth(a, o, #{ifname: "eth3", vlan: 100, ip: "198.18.62.2/24"});
+        veth(b, o, #{ifname: "eth3", vlan: 100, ip: "198.18.62.3/24"});
+        route(a, "add 198.51.100.0/24 via 198.18.62.3 dev eth3 metric 10");
+    "#;
+    let params = [
+        format!("br1={br1}"),
+        format!("br2={br2}"),
+        format!("ob={ob}"),
+        format!("a={}", w.ns("a")),
+        format!("b={}", w.ns("b")),
+    ];
+    let p: Vec<&str> = params.iter().map(|s| s.as_str()).collect();
+    ok(&w.script(src, &p));
+    let show = || -> serde_json::Value {
+        serde_json::from_str(&ok(&w.cmd(&["show", &w.prefix, "--json"]))).unwrap()
+    };
+    let before = show();
+    assert_eq!(before["version"], 1);
+    let ifs = before["interfaces"].as_array().unwrap();
+    assert_eq!(ifs.len(), 5, "{before:#}");
+    let find = |guest: &str, ifname: &str| {
+        ifs.iter()
+            .find(|i| i["guest"] == format!("netns:{guest}") && i["ifname"] == ifname)
+            .unwrap_or_else(|| panic!("no {guest}:{ifname} in {before:#}"))
+            .clone()
+    };
+    // What show says, against independent witnesses.
+    let (a, b) = (w.ns("a"), w.ns("b"));
+    let a1 = find(&a, "eth1");
+    assert_eq!(a1["mac"], "02:00:00:60:00:02");
+    assert_eq!(a1["bridge"].as_str(), Some(br1.as_str()));
+    assert_eq!(a1["bridge_type"], "linux");
+    assert_eq!(a1["default_via"], serde_json::json!(["198.18.60.1"]));
+    let mut witness = global_addrs(Some(&a), "eth1");
+    witness.sort();
+    let mut shown: Vec<String> = a1["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    shown.sort();
+    assert_eq!(shown, witness);
+    assert!(witness.contains(&"fd00:60::2/64".to_string()), "{witness:?}");
+    for (g, i) in [(&a, "eth1"), (&b, "eth1"), (&b, "eth2"), (&a, "eth3")] {
+        let l = link(Some(g), i).unwrap();
+        assert_eq!(find(g, i)["mac"], l["address"], "{g}:{i}");
+        assert_eq!(find(g, i)["mtu"], l["mtu"], "{g}:{i}");
+    }
+    let a3 = find(&a, "eth3");
+    assert_eq!(a3["bridge_type"], "ovs");
+    assert_eq!(a3["vlan"], 100);
+    let port = a3["host_ifname"].as_str().unwrap().to_string();
+    assert_eq!(vsctl(&["get", "Port", &port, "tag"]), "100");
+    assert_eq!(vsctl(&["port-to-br", &port]), ob);
+    // Our route, told apart by its protocol: ip sees it as proto 112.
+    let ours = ip_json(Some(&a), &["route", "show", "proto", "112"]);
+    assert!(
+        ours.as_array().unwrap().iter().any(|r| r["dst"] == "198.51.100.0/24"),
+        "{ours}"
+    );
+    assert!(before["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["to"] == "198.51.100.0/24" && r["metric"] == 10 && r["dev"] == "eth3"));
+    let types: Vec<(&str, &str)> = before["bridges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["name"].as_str().unwrap(), b["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(types.len(), 3, "{types:?}");
+    assert!(types.contains(&(ob.as_str(), "ovs")) && types.contains(&(br2.as_str(), "linux")));
+
+    let saved = ok(&w.cmd(&["save", &w.prefix]));
+    let file = w.dir().join("saved.rhai");
+    std::fs::write(&file, &saved).unwrap();
+    ok(&w.cmd(&["down", &w.prefix]));
+    assert!(my_links(&w).is_empty(), "down left links");
+    assert!(!netns_list().iter().any(|n| n.starts_with(&w.prefix)));
+    assert!(!vsctl(&["list-br"]).lines().any(|x| x == ob));
+    // Nothing of the owner left to show: an error, not an empty success.
+    let gone = fails(&w.cmd(&["show", &w.prefix]));
+    assert!(gone.contains("nothing of pipework's"), "{gone}");
+
+    ok(&w.cmd(&["run", file.to_str().unwrap()]));
+    let after = show();
+    assert_eq!(before, after, "saved script:\n{saved}");
+    assert!(ping(&a, "198.18.60.3"), "restored bridge must carry traffic");
+    assert!(ping(&a, "198.18.62.3"), "restored VLAN 100 must carry traffic");
+    // Running the saved script again changes nothing.
+    ok(&w.cmd(&["run", file.to_str().unwrap()]));
+    assert_eq!(before, show());
+    ok(&w.cmd(&["down", &w.prefix]));
+    assert!(my_links(&w).is_empty());
+}
