@@ -505,7 +505,12 @@ fn show_lists_containers_live() {
     let pa = cs.start(&a);
     cs.start(&b);
     let br = w.classic_br();
-    ok(&classic(&[&br, &a, "198.18.81.2/24@198.18.81.1", "02:42:c6:12:51:02"]));
+    ok(&classic(&[
+        &br,
+        &a,
+        "198.18.81.2/24@198.18.81.1",
+        "02:42:c6:12:51:02",
+    ]));
     ok(&classic(&[&br, &b, "198.18.81.3/24"]));
     let show = |sel: &str| -> serde_json::Value {
         serde_json::from_str(&ok(&w.cmd(&["show", sel, "--json"]))).unwrap()
@@ -519,12 +524,15 @@ fn show_lists_containers_live() {
     assert_eq!(i["bridge"].as_str(), Some(br.as_str()));
     assert_eq!(i["default_via"], serde_json::json!(["198.18.81.1"]));
     // Against the container's own view of itself.
-    let inside = String::from_utf8_lossy(&dexec(&a, &["ip", "addr", "show", "eth1"]).stdout)
-        .to_string();
+    let inside =
+        String::from_utf8_lossy(&dexec(&a, &["ip", "addr", "show", "eth1"]).stdout).to_string();
     assert!(inside.contains(i["mac"].as_str().unwrap()), "{inside}");
     assert_eq!(i["mac"], "02:42:c6:12:51:02");
     for addr in i["addresses"].as_array().unwrap() {
-        assert!(inside.contains(addr.as_str().unwrap()), "{addr} not in {inside}");
+        assert!(
+            inside.contains(addr.as_str().unwrap()),
+            "{addr} not in {inside}"
+        );
     }
     assert_eq!(i["addresses"], serde_json::json!(["198.18.81.2/24"]));
     // The whole-machine text view names both guests.
@@ -532,7 +540,10 @@ fn show_lists_containers_live() {
     assert!(all.contains(&format!("container:{a}:eth1")), "{all}");
     assert!(all.contains(&format!("container:{b}:eth1")), "{all}");
 
-    let rm = Command::new("docker").args(["rm", "-f", &a]).output().unwrap();
+    let rm = Command::new("docker")
+        .args(["rm", "-f", &a])
+        .output()
+        .unwrap();
     assert!(rm.status.success());
     let all = ok(&w.cmd(&["show"]));
     assert!(!all.contains(&format!("container:{a}:")), "{all}");
@@ -544,5 +555,8 @@ fn show_lists_containers_live() {
     // A classic attach's owner is its container's name.
     ok(&w.cmd(&["down", &a, &b]));
     assert!(link(None, &format!("veth1pl{pa}")).is_none());
-    assert!(link(None, &br).is_none(), "the bridge goes with its last user");
+    assert!(
+        link(None, &br).is_none(),
+        "the bridge goes with its last user"
+    );
 }

@@ -500,7 +500,10 @@ fn save_round_trip_gives_the_same_show() {
         .collect();
     shown.sort();
     assert_eq!(shown, witness);
-    assert!(witness.contains(&"fd00:60::2/64".to_string()), "{witness:?}");
+    assert!(
+        witness.contains(&"fd00:60::2/64".to_string()),
+        "{witness:?}"
+    );
     for (g, i) in [(&a, "eth1"), (&b, "eth1"), (&b, "eth2"), (&a, "eth3")] {
         let l = link(Some(g), i).unwrap();
         assert_eq!(find(g, i)["mac"], l["address"], "{g}:{i}");
@@ -515,7 +518,10 @@ fn save_round_trip_gives_the_same_show() {
     // Our route, told apart by its protocol: ip sees it as proto 112.
     let ours = ip_json(Some(&a), &["route", "show", "proto", "112"]);
     assert!(
-        ours.as_array().unwrap().iter().any(|r| r["dst"] == "198.51.100.0/24"),
+        ours.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["dst"] == "198.51.100.0/24"),
         "{ours}"
     );
     assert!(before["routes"]
@@ -546,8 +552,14 @@ fn save_round_trip_gives_the_same_show() {
     ok(&w.cmd(&["run", file.to_str().unwrap()]));
     let after = show();
     assert_eq!(before, after, "saved script:\n{saved}");
-    assert!(ping(&a, "198.18.60.3"), "restored bridge must carry traffic");
-    assert!(ping(&a, "198.18.62.3"), "restored VLAN 100 must carry traffic");
+    assert!(
+        ping(&a, "198.18.60.3"),
+        "restored bridge must carry traffic"
+    );
+    assert!(
+        ping(&a, "198.18.62.3"),
+        "restored VLAN 100 must carry traffic"
+    );
     // Running the saved script again changes nothing.
     ok(&w.cmd(&["run", file.to_str().unwrap()]));
     assert_eq!(before, show());
