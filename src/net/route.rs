@@ -314,9 +314,13 @@ impl Ns<'_> {
         if r.onlink {
             b = b.onlink();
         }
-        if r.op != RouteOp::Del {
-            b = b.protocol(RouteProtocol::Other(PROTO));
-        }
+        // Ours are marked; a delete names no protocol (0 matches any), so it also removes a route
+        // somebody added with `ip route` (proto boot) — the builder's default, static, would not.
+        b = b.protocol(if r.op == RouteOp::Del {
+            RouteProtocol::Unspec
+        } else {
+            RouteProtocol::Other(PROTO)
+        });
         let msg = b.build();
         let res = match r.op {
             RouteOp::Add => self.nl.block_on(self.h.route().add(msg).execute()),

@@ -25,6 +25,12 @@ fn guest_expr(label: &str) -> String {
     }
 }
 
+/// `ip: ["a", "b"]`, the addresses option every plumbing call takes.
+fn ip_opt(ips: &[String]) -> String {
+    let list: Vec<String> = ips.iter().map(|a| lit(a)).collect();
+    format!("ip: [{}]", list.join(", "))
+}
+
 fn var(prefix: &str, name: &str) -> String {
     let body: String = name
         .chars()
@@ -51,8 +57,7 @@ fn attach_opts(i: &Interface, leased: bool) -> String {
         i.declared.clone().unwrap_or_else(|| i.addresses.clone())
     };
     if !ips.is_empty() {
-        let list: Vec<String> = ips.iter().map(|a| lit(a)).collect();
-        o.push(format!("ip: [{}]", list.join(", ")));
+        o.push(ip_opt(&ips));
     }
     if let (Some(g), false) = (&i.gateway, leased) {
         o.push(format!("gateway: {}", lit(g)));
@@ -191,9 +196,8 @@ fn owner_part(inv: &Inventory, owner: &str, out: &mut String) {
             "vlan" => {
                 let g = guest(&i.guest, out);
                 let mut o = vec![format!("name: {}", lit(&i.ifname))];
-                if let Some(ips) = i.declared.clone().filter(|v| !v.is_empty()) {
-                    let list: Vec<String> = ips.iter().map(|a| lit(a)).collect();
-                    o.push(format!("ip: [{}]", list.join(", ")));
+                if let Some(ips) = i.declared.as_deref().filter(|v| !v.is_empty()) {
+                    o.push(ip_opt(ips));
                 }
                 format!(
                     "vlan(link({g}, {}), {}, #{{{}}})",
@@ -205,9 +209,8 @@ fn owner_part(inv: &Inventory, owner: &str, out: &mut String) {
             "dummy" => {
                 let g = guest(&i.guest, out);
                 let mut o = vec![];
-                if let Some(ips) = i.declared.clone().filter(|v| !v.is_empty()) {
-                    let list: Vec<String> = ips.iter().map(|a| lit(a)).collect();
-                    o.push(format!("ip: [{}]", list.join(", ")));
+                if let Some(ips) = i.declared.as_deref().filter(|v| !v.is_empty()) {
+                    o.push(ip_opt(ips));
                 }
                 if let Some(m) = i.mtu {
                     o.push(format!("mtu: {m}"));
