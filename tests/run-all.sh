@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+# Knobs of the kernel tier and the binary under test, left in a developer's shell, would silently
+# point the suite at other cases or another binary: CI runs what is in the tree.
+unset KT_CASES KT_CASE_TIMEOUT KT_TIMEOUT PIPEWORK
 [ "$(id -u)" = 0 ] || { echo "run as root: the host tier creates namespaces, veth pairs and bridges" >&2; exit 1; }
 
 # A DHCP client or a bad experiment must never leave this machine without a resolver: snapshot it.
@@ -62,14 +65,23 @@ cargo build --release --all-targets
 # The emulated kernel tier runs before dockerd starts: under TCG every busy core counts.
 echo "== kernel tier (qemu, Debian kernel: 8021q, dummy, netem, vlan_filtering …)"
 tests/kernel/run.sh
-echo "== kernel tier self-test: a wrong expectation must fail the tier"
-if KT_CASES=tests/kernel/selftest tests/kernel/run.sh > /tmp/pipework-kt-selftest.log 2>&1; then
-  cat /tmp/pipework-kt-selftest.log >&2
-  echo "kernel tier self-test: the tier passed although a case was wrong" >&2
-  exit 1
-fi
-grep -q '^1 passed, 1 failed$' /tmp/pipework-kt-selftest.log || { cat /tmp/pipework-kt-selftest.log >&2; exit 1; }
-echo "kernel tier self-test: wrong expectation detected (1 passed, 1 failed)"
+echo "== kernel tier self-test: wrong expectations, a failing .rhai, a hang, a crash and a VM time-out must fail the tier"
+# Each run must fail, and must say why it failed (so it failed for that reason).
+kt_must_fail() { # LOG EXPECTED-REGEX ENV...
+  local log=$1 want=$2; shift 2
+  if env "$@" tests/kernel/run.sh > "$log" 2>&1; then
+    cat "$log" >&2; echo "kernel tier self-test ($*): the tier passed" >&2; exit 1
+  fi
+  grep -qE "$want" "$log" || { cat "$log" >&2; echo "kernel tier self-test ($*): no /$want/" >&2; exit 1; }
+}
+kt_must_fail /tmp/pipework-kt-selftest.log '^1 passed, 3 failed$' KT_CASES=tests/kernel/selftest KT_CASE_TIMEOUT=5
+for c in wrong-expectation.sh wrong.rhai hangs.sh; do
+  grep -q "^FAIL $c (exit" /tmp/pipework-kt-selftest.log || { cat /tmp/pipework-kt-selftest.log >&2; exit 1; }
+done
+kt_must_fail /tmp/pipework-kt-selftest-crash.log 'the kernel crashed' KT_CASES=tests/kernel/selftest-crash
+grep -q '^1 passed, 0 failed$' /tmp/pipework-kt-selftest-crash.log || { cat /tmp/pipework-kt-selftest-crash.log >&2; exit 1; }
+kt_must_fail /tmp/pipework-kt-selftest-hang.log 'TIME-OUT after' KT_CASES=tests/kernel/selftest-hang KT_CASE_TIMEOUT=600 KT_TIMEOUT=45
+echo "kernel tier self-test: each of them failed the tier, for its reason"
 echo "== container runtime: dockerd and a local busybox image"
 tests/docker/setup.sh
 echo "== podman (rootful, beside dockerd: containers are looked up in both)"

@@ -5,8 +5,10 @@
 # non-zero on any failure, a boot problem or a time-out.
 #
 #   tests/kernel/run.sh                 build the initramfs from target/release/pipework and run
-#   KT_CASES=DIR tests/kernel/run.sh    run the cases in DIR instead (tests/kernel/selftest proves
-#                                       that a wrong expectation fails the tier)
+#   KT_CASES=DIR tests/kernel/run.sh    run the cases in DIR instead (tests/kernel/selftest*: a wrong
+#                                       expectation, a failing .rhai, a hang, a kernel crash after the
+#                                       summary and a VM time-out each fail the tier; run-all checks)
+#   KT_CASE_TIMEOUT=S (default 60) per case, KT_TIMEOUT=S (default 240) for the whole VM
 # The kernel package is cached in $KT_CACHE (default /var/cache/pipework-kernel-tier).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -81,6 +83,7 @@ CASES=${KT_CASES:-tests/kernel/cases}
 cp "$CASES"/* "$r/cases/"
 mkdir -p "$r/scripts"; cp scripts/*.rhai "$r/scripts/"
 echo "$MODULES" > "$r/etc/kt-modules"
+echo "${KT_CASE_TIMEOUT:-60}" > "$r/etc/kt-case-timeout"
 cp tests/kernel/init "$r/init"; chmod +x "$r/init"
 (cd "$r" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$work/initrd.gz"
 
@@ -90,14 +93,25 @@ set +e
 timeout "$TIMEOUT" qemu-system-x86_64 -kernel "$vmlinuz" -initrd "$work/initrd.gz" \
   -append "console=ttyS0 quiet panic=-1 loglevel=3" -nographic -m 768 -no-reboot -accel tcg \
   -nic none > "$work/console.log" 2>&1
-cp "$work/console.log" /tmp/pipework-kt-console.log 2>/dev/null || true
 rc=$?
 set -e
+cp "$work/console.log" /tmp/pipework-kt-console.log 2>/dev/null || true
 elapsed=$(( $(date +%s) - start ))
-tr -d '\r' < "$work/console.log" | grep -E '^(KT|  )' | sed 's/^KT //' || true
+tr -d '\r' < "$work/console.log" | grep -E '^(KT|  )' | grep -vx 'KT end' | sed 's/^KT //' || true
 summary=$(tr -d '\r' < "$work/console.log" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1 || true)
 echo "kernel tier: boot and run took ${elapsed}s"
 if [ $rc -eq 124 ]; then echo "kernel tier: TIME-OUT after ${TIMEOUT}s" >&2; tail -20 "$work/console.log" >&2; exit 1; fi
+if [ $rc -ne 0 ]; then echo "kernel tier: qemu exited with status $rc" >&2; tail -20 "$work/console.log" >&2; exit 1; fi
 if [ -z "$summary" ]; then echo "kernel tier: no summary line (boot failure?)" >&2; tail -30 "$work/console.log" >&2; exit 1; fi
 echo "$summary"
+# A kernel that died at any point (also after the summary) or a VM that did not reach its own
+# orderly end is a failure, whatever the cases said.
+if tr -d '\r' < "$work/console.log" | grep -qE 'Kernel panic|BUG: |Oops: '; then
+  echo "kernel tier: the kernel crashed:" >&2
+  tr -d '\r' < "$work/console.log" | grep -E -A5 'Kernel panic|BUG: |Oops: ' | head -30 >&2
+  exit 1
+fi
+if ! tr -d '\r' < "$work/console.log" | grep -qx 'KT end'; then
+  echo "kernel tier: the VM did not reach its end after the summary" >&2; tail -20 "$work/console.log" >&2; exit 1
+fi
 case "$summary" in *" 0 failed") exit 0 ;; *) exit 1 ;; esac
