@@ -144,14 +144,19 @@ fn owner_part(inv: &Inventory, owner: &str, out: &mut String) {
     // Guests: every namespace this owner made, and every guest it wired.
     let mut guests: BTreeMap<String, String> = BTreeMap::new();
     let mut guest = |label: &str, out: &mut String| -> String {
-        guests
-            .entry(label.to_string())
-            .or_insert_with(|| {
-                let v = var("g", label.split_once(':').map_or(label, |(_, n)| n));
-                out.push_str(&format!("let {v} = {};\n", guest_expr(label)));
-                v
-            })
-            .clone()
+        if let Some(v) = guests.get(label) {
+            return v.clone();
+        }
+        // `g_web`; `g_container_web` when a guest of another kind already took that name.
+        let short = var("g", label.split_once(':').map_or(label, |(_, n)| n));
+        let v = if guests.values().any(|x| *x == short) {
+            var("g", label)
+        } else {
+            short
+        };
+        out.push_str(&format!("let {v} = {};\n", guest_expr(label)));
+        guests.insert(label.to_string(), v.clone());
+        v
     };
     for n in inv.netns.iter().filter(|n| n.owner == owner && n.present) {
         guest(&format!("netns:{}", n.name), out);
@@ -309,6 +314,20 @@ mod tests {
         assert!(dh.contains(
             "dhcp(veth(g_web, br_br_lab, #{ifname: \"eth1\", mac: \"02:00:00:00:00:03\", mtu: 1500}), #{keep: true});"
         ), "{s}");
+    }
+
+    #[test]
+    fn guests_of_two_kinds_by_one_name_get_two_variables() {
+        let mut inv = crate::view::tests::sample();
+        let mut c = inv.interfaces[0].clone();
+        c.guest = "container:a".into();
+        c.host_ifname = Some("veth1pl99".into());
+        inv.interfaces.push(c);
+        let s = script(&inv, "T");
+        assert!(s.contains("let g_a = netns(\"a\");"), "{s}");
+        assert!(s.contains("let g_container_a = container(\"a\");"), "{s}");
+        assert!(s.contains("veth(g_container_a, br_br_lab"), "{s}");
+        assert_eq!(s.matches("veth(g_a, br_br_lab").count(), 1, "{s}");
     }
 
     #[test]
