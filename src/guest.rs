@@ -32,6 +32,13 @@ pub enum GuestKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct NsId(pub u64, pub u64);
 
+impl NsId {
+    /// The identity of the namespace a file names (`/proc/PID/ns/net`, `/run/netns/NAME`), if any.
+    pub fn of_path(path: &Path) -> Option<NsId> {
+        std::fs::metadata(path).ok().map(|m| NsId(m.dev(), m.ino()))
+    }
+}
+
 #[derive(Clone)]
 pub struct Guest {
     pub kind: GuestKind,
@@ -312,8 +319,7 @@ impl Guest {
             GuestKind::Container { pid, .. } | GuestKind::Lxc { pid, .. } => *pid,
         };
         // A dead process (a zombie too) has no namespace links; a recycled PID has another one.
-        std::fs::metadata(format!("/proc/{pid}/ns/net"))
-            .is_ok_and(|m| NsId(m.dev(), m.ino()) == self.id)
+        NsId::of_path(Path::new(&format!("/proc/{pid}/ns/net"))) == Some(self.id)
     }
 
     /// Text that names this very namespace again (a container by its process): what a process

@@ -59,14 +59,22 @@ pub fn owner_of(alias: &str) -> Option<&str> {
     field(rest, "owner")
 }
 
+/// Whether a link's alias is one of our markers (`pipework` alone, or followed by fields).
+pub fn is_ours(alias: &str) -> bool {
+    alias
+        .strip_prefix(PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+}
+
 /// `alias` (ours, or none yet) with `fields` set to new values and every other field kept: how the
 /// declared state of a link is recorded next to its owner.
 pub fn with_fields(alias: Option<&str>, fields: &[(&str, String)]) -> String {
-    let mut words: Vec<String> = match alias.and_then(|a| a.strip_prefix(PREFIX)) {
-        Some(rest) if rest.is_empty() || rest.starts_with(' ') => {
-            rest.split_whitespace().map(String::from).collect()
-        }
-        _ => vec![],
+    let mut words: Vec<String> = match alias.filter(|a| is_ours(a)) {
+        Some(a) => a[PREFIX.len()..]
+            .split_whitespace()
+            .map(String::from)
+            .collect(),
+        None => vec![],
     };
     for (k, v) in fields {
         let kv = format!("{k}={v}");

@@ -12,7 +12,6 @@ use crate::driver::{join, ovs::vsctl, shared};
 use crate::guest::NsId;
 use crate::net::RouteState;
 use std::collections::HashSet;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 #[derive(Debug, Default, Clone)]
@@ -150,13 +149,7 @@ impl Space {
 }
 
 fn ours(l: &LinkState) -> bool {
-    l.alias
-        .as_deref()
-        .is_some_and(|a| a == marker::PREFIX || a.starts_with(&format!("{} ", marker::PREFIX)))
-}
-
-fn nsid_of(path: &Path) -> Option<NsId> {
-    std::fs::metadata(path).ok().map(|m| NsId(m.dev(), m.ino()))
+    l.alias.as_deref().is_some_and(marker::is_ours)
 }
 
 /// The declared addresses of a marker: `ips=a,b`, `-` for none, `*` for too many to record.
@@ -324,13 +317,14 @@ impl Session {
             .collect();
         pids.sort();
         for pid in pids {
-            let Some(id) = nsid_of(Path::new(&format!("/proc/{pid}/ns/net"))) else {
+            let Some(id) = NsId::of_path(Path::new(&format!("/proc/{pid}/ns/net"))) else {
                 continue;
             };
             if seen.insert(id) {
                 // Pinned, then checked: the process may have moved or exited in between.
-                if let Ok(g) = Guest::pid(pid).filter_ok(|g| g.id == id) {
-                    found.push((g, format!("pid:{pid}")));
+                match Guest::pid(pid) {
+                    Ok(g) if g.id == id => found.push((g, format!("pid:{pid}"))),
+                    _ => {}
                 }
             }
         }
@@ -415,9 +409,9 @@ impl Session {
                 let hit = rest.match_indices('.').find_map(|(at, _)| {
                     let (key, ifname) = (&rest[..at], &rest[at + 1..]);
                     let id = if key.bytes().all(|b| b.is_ascii_digit()) {
-                        nsid_of(Path::new(&format!("/proc/{key}/ns/net")))
+                        NsId::of_path(Path::new(&format!("/proc/{key}/ns/net")))
                     } else {
-                        nsid_of(&guest::netns_path(key))
+                        NsId::of_path(&guest::netns_path(key))
                     }?;
                     let sp = spaces.iter().find(|sp| sp.guest.id == id)?;
                     inv.interfaces.iter().position(|i| {
@@ -557,20 +551,6 @@ fn routes(inv: &mut Inventory, spaces: &[Space]) {
                 src: r.src.map(|s| s.to_string()),
                 onlink: r.onlink,
             });
-        }
-    }
-}
-
-/// `Result::filter` for the one place it reads best.
-trait FilterOk<T> {
-    fn filter_ok(self, f: impl FnOnce(&T) -> bool) -> std::result::Result<T, ()>;
-}
-
-impl<T, E> FilterOk<T> for std::result::Result<T, E> {
-    fn filter_ok(self, f: impl FnOnce(&T) -> bool) -> std::result::Result<T, ()> {
-        match self {
-            Ok(t) if f(&t) => Ok(t),
-            _ => Err(()),
         }
     }
 }
