@@ -22,7 +22,35 @@ pub struct Inventory {
     pub joined: Vec<JoinedInfo>,
     pub routes: Vec<RouteInfo>,
     /// What could not be read, or was found inconsistent (one sentence each).
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
+}
+
+/// One sentence about what could not be read or does not add up, with the owners it concerns, so
+/// that a view of one owner carries its own notes and not another's (empty: it concerns everyone,
+/// as an OVSDB that cannot be read does).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub owners: Vec<String>,
+    pub text: String,
+}
+
+impl Note {
+    fn general(text: String) -> Note {
+        Note {
+            owners: vec![],
+            text,
+        }
+    }
+
+    fn concerns(&self, owners: &[String]) -> bool {
+        self.owners.is_empty() || self.owners.iter().any(|o| owners.contains(o))
+    }
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -171,7 +199,8 @@ impl Session {
             match vsctl::snapshot() {
                 Ok(s) => Some(s),
                 Err(e) => {
-                    inv.notes.push(format!("Open vSwitch not read: {e}"));
+                    inv.notes
+                        .push(Note::general(format!("Open vSwitch not read: {e}")));
                     None
                 }
             }
@@ -300,7 +329,7 @@ impl Session {
 
     /// The host, then every other network namespace holding a link of ours: named ones under
     /// /run/netns, then those only a process is in (containers), each dumped once.
-    fn spaces(&self, notes: &mut Vec<String>) -> Result<Vec<Space>> {
+    fn spaces(&self, notes: &mut Vec<Note>) -> Result<Vec<Space>> {
         let mut seen = HashSet::from([self.host.id]);
         let mut found: Vec<(Guest, String)> = vec![(self.host.clone(), "host".into())];
         for name in guest::netns_names() {
@@ -333,7 +362,7 @@ impl Session {
             let ns = match self.nl.ns(&g) {
                 Ok(ns) => ns,
                 Err(e) => {
-                    notes.push(format!("{label} not read: {e}"));
+                    notes.push(Note::general(format!("{label} not read: {e}")));
                     continue;
                 }
             };
@@ -425,15 +454,18 @@ impl Session {
                             pid,
                         })
                     }
-                    None => inv.notes.push(format!(
-                        "DHCP {client} of {owner} ({}) serves an interface that is gone{}",
-                        f.path().display(),
-                        if pid.is_some() {
-                            ""
-                        } else {
-                            ", and is not running"
-                        }
-                    )),
+                    None => inv.notes.push(Note {
+                        owners: vec![owner.to_string()],
+                        text: format!(
+                            "DHCP {client} of {owner} ({}) serves an interface that is gone{}",
+                            f.path().display(),
+                            if pid.is_some() {
+                                ""
+                            } else {
+                                ", and is not running"
+                            }
+                        ),
+                    }),
                 }
             }
         }
@@ -495,9 +527,16 @@ fn bridges(inv: &mut Inventory, host: &Space, ovs: Option<&vsctl::Snapshot>) {
             dev.and_then(|l| marker::owner_of(l.alias.as_deref()?).map(String::from))
         };
         if dev.is_none() && !is_ovs {
-            inv.notes.push(format!(
-                "bridge {name} no longer exists, yet owners are registered on it (`pipework down --stale` drops them)"
-            ));
+            inv.notes.push(Note {
+                owners: regs
+                    .iter()
+                    .filter(|(b, _, _)| *b == name)
+                    .map(|(_, o, _)| o.clone())
+                    .collect(),
+                text: format!(
+                    "bridge {name} no longer exists, yet owners are registered on it (`pipework down --stale` drops them)"
+                ),
+            });
             continue;
         }
         let index = dev.map(|l| l.index).unwrap_or(0);
@@ -601,7 +640,12 @@ impl Inventory {
                 .filter(|r| r.owner == o)
                 .cloned()
                 .collect(),
-            notes: self.notes.clone(),
+            notes: self
+                .notes
+                .iter()
+                .filter(|n| n.concerns(&[owner.to_string()]))
+                .cloned()
+                .collect(),
             bridges: vec![],
         };
         inv.bridges = self
@@ -637,13 +681,19 @@ impl Inventory {
                 .filter(|r| is(&r.guest))
                 .cloned()
                 .collect(),
-            notes: self.notes.clone(),
             ..Default::default()
         };
         inv.bridges = self
             .bridges
             .iter()
             .filter(|b| inv.uses(&b.name))
+            .cloned()
+            .collect();
+        let owners = inv.owners();
+        inv.notes = self
+            .notes
+            .iter()
+            .filter(|n| n.concerns(&owners))
             .cloned()
             .collect();
         inv

@@ -20,7 +20,9 @@ mod routing;
 mod teardown;
 
 pub use guests::ExecOutput;
-pub use inventory::{BridgeInfo, DhcpInfo, Interface, Inventory, JoinedInfo, NetnsInfo, RouteInfo};
+pub use inventory::{
+    BridgeInfo, DhcpInfo, Interface, Inventory, JoinedInfo, NetnsInfo, Note, RouteInfo,
+};
 pub use leases::DhcpResult;
 pub use links::{Bridge, BridgeOpts};
 

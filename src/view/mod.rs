@@ -48,7 +48,7 @@ pub fn json(inv: &Inventory) -> Value {
             "src": r.src,
             "onlink": r.onlink,
         })).collect::<Vec<_>>(),
-        "notes": inv.notes,
+        "notes": inv.notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(),
     })
 }
 
@@ -363,6 +363,36 @@ pub(crate) mod tests {
             ],
             notes: vec![],
         }
+    }
+
+    /// A note names the owners it concerns: a view of one owner carries that owner's notes and
+    /// the general ones, never another owner's (a test's view was once failed by a neighbour's).
+    #[test]
+    fn a_selection_keeps_its_own_notes() {
+        let mut inv = sample();
+        let note = |owners: &[&str], text: &str| Note {
+            owners: owners.iter().map(|o| o.to_string()).collect(),
+            text: text.into(),
+        };
+        inv.notes = vec![
+            note(&[], "Open vSwitch not read"),
+            note(&["lab"], "bridge gone, lab registered"),
+            note(&["other"], "bridge gone, other registered"),
+        ];
+        let texts = |i: &Inventory| i.notes.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            texts(&inv.of_owner("lab")),
+            ["Open vSwitch not read", "bridge gone, lab registered"]
+        );
+        assert_eq!(texts(&inv.of_owner("dh")), ["Open vSwitch not read"]);
+        assert_eq!(
+            texts(&inv.of_guest("a")),
+            ["Open vSwitch not read", "bridge gone, lab registered"]
+        );
+        assert_eq!(
+            json(&inv.of_owner("dh"))["notes"][0],
+            "Open vSwitch not read"
+        );
     }
 
     #[test]
