@@ -285,8 +285,21 @@ pub fn ip_json(ns: Option<&str>, args: &[&str]) -> Value {
     if let Some(n) = ns {
         c.args(["-n", n]);
     }
-    let out = c.args(args).output().unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    let out = c.args(args).output().expect("ip must be installed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        // A device that is not there is an answer (Null: callers read it as absent); any other
+        // failure is a broken check, and a negative check built on it would pass by accident.
+        if err.contains("does not exist") || err.contains("Cannot find device") {
+            return Value::Null;
+        }
+        panic!("ip -j {ns:?} {args:?} failed: {}", text(&out));
+    }
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return Value::Null;
+    }
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("ip -j {args:?} printed no JSON ({e}): {}", text(&out)))
 }
 
 pub fn link(ns: Option<&str>, name: &str) -> Option<Value> {
@@ -340,12 +353,21 @@ pub fn routes(ns: &str) -> Vec<Value> {
 }
 
 /// Independent reachability witness: iputils/busybox ping inside the namespace.
+/// One echo from `ns` to `ip`: true for a reply, false for none. Anything else (no ping installed,
+/// no such namespace, a bad address) panics: "no reply" must mean the network said no.
 pub fn ping(ns: &str, ip: &str) -> bool {
-    Command::new("ip")
+    let o = Command::new("ip")
         .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "1", ip])
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+        .expect("ip must be installed");
+    // `ip netns exec` also exits 1 when it cannot start ping: only ping's own tally means "sent,
+    // no reply".
+    let sent = String::from_utf8_lossy(&o.stdout).contains("packets transmitted");
+    match o.status.code() {
+        Some(0) => true,
+        Some(1) if sent => false,
+        _ => panic!("ping {ip} from {ns} could not run: {}", text(&o)),
+    }
 }
 
 pub fn text(o: &Output) -> String {
