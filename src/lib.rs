@@ -19,6 +19,7 @@ pub mod privilege;
 pub mod script;
 pub mod session;
 pub mod view;
+pub mod watch;
 
 pub use error::{Error, Result};
 pub use session::Session;

@@ -369,6 +369,9 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
     crate::privilege::require()?;
     let s = Session::new(verbose)?;
     let res = dispatch(&s, cmd);
+    for w in s.settle() {
+        eprintln!("pipework: {w}");
+    }
     s.trace(format_args!("done"));
     res
 }

@@ -82,6 +82,10 @@ pub enum Cmd {
         /// Only this owner's objects, or only this guest's
         select: Option<String>,
     },
+    /// Keep containers' wiring across their life, in the foreground (a service): when one dies
+    /// its host veth, OVS port and DHCP client go; when it starts again its wiring comes back
+    /// (docs/watch.md)
+    Watch,
     /// Interactive shell: persistent scope, history, completion, :help, :doc NAME
     Repl,
     /// Compile a script without running it (no side effects)
@@ -112,6 +116,7 @@ pub const VERBS: &[&str] = &[
     "show",
     "graph",
     "save",
+    "watch",
     "repl",
     "check",
     "doc",
@@ -144,6 +149,41 @@ fn report_rollback(s: &Session) {
     let undone = s.rollback();
     if !undone.is_empty() {
         eprintln!("pipework: rolled back: {}", undone.join(", "));
+    }
+}
+
+/// A script run to its end: compiled, run with its parameters, rolled back whole when it fails
+/// (unless `keep`), then settled. `pipework run` and watch's replays both come through here.
+pub(crate) fn run_source(
+    s: &Rc<Session>,
+    src: &str,
+    name: &str,
+    params: &[(String, String)],
+    keep: bool,
+) -> Result<(), ()> {
+    let engine = script::engine(s.clone());
+    let res = script::compile(&engine, src, name)
+        .and_then(|ast| script::run(&engine, &ast, script::params_map(params)));
+    let out = match res {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            eprintln!("pipework: {name}: {}", script::describe_error(&e));
+            if keep {
+                eprintln!("pipework: --keep: leaving what the run created in place");
+            } else {
+                report_rollback(s);
+            }
+            Err(())
+        }
+    };
+    settle(s);
+    out
+}
+
+/// The end of a run, whatever its outcome: the watch records of the containers it touched.
+fn settle(s: &Session) {
+    for w in s.settle() {
+        eprintln!("pipework: {w}");
     }
 }
 
@@ -207,7 +247,7 @@ fn view(
 
 /// The time in UTC as RFC 3339 (`2026-12-02T10:40:00Z`), without a date crate: days to a civil
 /// date by Howard Hinnant's algorithm.
-fn now_utc() -> String {
+pub(crate) fn now_utc() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -240,7 +280,7 @@ pub fn main_with(cli: Cli) -> i32 {
             return 1;
         };
         let engine = script::engine(s.clone());
-        return match engine.eval::<rhai::Dynamic>(&expr) {
+        let code = match engine.eval::<rhai::Dynamic>(&expr) {
             Ok(v) => {
                 if !v.is_unit() {
                     println!("{}", script::api::display(&s, &v));
@@ -253,6 +293,8 @@ pub fn main_with(cli: Cli) -> i32 {
                 1
             }
         };
+        settle(&s);
+        return code;
     }
     let Some(cmd) = cli.cmd else {
         let _ = Cli::command().print_help();
@@ -299,20 +341,9 @@ pub fn main_with(cli: Cli) -> i32 {
                 eprintln!("pipework: {e}");
                 return 1;
             }
-            let engine = script::engine(s.clone());
-            let res = script::compile(&engine, &src, &name)
-                .and_then(|ast| script::run(&engine, &ast, script::params_map(&params)));
-            match res {
-                Ok(_) => 0,
-                Err(e) => {
-                    eprintln!("pipework: {name}: {}", script::describe_error(&e));
-                    if keep {
-                        eprintln!("pipework: --keep: leaving what the run created in place");
-                    } else {
-                        report_rollback(&s);
-                    }
-                    1
-                }
+            match run_source(&s, &src, &name, &params, keep) {
+                Ok(()) => 0,
+                Err(()) => 1,
             }
         }
         Cmd::Down { owners, all, stale } => {
@@ -391,6 +422,12 @@ pub fn main_with(cli: Cli) -> i32 {
         Cmd::Save { select } => view(cli.verbose, select.as_deref(), |inv| {
             crate::view::save::script(inv, &now_utc())
         }),
+        Cmd::Watch => {
+            if let Err(code) = privileged() {
+                return code;
+            }
+            crate::watch::run(cli.verbose)
+        }
         Cmd::Repl => {
             // Exploring (:doc, pure expressions) works without; say once what plumbing will need.
             if let Err(e) = crate::privilege::require() {

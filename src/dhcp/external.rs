@@ -326,6 +326,47 @@ pub fn stop_pidfile(p: &Path) -> bool {
     true
 }
 
+/// Stop, for every owner, the clients and lease keepers serving a guest process that is gone (a
+/// container that died: pid files are named by the guest's PID, `KEY.IFNAME.CLIENT.pid`). A client
+/// inside the namespace would keep it, and with it the host end of the veth, alive; a keeper would
+/// only notice at its next renewal. Named namespaces are not judged here. Returns the pid files.
+pub fn stop_orphaned() -> Vec<String> {
+    let mut stopped = vec![];
+    let root = Path::new(STATE_DIR).join("dhcp");
+    for dir in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let p = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(key) = name
+                .split('.')
+                .next()
+                .filter(|k| k.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                continue;
+            };
+            let guest_ns = crate::guest::NsId::of_path(Path::new(&format!("/proc/{key}/ns/net")));
+            // A recycled PID is another process: a client living in a namespace other than the
+            // one the PID now has serves a guest that is gone.
+            let client_ns = live_pid(&p).and_then(|pid| {
+                crate::guest::NsId::of_path(Path::new(&format!("/proc/{pid}/ns/net")))
+            });
+            let host_ns = crate::guest::NsId::of_path(Path::new("/proc/self/ns/net"));
+            let orphan = guest_ns.is_none()
+                || (client_ns.is_some() && client_ns != host_ns && client_ns != guest_ns);
+            if orphan {
+                stop_pidfile(&p);
+                let _ = std::fs::remove_file(&p);
+                stopped.push(name);
+            }
+        }
+    }
+    stopped
+}
+
 /// Stop the clients and lease keepers left running for `owner` (teardown). Returns their pid files.
 pub fn stop_owned(owner: &str) -> Vec<String> {
     let dir = state_dir(owner);

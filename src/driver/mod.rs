@@ -377,6 +377,34 @@ pub(crate) fn teardown_host_links(s: &Session, owner: &str, removed: &mut Remove
     Ok(())
 }
 
+/// A guest went away (a container died): what pipework made for it on the host side goes — the
+/// host ends of its veths (gone with its namespace, unless something still holds that), their OVS
+/// ports, the DHCP clients and keepers that served it. Bridges, other guests and the owners'
+/// records stay, so the same wiring can come back when the guest does.
+pub(crate) fn release_guest(s: &Session, label: &str, removed: &mut Removed) -> Result<()> {
+    removed.clients = crate::dhcp::external::stop_orphaned();
+    let ns = s.nl.ns(&s.host())?;
+    for l in ns.links()? {
+        let Some(alias) = l.alias.as_deref() else {
+            continue;
+        };
+        if marker::owner_of(alias).is_none()
+            || l.is_kind("bridge")
+            || marker::field(alias, "guest") != Some(label)
+        {
+            continue;
+        }
+        match ns.del_link(l.index, &l.name) {
+            Ok(()) => removed.links.push(l.name),
+            Err(e) if e.errno() == Some(libc::ENODEV) => {}
+            Err(e) => removed.errors.push(e.to_string()),
+        }
+    }
+    let now: Vec<String> = ns.links()?.into_iter().map(|l| l.name).collect();
+    ovs::release_guest(label, &now, removed);
+    Ok(())
+}
+
 /// Reverses what a failing attach created, in reverse order, unless `commit()` was reached.
 pub(crate) struct Undo<'a> {
     s: &'a Session,

@@ -155,6 +155,9 @@ impl Repl {
             .engine
             .eval_ast_with_scope::<rhai::Dynamic>(&mut self.scope, &merged);
         self.functions = merged.clone_functions_only();
+        for w in self.session.settle() {
+            eprintln!("pipework: {w}");
+        }
         for line in input.lines() {
             let l = line.trim();
             if l.starts_with("import ") && !self.imports.iter().any(|i| i == l) {

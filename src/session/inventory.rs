@@ -192,10 +192,37 @@ fn declared(alias: &str) -> Option<Vec<String>> {
 impl Session {
     /// Everything of pipework's on this machine, as it is now.
     pub fn inventory(&self) -> Result<Inventory> {
+        self.inventory_in(None)
+    }
+
+    /// What pipework made for these guests only (the host side of it included), read without
+    /// visiting every other namespace on the machine: what a watch record is written from at the
+    /// end of a run, so it must cost little. Notes about others are not gathered.
+    pub(crate) fn inventory_of(&self, guests: &[Guest]) -> Result<Inventory> {
+        self.inventory_in(Some(guests))
+    }
+
+    fn inventory_in(&self, only: Option<&[Guest]>) -> Result<Inventory> {
         let mut inv = Inventory::default();
-        let spaces = self.spaces(&mut inv.notes)?;
+        let spaces = self.spaces(only, &mut inv.notes)?;
         let host = &spaces[0];
-        let ovs = if vsctl::running() {
+        let labels: Option<Vec<String>> = only.map(|g| g.iter().map(|g| g.to_string()).collect());
+        let in_scope = |h: &LinkState| match &labels {
+            None => true,
+            Some(l) => h
+                .alias
+                .as_deref()
+                .and_then(|a| marker::field(a, "guest"))
+                .is_some_and(|g| l.iter().any(|x| x == g)),
+        };
+        // OVSDB costs a fork: a scoped read asks it only when one of the guests' host ends is on
+        // no Linux bridge (so perhaps in an OVS one).
+        let need_ovs = only.is_none()
+            || host
+                .links
+                .iter()
+                .any(|h| ours(h) && h.is_kind("veth") && in_scope(h) && h.master.is_none());
+        let ovs = if need_ovs && vsctl::running() {
             match vsctl::snapshot() {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -208,7 +235,11 @@ impl Session {
             None
         };
         // veth pairs, from their host ends.
-        for h in host.links.iter().filter(|l| ours(l) && l.is_kind("veth")) {
+        for h in host
+            .links
+            .iter()
+            .filter(|l| ours(l) && l.is_kind("veth") && in_scope(l))
+        {
             let alias = h.alias.as_deref().unwrap_or_default();
             let (Some(owner), Some(ifname)) = (marker::owner_of(alias), marker::field(alias, "if"))
             else {
@@ -297,7 +328,7 @@ impl Session {
                 i.vlan = Some(*v);
             }
         }
-        self.dhcp_clients(&mut inv, &spaces);
+        self.dhcp_clients(&mut inv, &spaces, only.is_some());
         inv.netns = guest::owned_netns()
             .into_iter()
             .map(|r| {
@@ -329,21 +360,32 @@ impl Session {
 
     /// The host, then every other network namespace holding a link of ours: named ones under
     /// /run/netns, then those only a process is in (containers), each dumped once.
-    fn spaces(&self, notes: &mut Vec<Note>) -> Result<Vec<Space>> {
+    /// With `only`, the host and those guests alone.
+    fn spaces(&self, only: Option<&[Guest]>, notes: &mut Vec<Note>) -> Result<Vec<Space>> {
         let mut seen = HashSet::from([self.host.id]);
         let mut found: Vec<(Guest, String)> = vec![(self.host.clone(), "host".into())];
-        for name in guest::netns_names() {
+        if let Some(guests) = only {
+            for g in guests {
+                if seen.insert(g.id) {
+                    found.push((g.clone(), g.to_string()));
+                }
+            }
+        }
+        for name in guest::netns_names().into_iter().filter(|_| only.is_none()) {
             if let Ok(Some(g)) = Guest::open_netns(&name) {
                 if seen.insert(g.id) {
                     found.push((g, format!("netns:{name}")));
                 }
             }
         }
-        let mut pids: Vec<i64> = std::fs::read_dir("/proc")
-            .map_err(|e| Error::io("listing /proc", e))?
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse().ok())
-            .collect();
+        let mut pids: Vec<i64> = match only {
+            Some(_) => vec![],
+            None => std::fs::read_dir("/proc")
+                .map_err(|e| Error::io("listing /proc", e))?
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect(),
+        };
         pids.sort();
         for pid in pids {
             let Some(id) = NsId::of_path(Path::new(&format!("/proc/{pid}/ns/net"))) else {
@@ -372,9 +414,13 @@ impl Session {
                 self.nl.forget(&g);
                 continue;
             }
-            let mut routes = ns.routes_all(false).unwrap_or_default();
-            routes.extend(ns.routes_all(true).unwrap_or_default());
-            let addrs = ns.addrs(None).unwrap_or_default();
+            // A scoped read wants the host's links only (the host ends of the guests' veths).
+            let (mut routes, mut addrs) = (vec![], vec![]);
+            if !(g.is_host() && only.is_some()) {
+                routes = ns.routes_all(false).unwrap_or_default();
+                routes.extend(ns.routes_all(true).unwrap_or_default());
+                addrs = ns.addrs(None).unwrap_or_default();
+            }
             drop(ns);
             // A namespace only a process is in is named by the markers of what we put there.
             let label = if label.starts_with("pid:") {
@@ -418,7 +464,7 @@ impl Session {
     /// DHCP clients and lease keepers, from their pid files
     /// (`/run/pipework/dhcp/OWNER/GUESTKEY.IFNAME.CLIENT.pid`), matched to interfaces by the
     /// namespace the guest key names and the interface name.
-    fn dhcp_clients(&self, inv: &mut Inventory, spaces: &[Space]) {
+    fn dhcp_clients(&self, inv: &mut Inventory, spaces: &[Space], scoped: bool) {
         let root = Path::new(guest::STATE_DIR).join("dhcp");
         for dir in std::fs::read_dir(&root).into_iter().flatten().flatten() {
             let owner = dir.file_name().to_string_lossy().into_owned();
@@ -454,6 +500,8 @@ impl Session {
                             pid,
                         })
                     }
+                    // A scoped read sees few namespaces: the others' clients are not gone.
+                    None if scoped => {}
                     None => inv.notes.push(Note {
                         owners: vec![owner.to_string()],
                         text: format!(

@@ -17,6 +17,7 @@ impl Session {
     /// apply the lease like a static attach (address, MTU, default route via the lease's router) and
     /// put its DNS servers into the guest's resolv.conf — never the host's.
     pub fn dhcp(&self, guest: &Guest, ifname: &str, opts: &DhcpOpts) -> Result<DhcpResult> {
+        self.touch(guest);
         let ns = self.nl.ns(guest)?;
         let l = self.link(guest, ifname)?;
         let mac = l
@@ -95,6 +96,7 @@ impl Session {
         ifname: &str,
         e: &dhcp::external::External,
     ) -> Result<String> {
+        self.touch(guest);
         let l = self.up_for_dhcp(guest, self.link(guest, ifname)?)?;
         let hostname = dhcp::default_hostname(guest).unwrap_or_else(|| "pipework".into());
         self.keep_resolv(guest)?;

@@ -290,6 +290,7 @@ impl Session {
         create: impl FnOnce(&crate::net::Ns) -> Result<()>,
     ) -> Result<LinkState> {
         opts.validate_common()?;
+        self.touch(guest);
         let ns = self.nl.ns(guest)?;
         let name = &opts.ifname;
         let ctx = || format!("{kind} {name} in {guest}");
@@ -395,11 +396,13 @@ impl Session {
 
     /// Add an address (no-op if present). Returns whether it was added.
     pub fn addr_add(&self, guest: &Guest, ifname: &str, net: IpNetwork) -> Result<bool> {
+        self.touch(guest);
         let l = self.link(guest, ifname)?;
         self.nl.ns(guest)?.ensure_addr(l.index, ifname, net)
     }
 
     pub fn addr_del(&self, guest: &Guest, ifname: &str, net: IpNetwork) -> Result<()> {
+        self.touch(guest);
         let l = self.link(guest, ifname)?;
         self.nl.ns(guest)?.del_addr(l.index, ifname, net)
     }
@@ -410,11 +413,13 @@ impl Session {
         name: &str,
         change: &crate::net::LinkChange,
     ) -> Result<()> {
+        self.touch(guest);
         let l = self.link(guest, name)?;
         self.nl.ns(guest)?.set_link(l.index, name, change)
     }
 
     pub fn del_link(&self, guest: &Guest, name: &str) -> Result<()> {
+        self.touch(guest);
         let l = self.link(guest, name)?;
         self.nl.ns(guest)?.del_link(l.index, name)
     }

@@ -35,6 +35,8 @@ pub struct Session {
     journal: RefCell<Vec<Created>>,
     /// What this process is about to make, on disk, for whoever finishes after a kill.
     intents: journal::Journal,
+    /// Containers this session changed: their watch records are written again by `settle`.
+    touched: RefCell<Vec<Guest>>,
 }
 
 #[derive(Clone, Debug)]
@@ -123,7 +125,42 @@ impl Session {
             host: Guest::host()?,
             journal: RefCell::new(vec![]),
             intents: journal::Journal::default(),
+            touched: RefCell::new(vec![]),
         })
+    }
+
+    /// Note that `g` is being changed, for its watch records (containers only: the others do
+    /// not restart under another process).
+    pub(crate) fn touch(&self, g: &Guest) {
+        if matches!(g.kind, guest::GuestKind::Container { .. }) {
+            let mut t = self.touched.borrow_mut();
+            if !t.iter().any(|x| x.id == g.id) {
+                t.push(g.clone());
+            }
+        }
+    }
+
+    /// The end of a run (or of a REPL line): write the watch records of the containers it
+    /// changed, from what is wired in them now (see `watch::records`). Returns one warning per
+    /// record that could not be written: the wiring itself is done and stays.
+    pub fn settle(&self) -> Vec<String> {
+        let touched: Vec<Guest> = self.touched.borrow_mut().drain(..).collect();
+        touched
+            .iter()
+            .filter_map(|g| {
+                crate::watch::records::write(self, g)
+                    .err()
+                    .map(|e| format!("watch record of {g} not written: {e}"))
+            })
+            .collect()
+    }
+
+    /// A guest went away (`watch` saw its container die): take away what pipework made for it on
+    /// the host side, each driver its own; bridges and records stay for its return.
+    pub fn release_guest(&self, label: &str) -> Result<Removed> {
+        let mut removed = Removed::default();
+        crate::driver::release_guest(self, label, &mut removed)?;
+        Ok(removed)
     }
 
     pub fn owner(&self) -> String {
@@ -147,6 +184,7 @@ impl Session {
         driver: &dyn Driver,
         opts: &AttachOpts,
     ) -> Result<Attachment> {
+        self.touch(guest);
         let mut a = driver
             .validate(opts)
             .and_then(|_| driver.attach(self, guest, opts))
@@ -174,6 +212,7 @@ impl Session {
     /// Take one attachment apart again, by the driver that made it (its guest interface and what
     /// joined it to the host side; shared bridges stay). Returns what was removed.
     pub fn detach(&self, att: &Attachment) -> Result<Vec<String>> {
+        self.touch(&att.guest);
         let via = att.made_by.as_ref().ok_or_else(|| {
             Error::invalid(
                 "attachment",

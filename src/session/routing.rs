@@ -16,6 +16,7 @@ impl Session {
 
     /// Apply a route in a guest. Returns false when the route was already there.
     pub fn route(&self, guest: &Guest, spec: &RouteSpec) -> Result<bool> {
+        self.touch(guest);
         let ns = self.nl.ns(guest)?;
         let oif = match &spec.dev {
             Some(d) => Some(self.link(guest, d)?.index),

@@ -29,6 +29,14 @@ impl Session {
         removed.failed(regs);
         let netns = self.down_netns(owner, &mut removed);
         removed.failed(netns);
+        // Nothing of the owner's comes back when its containers restart under `watch`.
+        let had = crate::watch::records::drop_owner(owner);
+        if !had.is_empty() {
+            removed.notes.push(format!(
+                "dropped the watch records of {} container(s)",
+                had.len()
+            ));
+        }
         Ok(removed)
     }
 

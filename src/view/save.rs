@@ -101,6 +101,14 @@ pub fn script(inv: &Inventory, stamp: &str) -> String {
     out
 }
 
+/// One owner's part alone, under a header of the caller's (`//` lines): a watch record. Other
+/// owners that use the same bridges are not written, unlike in `script`, which saves them all.
+pub fn owner_script(inv: &Inventory, owner: &str, header: &str) -> String {
+    let mut out = format!("{header}\nowner({});\n", lit(owner));
+    owner_part(inv, owner, &mut out);
+    out
+}
+
 fn owner_part(inv: &Inventory, owner: &str, out: &mut String) {
     let ifs: Vec<&Interface> = inv.interfaces.iter().filter(|i| i.owner == owner).collect();
     // Bridges first: the ones this owner made with their options, the others it uses by name.

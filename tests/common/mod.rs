@@ -168,7 +168,7 @@ impl Drop for DhcpServer {
 }
 
 /// Wait (4 s at most) until a helper's log says it is ready; panic with the log otherwise.
-fn await_line(log: &std::path::Path, ready: &str, who: &str) {
+pub fn await_line(log: &std::path::Path, ready: &str, who: &str) {
     for _ in 0..200 {
         if std::fs::read_to_string(log)
             .unwrap_or_default()
@@ -484,6 +484,9 @@ impl Containers {
 impl Drop for Containers {
     fn drop(&mut self) {
         for c in &self.0 {
+            // Classic argv wires a container as its own owner (a test that failed half-way has not
+            // said `down` for it).
+            let _ = Command::new(bin()).args(["down", c]).output();
             let _ = Command::new("docker").args(["rm", "-f", c]).output();
         }
     }

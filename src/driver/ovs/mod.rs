@@ -164,6 +164,29 @@ pub(crate) fn release(s: &Session, bridge: &str, owner: &str, removed: &mut Remo
 
 /// Teardown: ports marked as `owner`'s (their veth ends are gone by now), then the owner leaves
 /// the bridges it held or used (see `release`), decided under the exclusive bridges lock.
+/// A guest went away: its ports go (those of ours marked for it, and those of ours whose kernel
+/// device is gone, as a veth end goes with its namespace), the bridges stay for its return.
+pub(crate) fn release_guest(label: &str, host_links: &[String], removed: &mut Removed) {
+    if !ovs::running() {
+        return;
+    }
+    let snap = match ovs::snapshot() {
+        Ok(s) => s,
+        Err(e) => return removed.errors.push(e.to_string()),
+    };
+    for (name, ids) in &snap.interfaces {
+        let ours = ids.contains_key("pipework.owner");
+        let of_guest = ids.get("pipework.guest").is_some_and(|g| g == label);
+        let gone = !host_links.contains(name);
+        if ours && (of_guest || gone) && snap.port_bridge.contains_key(name) {
+            match ovs::del_port(name) {
+                Ok(()) => removed.links.push(format!("OVS port {name}")),
+                Err(e) => removed.errors.push(e.to_string()),
+            }
+        }
+    }
+}
+
 pub(crate) fn teardown_owned(s: &Session, owner: &str, removed: &mut Removed) -> Result<()> {
     if !ovs::running() {
         return Ok(());
