@@ -545,6 +545,17 @@ fn show_lists_containers_live() {
         .output()
         .unwrap();
     assert!(rm.status.success());
+    // The kernel frees a dead namespace's devices asynchronously: the host end may outlive
+    // `docker rm` by a moment (and `show` would rightly list it, its guest end not found).
+    let host_end = format!("veth1pl{pa}");
+    let t = std::time::Instant::now();
+    while link(None, &host_end).is_some() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{host_end} stayed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let all = ok(&w.cmd(&["show"]));
     assert!(!all.contains(&format!("container:{a}:")), "{all}");
     assert!(all.contains(&format!("container:{b}:eth1")), "{all}");

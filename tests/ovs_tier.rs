@@ -5,20 +5,10 @@ mod common;
 use common::*;
 use std::process::Command;
 
-struct OvsBridgeGuard(String);
-impl Drop for OvsBridgeGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("ovs-vsctl")
-            .args(["--if-exists", "del-br", &self.0])
-            .output();
-    }
-}
-
 #[test]
 fn ovs_vlan_tags_isolate_guests() {
     let w = World::new("ov");
     let br = format!("ovs{}", w.prefix);
-    let _g = OvsBridgeGuard(br.clone());
     let src = r#"
         let br = ovs(params.br);
         print(veth(netns(params.a), br, #{ip: "198.18.19.2/24", vlan: 10}).created);
@@ -71,7 +61,6 @@ fn ovs_vlan_tags_isolate_guests() {
 fn ovs_by_classic_argv() {
     let w = World::new("oc");
     let br = format!("ovs{}", w.prefix);
-    let _g = OvsBridgeGuard(br.clone());
     let (a, b) = (w.ns("a"), w.ns("b"));
     for n in [&a, &b] {
         assert!(Command::new("ip")
@@ -117,7 +106,6 @@ fn ovs_by_classic_argv() {
 fn teardown_shared_ovs_bridge_goes_to_its_last_user() {
     let w = World::new("osh");
     let br = format!("ovs{}", w.prefix);
-    let _g = OvsBridgeGuard(br.clone());
     let (x, y) = (format!("{}x", w.prefix), format!("{}y", w.prefix));
     for (owner, ns, ip) in [(&x, "a", "198.18.22.2/24"), (&y, "b", "198.18.22.3/24")] {
         ok(&w.cmd(&[
@@ -202,7 +190,6 @@ fn classic_linux_bridge_attach_asks_the_kernel_not_ovsdb() {
     );
     // Control: the spy is on the path pipework uses, and OVS bridges are still recognised.
     let obr = format!("ovs{}", w.prefix);
-    let _g = OvsBridgeGuard(obr.clone());
     vsctl(&[
         "add-br",
         &obr,
@@ -227,7 +214,6 @@ fn classic_linux_bridge_attach_asks_the_kernel_not_ovsdb() {
 fn ovs_bridge_value_prints_usefully() {
     let w = World::new("op");
     let br = format!("ovs{}", w.prefix);
-    let _g = OvsBridgeGuard(br.clone());
     let out = ok(&w.eval(&format!("ovs({br:?})")));
     assert_eq!(out.trim(), format!("ovs bridge {br}"));
     let out = ok(&w.eval(&format!("[ovs({br:?})]")));
@@ -240,7 +226,6 @@ fn ovs_bridge_value_prints_usefully() {
 fn ovs_detach_removes_the_port_and_the_pair() {
     let w = World::new("od");
     let br = format!("ovs{}", w.prefix);
-    let _g = OvsBridgeGuard(br.clone());
     let a = w.ns("a");
     let out = ok(&w.eval(&format!(
         "let x = veth(netns({a:?}), ovs({br:?}), #{{ip: \"198.18.128.2/24\", vlan: 7}}); detach(x)"
@@ -389,7 +374,6 @@ fn ovs_vswitchd_stopped_fails_clearly_and_writes_no_rows() {
 fn recipes_vlan_isolation_on_ovs() {
     let w = World::new("rvi");
     let br = format!("ovs{}", w.prefix);
-    let _g = OvsBridgeGuard(br.clone());
     let args = [
         "run",
         "vlan_isolation",
@@ -431,7 +415,6 @@ fn recipes_vlan_isolation_on_ovs() {
 fn ovs_veth_without_options() {
     let w = World::new("ovn");
     let br = format!("ovs{}", w.prefix);
-    let _g = OvsBridgeGuard(br.clone());
     let out = ok(&w.eval(&format!(
         "let a = veth(netns({:?}), ovs({br:?})); print(a.ifname)",
         w.ns("1")
@@ -447,7 +430,6 @@ fn ovs_veth_without_options() {
 fn save_round_trip_gives_the_same_show() {
     let w = World::new("sv");
     let (br1, br2, ob) = (w.br(), format!("{}c", w.prefix), format!("ovs{}", w.prefix));
-    let _g = OvsBridgeGuard(ob.clone());
     let src = r#"
         let b1 = bridge(params.br1, #{mtu: 1400});
         let b2 = bridge(params.br2);

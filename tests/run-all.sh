@@ -15,14 +15,18 @@ unset KT_CASES KT_CASE_TIMEOUT KT_TIMEOUT PIPEWORK
 # A DHCP client or a bad experiment must never leave this machine without a resolver: snapshot it.
 resolv_backup=$(mktemp /tmp/resolv.conf.XXXXXX)
 cp -a /etc/resolv.conf "$resolv_backup" 2>/dev/null || true
+# A changed host resolver is a failure of the suite (something wrote where it must never write),
+# not a warning: the file is put back, and the suite exits 1 whatever else passed.
+resolv_changed=
 restore_resolv() {
   if [ -s "$resolv_backup" ] && ! cmp -s "$resolv_backup" /etc/resolv.conf; then
-    echo "WARNING: /etc/resolv.conf changed during the tests; restoring it" >&2
+    echo "FAIL: /etc/resolv.conf changed during the tests (restored); a DHCP client reached the host's resolver" >&2
     cat "$resolv_backup" > /etc/resolv.conf
+    resolv_changed=1
   fi
   rm -f "$resolv_backup"
 }
-trap restore_resolv EXIT
+trap 'restore_resolv; [ -z "$resolv_changed" ] || exit 1' EXIT
 
 need=()
 command -v ip >/dev/null || need+=(iproute2)
@@ -52,7 +56,22 @@ state() {
     ls /run/pipework/dhcp 2>/dev/null | sed 's/^/dhcp-state /' || true
     # Crash-safety state: unfinished journals, bridge user registrations, namespace records.
     for d in journal bridges netns joined; do ls -A "/run/pipework/$d" 2>/dev/null | sed "s/^/pipework-$d /" || true; done
-    [ -S /var/run/openvswitch/db.sock ] && ovs-vsctl --timeout=5 list-br 2>/dev/null | sed 's/^/ovs-bridge /' || true; } | sort
+    [ -S /var/run/openvswitch/db.sock ] && ovs-vsctl --timeout=5 list-br 2>/dev/null | sed 's/^/ovs-bridge /' || true
+    # Anything else carrying our marker: host links (veth host ends, macvlan, dummy), OVS rows,
+    # watch records, and the processes we leave running (lease keepers, DHCP clients).
+    ip -o link show 2>/dev/null | awk '/ alias pipework/ {sub(/@.*/, "", $2); print "pipework-link " $2}'
+    [ -S /var/run/openvswitch/db.sock ] && ovs-vsctl --timeout=5 --bare --columns=name find Interface 'external_ids:pipework.owner!=""' 2>/dev/null | sed '/^$/d; s/^/ovs-interface /' || true
+    ls -A /var/lib/pipework/containers 2>/dev/null | sed 's/^/watch-record /' || true
+    for p in /proc/[0-9]*; do
+      c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue
+      case "$c" in *__dhcp-keep*|*/run/pipework/dhcp/*) echo "process ${c%% --pidfile*}";; esac
+    done; } | sort
+}
+
+# The final look must see: a daemon that died during the suite would hide its leftovers.
+daemons_answer() {
+  docker info >/dev/null 2>&1 || { echo "LEAK CHECK BLIND: dockerd is not answering" >&2; exit 1; }
+  ovs-vsctl --timeout=5 show >/dev/null 2>&1 || { echo "LEAK CHECK BLIND: Open vSwitch is not answering" >&2; exit 1; }
 }
 before=$(state)
 
@@ -93,6 +112,7 @@ stop_services() {
   restore_resolv
   if [ -f /tmp/pipework-dockerd.pid ]; then kill "$(cat /tmp/pipework-dockerd.pid)" 2>/dev/null; rm -f /tmp/pipework-dockerd.pid; fi
   if [ -f /tmp/pipework-ovs.started ]; then /usr/share/openvswitch/scripts/ovs-ctl stop >/dev/null 2>&1; rm -f /tmp/pipework-ovs.started; fi
+  [ -z "$resolv_changed" ] || exit 1
 }
 trap stop_services EXIT
 echo "== tests (unit, host tier, DHCP tier, container tier, OVS tier, classic argv, CLI)"
@@ -109,6 +129,7 @@ fi
 # Tests and benchmarks also delete bridges and namespaces by hand, behind pipework's back; its own
 # sweep drops its records of those (what it says is shown), and anything still left is a leak.
 target/release/pipework down --stale 2>&1 | sed 's/^/stale sweep: /' | tail -5
+daemons_answer
 after=$(state)
 leaked=$(comm -13 <(echo "$before") <(echo "$after") || true)
 if [ -n "$leaked" ]; then

@@ -14,6 +14,9 @@ pub fn bin() -> &'static str {
 pub struct World {
     pub prefix: String,
     dir: std::path::PathBuf,
+    /// Whether what `down` leaves fails the test (a test that leaves marked objects on purpose,
+    /// for the product to refuse, says `w.leaks_expected()`).
+    leaks_fail: bool,
 }
 
 impl World {
@@ -30,10 +33,19 @@ impl World {
         );
         let prefix = format!("p{tag}{:03}", std::process::id() % 1000);
         let dir = std::env::temp_dir().join(format!("pipework-test-{prefix}"));
-        let w = World { prefix, dir };
+        let w = World {
+            prefix,
+            dir,
+            leaks_fail: true,
+        };
         w.cleanup();
         std::fs::create_dir_all(&w.dir).unwrap();
         w
+    }
+
+    /// This test leaves marked objects `down` must refuse to remove (the harness sweeps them).
+    pub fn leaks_expected(&mut self) {
+        self.leaks_fail = false;
     }
 
     pub fn ns(&self, n: &str) -> String {
@@ -94,6 +106,20 @@ impl World {
                 || alias.contains(&format!("owner={}", self.prefix))
             {
                 let _ = Command::new("ip").args(["link", "del", name]).status();
+            }
+        }
+        // OVS bridges by name (the world's own are `ovs<prefix>…`), after the product had its go.
+        if std::path::Path::new("/var/run/openvswitch/db.sock").exists() {
+            let out = Command::new("ovs-vsctl")
+                .args(["--timeout=10", "list-br"])
+                .output()
+                .expect("ovs-vsctl");
+            for b in String::from_utf8_lossy(&out.stdout).lines() {
+                if b.contains(&self.prefix) {
+                    let _ = Command::new("ovs-vsctl")
+                        .args(["--timeout=10", "--if-exists", "del-br", b])
+                        .output();
+                }
             }
         }
         // Per-guest state: DHCP client state (owner `netns:<prefix>…`), per-netns resolv.conf.
@@ -205,9 +231,126 @@ impl HostResolv {
     }
 }
 
+impl World {
+    /// Everything carrying an owner marker of this world's (an owner name holding the prefix:
+    /// the prefix itself, `netns:<prefix>a`, a container `<prefix>c`…), as (owner, what): links in
+    /// the host and in this world's namespaces, OVS rows, bridge registrations, lease state,
+    /// journals, watch records.
+    pub fn marked(&self) -> Vec<(String, String)> {
+        let mut found = vec![];
+        let mut spaces: Vec<Option<String>> = vec![None];
+        spaces.extend(
+            netns_list()
+                .into_iter()
+                .filter(|n| n.starts_with(&self.prefix))
+                .map(Some),
+        );
+        for ns in spaces {
+            for l in ip_json(ns.as_deref(), &["link", "show"])
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                let alias = l["ifalias"].as_str().unwrap_or_default();
+                let Some(rest) = alias.strip_prefix("pipework owner=") else {
+                    continue;
+                };
+                let owner = rest.split_whitespace().next().unwrap_or_default();
+                found.push((
+                    owner.to_string(),
+                    format!(
+                        "link {} in {}",
+                        l["ifname"],
+                        ns.as_deref().unwrap_or("host")
+                    ),
+                ));
+            }
+        }
+        let entries = |dir: &str| -> Vec<String> {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        };
+        for b in entries("/run/pipework/bridges") {
+            for o in entries(&format!("/run/pipework/bridges/{b}")) {
+                found.push((o.clone(), format!("registration of {o} on bridge {b}")));
+            }
+        }
+        for d in ["dhcp", "journal"] {
+            for o in entries(&format!("/run/pipework/{d}")) {
+                found.push((o.clone(), format!("/run/pipework/{d}/{o}")));
+            }
+        }
+        for id in entries("/var/lib/pipework/containers") {
+            for f in entries(&format!("/var/lib/pipework/containers/{id}")) {
+                let o = f.trim_end_matches(".rhai").to_string();
+                found.push((o, format!("watch record {id}/{f}")));
+            }
+        }
+        if std::path::Path::new("/var/run/openvswitch/db.sock").exists() {
+            for table in ["Bridge", "Interface"] {
+                let out = Command::new("ovs-vsctl")
+                    .args([
+                        "--timeout=10",
+                        "--bare",
+                        "--columns=name,external_ids",
+                        "find",
+                        table,
+                    ])
+                    .arg("external_ids:pipework.owner!=\"\"")
+                    .output()
+                    .expect("ovs-vsctl");
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+                for pair in lines.chunks(2) {
+                    if let [name, ids] = pair {
+                        if let Some(o) = ids
+                            .split_whitespace()
+                            .find_map(|kv| kv.strip_prefix("pipework.owner="))
+                        {
+                            found.push((o.to_string(), format!("OVS {table} {name}")));
+                        }
+                    }
+                }
+            }
+        }
+        found.retain(|(o, _)| o.contains(&self.prefix));
+        found
+    }
+}
+
 impl Drop for World {
+    /// Teardown is the product's job: every owner of this world goes through `pipework down`
+    /// first, and whatever still carries its markers then is a leak the test fails on — checked
+    /// before the prefix sweep below, which would otherwise hide it.
     fn drop(&mut self) {
+        let mut owners: Vec<String> = self.marked().into_iter().map(|(o, _)| o).collect();
+        owners.sort();
+        owners.dedup();
+        let mut leaks = vec![];
+        if !owners.is_empty() {
+            let out = self.cmd(
+                &[
+                    &["down"][..],
+                    &owners.iter().map(String::as_str).collect::<Vec<_>>(),
+                ]
+                .concat(),
+            );
+            leaks = self.marked();
+            if leaks.is_empty() && !out.status.success() {
+                leaks.push((
+                    String::new(),
+                    format!("pipework down {owners:?} failed: {}", text(&out)),
+                ));
+            }
+        }
         self.cleanup();
+        if !leaks.is_empty() && !std::thread::panicking() && self.leaks_fail {
+            panic!("pipework down left (after the test's own teardown): {leaks:#?}");
+        }
     }
 }
 
