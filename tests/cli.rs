@@ -84,6 +84,48 @@ fn cli_check_compiles_without_side_effects() {
             .unwrap(),
     );
     assert!(err.contains("line 2"), "{err}");
+    // Against the real engine: what a bare one would let through until run time.
+    for (src, want) in [
+        (
+            "let g = netns(\"x\");\nveht(g, bridge(\"b\"));\n",
+            "line 2: no function veht() — did you mean veth()?",
+        ),
+        (
+            "let g = netns(\"x\");\n\nveth(g);\n",
+            "line 3: veth() takes 2 or 3 argument(s), not 1",
+        ),
+        (
+            "fn f(a) { a }\nf(1, 2);\n",
+            "line 2: f() takes 1 argument(s), not 2",
+        ),
+        (
+            "import \"no_such_recipe\" as r;\nr::up(#{});\n",
+            "no_such_recipe",
+        ),
+    ] {
+        let f = dir.join("wrong.rhai");
+        std::fs::write(&f, src).unwrap();
+        let err = fails(
+            &Command::new(bin())
+                .args(["check", f.to_str().unwrap()])
+                .output()
+                .unwrap(),
+        );
+        assert!(err.contains(want), "{src}: {err}");
+    }
+    // Every script and recipe shipped, and every .rhai case of the suite, checks clean.
+    let root = env!("CARGO_MANIFEST_DIR");
+    for d in ["stdlib", "scripts", "tests/kernel/cases"] {
+        for e in std::fs::read_dir(format!("{root}/{d}")).unwrap().flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "rhai") {
+                ok(&Command::new(bin())
+                    .args(["check", p.to_str().unwrap()])
+                    .output()
+                    .unwrap());
+            }
+        }
+    }
     assert!(ok(&Command::new(bin())
         .args(["check", "lamp"])
         .output()
@@ -133,6 +175,19 @@ fn cli_one_liners_print_values_and_are_fast() {
 fn cli_usage_errors_exit_non_zero() {
     let o = Command::new(bin()).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
+    // Both grammars, with no arguments as with --help: the original's users look for theirs.
+    let help = ok(&Command::new(bin()).arg("--help").output().unwrap());
+    for text in [String::from_utf8_lossy(&o.stdout).to_string(), help] {
+        assert!(
+            text.contains("Syntax (classic pipework command lines)"),
+            "{text}"
+        );
+        assert!(text.contains("pipework <hostif> [-i cif]"), "{text}");
+        assert!(
+            text.contains("Commands:") && text.contains("watch"),
+            "{text}"
+        );
+    }
     let o = Command::new(bin())
         .args(["run", "lamp", "notkeyvalue"])
         .output()

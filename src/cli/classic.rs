@@ -13,7 +13,10 @@ use ipnetwork::IpNetwork;
 use md5::{Digest, Md5};
 use std::net::IpAddr;
 
-pub const SYNTAX: &str = "\
+/// The original's grammar, as `--help` and every usage error show it.
+macro_rules! grammar {
+    () => {
+        "\
 Syntax (classic pipework command lines):
   pipework <hostif> [-i cif] [-l localif] [-a 4|6] <guest> <ip>/<prefix>[@gateway] [mac][@vlan]
   pipework <hostif> [-i cif] [-l localif] <guest> dhcp[:client-opts] [mac][@vlan]
@@ -35,9 +38,17 @@ Syntax (classic pipework command lines):
             DNS from the lease goes into the guest's resolv.conf, never the host's.
   [mac]     a MAC address, or U:<string> for a stable MAC derived from the string.
   [@vlan]   VLAN tag (OVS bridges, physical interfaces); on an InfiniBand port, the partition key
-            in hex (@8001).
+            in hex (@8001)."
+    };
+}
 
-Scriptable verbs: pipework run FILE | repl | -e EXPR | check | doc | recipes | completions (pipework --help).";
+/// The classic grammar, for the end of `--help` (and of `pipework` with no arguments).
+pub const GRAMMAR: &str = grammar!();
+
+pub const SYNTAX: &str = concat!(
+    grammar!(),
+    "\n\nScriptable verbs: pipework run FILE | repl | -e EXPR | down | show | graph | save | watch | check | doc | recipes | completions (pipework --help)."
+);
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum HostIf {

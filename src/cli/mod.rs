@@ -16,7 +16,8 @@ use std::rc::Rc;
     long_about = "Scriptable software-defined networking for Linux containers and namespaces.\n\n\
         Run a recipe (`pipework run lamp web=web db=db`), experiment in the REPL (`pipework repl`),\n\
         or run one function from the shell (`pipework -e 'veth(netns(\"web\"), bridge(\"br1\"), #{ip: \"198.18.0.2/24\"})'`).",
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    after_help = classic::GRAMMAR
 )]
 pub struct Cli {
     /// Log every netlink operation to stderr
@@ -447,12 +448,20 @@ pub fn main_with(cli: Cli) -> i32 {
                     return 1;
                 }
             };
-            // A plain engine suffices to compile; no session, no sockets, no side effects.
-            let engine = rhai::Engine::new();
-            match script::compile(&engine, &src, &name) {
-                Ok(_) => {
+            // The real engine (a session opens sockets, changes nothing), so that calls and
+            // imports are checked against what a run would have.
+            let Ok(s) = session(false) else { return 1 };
+            let engine = script::engine(s);
+            match script::check::check(&engine, &src, &name) {
+                Ok(wrong) if wrong.is_empty() => {
                     println!("{name}: ok");
                     0
+                }
+                Ok(wrong) => {
+                    for w in wrong {
+                        eprintln!("pipework: {w}");
+                    }
+                    1
                 }
                 Err(e) => {
                     eprintln!("pipework: {name}: {e}");

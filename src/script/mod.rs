@@ -2,6 +2,7 @@
 //! plumbing lives in `Session`.
 
 pub mod api;
+pub mod check;
 pub mod opts;
 pub mod repl;
 pub mod stdlib;
