@@ -340,6 +340,38 @@ fn dhcp_no_server_times_out_and_rolls_back() {
     host_resolv.assert_unchanged();
 }
 
+/// The original's `dhcp:OPTS` forms keep their meaning with the built-in client: `-q` leases once
+/// (no keeper left renewing), `-f` keeps renewing, `-x hostname:NAME` names the guest to the server.
+#[test]
+fn dhcp_classic_options_keep_the_originals_meaning() {
+    let w = World::new("dq");
+    let net = "198.18.211";
+    let (br, srv) = segment(&w, net);
+    let keeper_of = |g: &str| format!("/run/pipework/dhcp/netns:{g}/");
+    let (once, kept) = (w.ns("q"), w.ns("f"));
+    netns_add(&once);
+    netns_add(&kept);
+    ok(&w.cmd(&[&br, &format!("netns:{once}"), "dhcp:-q"]));
+    let a = global_addrs(Some(&once), "eth1");
+    assert!(a.len() == 1 && in_range(&a[0], net), "{a:?}");
+    assert!(
+        !running(&keeper_of(&once)),
+        "dhcp:-q left a keeper renewing"
+    );
+    ok(&w.cmd(&[
+        &br,
+        &format!("netns:{kept}"),
+        "dhcp:-f -x hostname:pwq-named",
+    ]));
+    let a = global_addrs(Some(&kept), "eth1");
+    assert!(a.len() == 1 && in_range(&a[0], net), "{a:?}");
+    assert!(running(&keeper_of(&kept)), "dhcp:-f must keep renewing");
+    let log = std::fs::read_to_string(&srv.log).unwrap();
+    assert!(log.contains("pwq-named"), "hostname not sent: {log}");
+    // The control: without -q, the same plain form leaves a keeper (so -q made the difference).
+    assert!(running(&keeper_of(&kept)));
+}
+
 #[test]
 fn dhcp_bad_input_changes_nothing() {
     let w = World::new("db");
@@ -347,7 +379,8 @@ fn dhcp_bad_input_changes_nothing() {
     let c = w.ns("c");
     netns_add(&c);
     for (arg, want) in [
-        ("dhcp:-x", "built-in client takes none"),
+        ("dhcp:-x", "needs a hostname:NAME"),
+        ("dhcp:-O staticroutes", "use udhcpc:OPTS"),
         ("dhcpcd-f", "not a classic form"),
     ] {
         let err = fails(&w.cmd(&[&br, &format!("netns:{c}"), arg]));

@@ -195,6 +195,21 @@ fn watch_rewires_restarted_containers_and_releases_dead_ones() {
     );
     assert_ne!(ports, old_port, "the port is the new host end's");
     assert_eq!(vsctl(&["get", "Port", &ports, "tag"]), "12");
+    // The original pipework's keys too, for tools that read them.
+    let key = |k: &str| {
+        vsctl(&[
+            "get",
+            "Interface",
+            &ports,
+            &format!("external_ids:pipework.{k}"),
+        ])
+    };
+    assert_eq!(key("containerid").trim_matches('"'), id_b);
+    assert_eq!(key("containername").trim_matches('"'), format!("/{b}"));
+    assert_eq!(key("nspid").trim_matches('"'), pid_of(&b).to_string());
+    assert_eq!(key("vlan").trim_matches('"'), "12");
+    assert_eq!(key("interface").trim_matches('"'), ports);
+    assert_eq!(key("bridge").trim_matches('"'), ob);
 
     // Removed: its host end and OVS port go within 1 s, and so do its records.
     let port = ports.clone();

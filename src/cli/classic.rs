@@ -34,7 +34,10 @@ Syntax (classic pipework command lines):
   <guest>   Docker/podman container name or id, LXC container, or a named netns (netns:NAME, pid:N).
   <ip>      0/0 configures the interface without an address.
   dhcp      pipework's own DHCP client; the lease is applied and kept renewed (PIPEWORK_DHCP_TIMEOUT,
-            default 10s). udhcpc, dhclient, dhcpcd: the host's client, once; -f: left running.
+            default 10s). dhcp:OPTS takes udhcpc's options that mean something to it: -f keep
+            renewing (the default), -q one lease and no renewal (the original's plain dhcp),
+            -x hostname:NAME or -H NAME, -T SECONDS. udhcpc, dhclient, dhcpcd: the host's client,
+            once; -f: left running; :OPTS are passed to it (dhclient:-6 asks for DHCPv6).
             DNS from the lease goes into the guest's resolv.conf, never the host's.
   [mac]     a MAC address, or U:<string> for a stable MAC derived from the string.
   [@vlan]   VLAN tag (OVS bridges, physical interfaces); on an InfiniBand port, the partition key
@@ -307,24 +310,57 @@ enum DhcpPlan {
     External(crate::dhcp::external::External),
 }
 
+/// `dhcp[:OPTS]`: the original ran busybox udhcpc with OPTS, and `dhcp:-f` was its way to keep
+/// renewing. Ours renews by default; the udhcpc options that mean something to the built-in
+/// client keep their meaning: `-f` keep renewing, `-q` one lease and no renewal (the original's
+/// plain `dhcp`), `-x hostname:NAME` / `-H NAME` the hostname sent, `-T SECONDS` per-try time, as
+/// the total wait here. Any other option is refused and says where it would work (udhcpc:OPTS).
+fn native_opts(copts: &str) -> Result<crate::dhcp::DhcpOpts> {
+    let mut o = crate::dhcp::DhcpOpts {
+        keep: true,
+        ..Default::default()
+    };
+    if let Ok(t) = std::env::var("PIPEWORK_DHCP_TIMEOUT") {
+        o.timeout = parse::duration(&t)?;
+    }
+    let refuse = |what: &str, why: &str| Error::invalid("DHCP option", what, why);
+    let mut words = copts.split_whitespace();
+    while let Some(w) = words.next() {
+        let mut value = |name: &str| {
+            words
+                .next()
+                .ok_or_else(|| refuse(w, &format!("needs a {name} after it")))
+        };
+        match w {
+            "-f" | "--foreground" => o.keep = true,
+            "-q" | "--quit" => o.keep = false,
+            "-x" => {
+                let v = value("hostname:NAME")?;
+                o.hostname = Some(
+                    v.strip_prefix("hostname:")
+                        .ok_or_else(|| refuse(v, "the built-in client sends only hostname:NAME"))?
+                        .to_string(),
+                );
+            }
+            "-H" | "-h" | "--hostname" => o.hostname = Some(value("NAME")?.to_string()),
+            "-T" | "--timeout" => {
+                let v = value("number of seconds")?;
+                o.timeout = parse::duration(&format!("{v}s"))?;
+            }
+            other => {
+                return Err(refuse(
+                    other,
+                    "the built-in client (dhcp) understands -f, -q, -x hostname:NAME, -H NAME and -T SECONDS; for other udhcpc options use udhcpc:OPTS, which runs the host's udhcpc",
+                ))
+            }
+        }
+    }
+    Ok(o)
+}
+
 fn dhcp_plan(client: &str, foreground: bool, copts: &str) -> Result<DhcpPlan> {
     if client == "dhcp" {
-        if !copts.is_empty() {
-            return Err(Error::invalid(
-                "DHCP options",
-                copts,
-                "pipework's built-in client takes none; to pass options to a client use udhcpc:OPTS or dhclient:OPTS",
-            ));
-        }
-        // Like the original's helper container running udhcpc, the lease is kept renewed.
-        let mut o = crate::dhcp::DhcpOpts {
-            keep: true,
-            ..Default::default()
-        };
-        if let Ok(t) = std::env::var("PIPEWORK_DHCP_TIMEOUT") {
-            o.timeout = parse::duration(&t)?;
-        }
-        return Ok(DhcpPlan::Native(o));
+        return Ok(DhcpPlan::Native(native_opts(copts)?));
     }
     if client == "dhcpcd" && foreground {
         return Err(Error::invalid(
@@ -351,7 +387,9 @@ fn run_dhcp(
     match plan {
         DhcpPlan::Native(o) => {
             let mut o = o.clone();
-            o.hostname = crate::dhcp::default_hostname(g);
+            if o.hostname.is_none() {
+                o.hostname = crate::dhcp::default_hostname(g);
+            }
             let r = s.dhcp(g, ifname, &o)?;
             let dns = match &r.resolv {
                 Ok(path) => format!("DNS written to {path}"),
@@ -572,6 +610,33 @@ mod tests {
         assert_eq!(a.tag.as_deref(), Some("8001"));
         assert!(a.vlan().is_err());
         assert_eq!(parse::pkey(a.tag.as_deref().unwrap()).unwrap(), 0x8001);
+    }
+
+    /// `dhcp:OPTS` keeps the udhcpc options' meanings where the built-in client has one.
+    #[test]
+    fn dhcp_options_of_the_builtin_client() {
+        let o = native_opts("").unwrap();
+        assert!(o.keep && o.hostname.is_none());
+        assert!(native_opts("-f").unwrap().keep);
+        assert!(
+            !native_opts("-q").unwrap().keep,
+            "-q: one lease, the original's plain dhcp"
+        );
+        let o = native_opts("-q -x hostname:web1 -T 3").unwrap();
+        assert_eq!(o.hostname.as_deref(), Some("web1"));
+        assert_eq!(o.timeout, std::time::Duration::from_secs(3));
+        assert_eq!(
+            native_opts("-H db").unwrap().hostname.as_deref(),
+            Some("db")
+        );
+        for (bad, says) in [
+            ("-O staticroutes", "udhcpc:OPTS"),
+            ("-x lease:60", "hostname:NAME"),
+            ("-T", "needs a number of seconds"),
+        ] {
+            let e = native_opts(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

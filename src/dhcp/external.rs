@@ -61,6 +61,8 @@ pub(crate) fn state_dir(owner: &str) -> PathBuf {
 fn argv(e: &External, prog: &Path, ifname: &str, hostname: &str, pidfile: &Path) -> Vec<String> {
     let prog = prog.display().to_string();
     let pidfile = pidfile.display().to_string();
+    // IPv4 unless the caller asked for DHCPv6 (`dhclient:-6`): then ours would contradict theirs.
+    let six = e.args.iter().any(|a| a == "-6");
     let mut v: Vec<String> = match e.client.as_str() {
         // -n: give up instead of retrying forever; without -q it forks to the background once bound.
         "udhcpc" => {
@@ -75,18 +77,19 @@ fn argv(e: &External, prog: &Path, ifname: &str, hostname: &str, pidfile: &Path)
         // -1: one attempt, then exit 2; once bound, dhclient daemonizes and renews.
         "dhclient" => {
             let leases = pidfile.replace(".pid", ".leases");
-            vec![
-                prog,
-                "-1".into(),
-                "-4".into(),
-                "-pf".into(),
-                pidfile,
-                "-lf".into(),
-                leases,
-            ]
+            let mut v = vec![prog, "-1".into()];
+            if !six {
+                v.push("-4".into());
+            }
+            v.extend(["-pf".into(), pidfile, "-lf".into(), leases]);
+            v
         }
         _ => {
-            let mut v = vec![prog, "-4".into(), "-q".into(), "-h".into(), hostname.into()];
+            let mut v = vec![prog];
+            if !six {
+                v.push("-4".into());
+            }
+            v.extend(["-q".into(), "-h".into(), hostname.into()]);
             if !e.keep {
                 v.push("-1".into());
             }
@@ -436,5 +439,19 @@ mod tests {
             pf,
         );
         assert_eq!(a.join(" "), "dhcpcd -4 -q -h web -1 -v eth1");
+        // dhclient:-6 asks for DHCPv6: no -4 of ours to contradict it.
+        let mut six = ext("dhclient", false);
+        six.args = vec!["-6".into()];
+        let a = argv(
+            &six,
+            Path::new("dhclient"),
+            "eth1",
+            "web",
+            Path::new("/d/x.pid"),
+        );
+        assert_eq!(
+            a.join(" "),
+            "dhclient -1 -pf /d/x.pid -lf /d/x.leases -6 eth1"
+        );
     }
 }

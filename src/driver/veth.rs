@@ -22,6 +22,8 @@ pub(crate) struct Port<'a> {
     pub guest: &'a str,
     pub host_if: &'a str,
     pub vlan: Option<u16>,
+    /// The guest as the original pipework's OVS keys name it, for tools that read those.
+    pub kind: &'a crate::guest::GuestKind,
 }
 
 /// What makes one switch different from another for a veth-pair attach.
@@ -84,6 +86,7 @@ pub(crate) fn attach(
         guest: &label,
         host_if: &host_if,
         vlan: opts.vlan,
+        kind: &guest.kind,
     };
     // Optimistic create: the common case costs no look-ups; EEXIST means a re-run (or a clash),
     // which is examined only then.

@@ -65,13 +65,33 @@ struct On<'a> {
 }
 
 impl On<'_> {
+    /// Ours (`owner`, `guest`), then the original pipework's keys with its meanings
+    /// (`interface`, `bridge`, `containerid`, `containername`, `nspid`, `vlan`): tools built on
+    /// them keep working.
     fn add_port(&self, port: &Port) -> Result<()> {
-        let ids = [
-            ("owner", port.owner),
-            ("guest", port.guest),
-            ("interface", port.host_if),
-            ("bridge", self.name),
+        use crate::guest::GuestKind;
+        let mut ids: Vec<(&str, String)> = vec![
+            ("owner", port.owner.into()),
+            ("guest", port.guest.into()),
+            ("interface", port.host_if.into()),
+            ("bridge", self.name.into()),
         ];
+        match port.kind {
+            GuestKind::Container { name, id, pid } => {
+                ids.push(("containerid", id.clone()));
+                // Docker's `.Name`, as the original read it.
+                ids.push(("containername", format!("/{name}")));
+                ids.push(("nspid", pid.to_string()));
+            }
+            GuestKind::Pid(pid) | GuestKind::Lxc { pid, .. } => {
+                ids.push(("nspid", pid.to_string()))
+            }
+            GuestKind::Host | GuestKind::Netns(_) => {}
+        }
+        if let Some(v) = port.vlan {
+            ids.push(("vlan", v.to_string()));
+        }
+        let ids: Vec<(&str, &str)> = ids.iter().map(|(k, v)| (*k, v.as_str())).collect();
         ovs::add_port(self.name, port.host_if, port.vlan, &ids)
     }
 }
