@@ -82,6 +82,88 @@ pub(crate) fn record(l: &LinkState, bridge: &str, owner: &str, ovs: bool) -> Res
     Ok(true)
 }
 
+/// How an interface joins.
+#[derive(Clone, Debug, Default)]
+pub struct JoinOpts {
+    /// Also an interface that carries the host's default route or an address.
+    pub force: bool,
+    /// Its addresses and routes move to the bridge (and back when it leaves).
+    pub take_addresses: bool,
+}
+
+/// Where the layer-3 state an interface handed to its bridge is kept (`.l3/IFNAME`: the kernel's
+/// messages, see `net::L3`), until it leaves the bridge again.
+fn l3_file(ifname: &str) -> PathBuf {
+    dir().join(".l3").join(ifname)
+}
+
+/// Record `l`'s addresses and routes before they move. A record that exists already is a re-run's
+/// or a killed run's: it holds the state from before the first move, and is kept.
+pub(crate) fn record_l3(hns: &Ns, l: &LinkState) -> Result<()> {
+    let f = l3_file(&l.name);
+    if f.exists() {
+        return Ok(());
+    }
+    let text = hns.l3_of(l.index)?.to_text();
+    let d = dir().join(".l3");
+    std::fs::create_dir_all(&d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
+    let tmp = d.join(format!(".{}.{}", l.name, std::process::id()));
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, &f))
+        .map_err(|e| Error::io(format!("writing {}", f.display()), e))
+}
+
+/// Move them: off the interface (now a port, where they no longer work), onto the bridge.
+pub(crate) fn take_l3(hns: &Ns, l: &LinkState, br: &LinkState) -> Result<()> {
+    let text = std::fs::read_to_string(l3_file(&l.name))
+        .map_err(|e| Error::io(format!("reading {}", l3_file(&l.name).display()), e))?;
+    let l3 = crate::net::L3::from_text(&text);
+    let mut errs = hns.l3_del(l.index, &l.name, &l3);
+    errs.extend(hns.l3_add(br.index, &br.name, &l3));
+    // The host keeps its MAC on the LAN too: otherwise the bridge answers with the smallest of
+    // its ports' MACs (a guest's, as they come and go), and when the uplink takes its addresses
+    // back the LAN's neighbours hold a MAC that no longer answers until their caches expire.
+    if let (Some(mac), true) = (l.mac, l.mac != br.mac) {
+        let change = LinkChange {
+            mac: Some(mac),
+            ..Default::default()
+        };
+        if let Err(e) = hns.set_link(br.index, &br.name, &change) {
+            errs.push(e.to_string());
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Conflict(format!(
+            "moving {}'s addresses and routes to {}: {}",
+            l.name,
+            br.name,
+            errs.join("; ")
+        )))
+    }
+}
+
+/// Put them back where they came from (off the bridge, if it is still there). Returns what could
+/// not be put back.
+fn give_back_l3(hns: &Ns, l: &LinkState, bridge: &str) -> Vec<String> {
+    let f = l3_file(&l.name);
+    let Ok(text) = std::fs::read_to_string(&f) else {
+        return vec![];
+    };
+    let l3 = crate::net::L3::from_text(&text);
+    let mut errs = vec![];
+    if let Some(br) = hns.link(bridge).ok().flatten() {
+        errs.extend(hns.l3_del(br.index, bridge, &l3));
+    }
+    errs.extend(hns.l3_add(l.index, &l.name, &l3));
+    if errs.is_empty() {
+        let _ = std::fs::remove_file(&f);
+        let _ = std::fs::remove_dir(dir().join(".l3"));
+    }
+    errs
+}
+
 /// A host interface joined to a bridge, as its record says.
 #[derive(Clone, Debug)]
 pub struct JoinRecord {
@@ -147,6 +229,7 @@ pub(crate) fn release(hns: &Ns, ifname: &str, owner: Option<&str>) -> Option<Str
         return Some(format!("{ifname} out of OVS bridge {bridge}"));
     }
     let br = hns.link(bridge).ok().flatten();
+    let mut done = None;
     if br.is_some_and(|b| l.master == Some(b.index)) {
         let change = LinkChange {
             master: Some(None),
@@ -154,9 +237,21 @@ pub(crate) fn release(hns: &Ns, ifname: &str, owner: Option<&str>) -> Option<Str
             ..Default::default()
         };
         hns.set_link(l.index, ifname, &change).ok()?;
-        return Some(format!("{ifname} out of bridge {bridge}"));
+        done = Some(format!("{ifname} out of bridge {bridge}"));
     }
-    None
+    // Its addresses and routes, if it handed them to the bridge: back, even when it left the
+    // bridge some other way.
+    let l3_back = l3_file(ifname).exists();
+    let errs = give_back_l3(hns, &l, bridge);
+    if l3_back {
+        let what = done.unwrap_or_else(|| format!("{ifname} (no longer a port of {bridge})"));
+        done = Some(if errs.is_empty() {
+            format!("{what}, its addresses and routes back on it")
+        } else {
+            format!("{what}; NOT put back: {}", errs.join("; "))
+        });
+    }
+    done
 }
 
 /// Teardown: every interface `owner` joined to a Linux bridge leaves it (before the bridge's own

@@ -7,6 +7,7 @@
 
 mod bridge;
 pub(crate) mod join;
+pub use join::JoinOpts;
 pub(crate) mod ovs;
 mod phys;
 pub(crate) mod shared;

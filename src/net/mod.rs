@@ -3,6 +3,7 @@
 //! was created in). Connections are cached by namespace identity.
 
 pub mod arp;
+mod l3;
 mod link;
 pub(crate) mod packet;
 mod route;
@@ -11,6 +12,7 @@ mod sysctl;
 mod tc;
 mod wait;
 
+pub use l3::L3;
 pub use link::{link_up, LinkChange, LinkState, VethSpec};
 pub use route::{RouteOp, RouteSpec, RouteState, PROTO as ROUTE_PROTO};
 pub use rule::RuleSpec;

@@ -268,20 +268,24 @@ impl Ns<'_> {
         } else {
             "dump IPv4 routes"
         });
+        Ok(self
+            .dump_routes(v6)?
+            .iter()
+            .filter(|m| m.header.kind == RouteType::Unicast)
+            .filter_map(RouteState::from_msg)
+            .collect())
+    }
+
+    /// The raw route messages of one family, every table.
+    pub(super) fn dump_routes(&self, v6: bool) -> Result<Vec<RouteMessage>> {
         let msg = if v6 {
             RouteMessageBuilder::<std::net::Ipv6Addr>::new().build()
         } else {
             RouteMessageBuilder::<std::net::Ipv4Addr>::new().build()
         };
-        let msgs: Vec<RouteMessage> = self
-            .nl
+        self.nl
             .block_on(self.h.route().get(msg).execute().try_collect())
-            .map_err(|e| self.fail("dump routes", e))?;
-        Ok(msgs
-            .iter()
-            .filter(|m| m.header.kind == RouteType::Unicast)
-            .filter_map(RouteState::from_msg)
-            .collect())
+            .map_err(|e| self.fail("dump routes", e))
     }
 
     /// Apply a route spec; `oif` is the resolved `dev`. Returns false when an add found the

@@ -170,8 +170,16 @@ impl Session {
     /// Make an existing host interface (a spare NIC, the LAN uplink) a port of a bridge pipework
     /// manages (`ovs`: an OVS bridge), so the bridge's guests are on that interface's LAN. Refused
     /// for an interface that carries the host's default route or an address, unless `force`.
-    /// Returns false when it already was a port of that bridge.
-    pub fn join(&self, bridge: &str, ovs: bool, ifname: &str, force: bool) -> Result<bool> {
+    /// Returns false when it already was a port of that bridge. `take_addresses`: its addresses
+    /// and routes move to the (Linux) bridge, and come back when it leaves.
+    pub fn join(
+        &self,
+        bridge: &str,
+        ovs: bool,
+        ifname: &str,
+        how: &crate::driver::JoinOpts,
+    ) -> Result<bool> {
+        let force = how.force;
         let hns = self.nl.ns(&self.host)?;
         let l = hns.require(ifname)?;
         if l.alias.as_deref().and_then(marker::owner_of).is_some() || l.is_kind("bridge") {
@@ -187,6 +195,13 @@ impl Session {
         let _lock = crate::lock::shared(crate::lock::Topic::Bridges)?;
         let owner = self.owner();
         if ovs {
+            if how.take_addresses {
+                return Err(Error::invalid(
+                    "join option",
+                    "take_addresses",
+                    "is for Linux bridges: an OVS bridge's addresses live on its internal port",
+                ));
+            }
             if !crate::driver::ovs::vsctl::is_bridge(bridge) {
                 return Err(Error::not_found("OVS bridge", bridge, None));
             }
@@ -226,12 +241,23 @@ impl Session {
         // A record a killed run left (the interface never joined) is replaced, or kept when it is
         // this owner's for this bridge: either way it holds the state from before.
         crate::driver::join::record(&l, bridge, &owner, false)?;
+        // Their record too, before anything moves: a kill half-way leaves what `down` puts back.
+        if how.take_addresses {
+            crate::driver::join::record_l3(&hns, &l)?;
+        }
         let change = crate::net::LinkChange {
             master: Some(Some(br.index)),
             up: Some(true),
             ..Default::default()
         };
-        if let Err(e) = hns.set_link(l.index, ifname, &change) {
+        let moved = hns.set_link(l.index, ifname, &change).and_then(|_| {
+            if how.take_addresses {
+                crate::driver::join::take_l3(&hns, &l, &br)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = moved {
             crate::driver::join::release(&hns, ifname, None);
             return Err(e);
         }

@@ -65,13 +65,16 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
             ss.attach(&g, &crate::driver::OvsBridge { name: b.0 }, &opts).rhai()
         }
     );
-    macro_rules! join_doc { () => { "Make an existing host interface (a spare NIC, the LAN uplink) a port of the bridge, so its guests are on that LAN; false if it already was. Refused for an interface with the host's default route or an address unless #{force: true}. down() puts it back as it was." } }
+    macro_rules! join_doc { () => { "Make an existing host interface (a spare NIC, the LAN uplink) a port of the bridge, so its guests are on that LAN; false if it already was. Refused for an interface with the host's default route or an address unless #{force: true}. #{take_addresses: true} (Linux bridges): the interface's addresses and routes move to the bridge, so the host keeps its own place on the LAN. down() puts it all back as it was." } }
     for ovs in [false, true] {
         let ss = s.clone();
         let f = move |bridge: String, ifname: &str, o: &Map| -> RhaiResult<bool> {
-            check_keys("join", o, &["force"])?;
-            let force = opt_bool("join", o, "force")?.unwrap_or(false);
-            ss.join(&bridge, ovs, ifname, force).rhai()
+            check_keys("join", o, &["force", "take_addresses"])?;
+            let how = crate::driver::JoinOpts {
+                force: opt_bool("join", o, "force")?.unwrap_or(false),
+                take_addresses: opt_bool("join", o, "take_addresses")?.unwrap_or(false),
+            };
+            ss.join(&bridge, ovs, ifname, &how).rhai()
         };
         if ovs {
             let g = f.clone();
