@@ -340,6 +340,41 @@ fn dhcp_no_server_times_out_and_rolls_back() {
     host_resolv.assert_unchanged();
 }
 
+/// The built-in client's options from Rhai, each against its control: `gateway: false` installs
+/// no default route, `dns: false` writes no resolv.conf, `hostname` is what the server sees,
+/// `keep: false` leaves no keeper; the same lease without them does all three.
+#[test]
+fn dhcp_builtin_options_gateway_dns_hostname_keep() {
+    let w = World::new("do");
+    let net = "198.18.212";
+    let (br, srv) = segment(&w, net);
+    let (bare, full) = (w.ns("x"), w.ns("y"));
+    ok(&w.eval(&format!(
+        r#"dhcp(veth(netns("{bare}"), bridge("{br}")), #{{gateway: false, dns: false, hostname: "pwo-bare", keep: false}});
+        dhcp(veth(netns("{full}"), bridge("{br}")), #{{hostname: "pwo-full"}});"#
+    )));
+    for ns in [&bare, &full] {
+        let a = global_addrs(Some(ns), "eth1");
+        assert!(a.len() == 1 && in_range(&a[0], net), "{ns}: {a:?}");
+    }
+    assert_eq!(default_via(&bare), None, "gateway: false");
+    assert_eq!(default_via(&full).as_deref(), Some("198.18.212.1"));
+    assert!(
+        netns_resolv(&bare).is_empty(),
+        "dns: false wrote {}",
+        netns_resolv(&bare)
+    );
+    assert!(netns_resolv(&full).contains("nameserver 198.18.212.53"));
+    let keeper = |ns: &str| running(&format!("guest=netns:{ns}\0"));
+    assert!(!keeper(&bare), "keep: false left a keeper");
+    assert!(keeper(&full), "the control keeps renewing");
+    let log = std::fs::read_to_string(&srv.log).unwrap();
+    assert!(
+        log.contains("pwo-bare") && log.contains("pwo-full"),
+        "{log}"
+    );
+}
+
 /// The original's `dhcp:OPTS` forms keep their meaning with the built-in client: `-q` leases once
 /// (no keeper left renewing), `-f` keeps renewing, `-x hostname:NAME` names the guest to the server.
 #[test]

@@ -313,4 +313,32 @@ mod tests {
         assert!(!incomplete(&e, "let x = 1;"));
         assert!(!incomplete(&e, "1 +* 2")); // an error, but not one more input can fix
     }
+
+    /// Tab completes registered functions, then what the session itself defined: variables and
+    /// functions appear among the candidates once a line has defined them.
+    #[test]
+    fn completion_offers_functions_then_the_sessions_own_names() {
+        let s = Rc::new(Session::new(false).unwrap());
+        let mut repl = Repl::new(super::super::engine(s.clone()), s);
+        let helper = ReplHelper {
+            engine: repl.engine.clone(),
+            words: repl.words.clone(),
+        };
+        let history = rustyline::history::DefaultHistory::new();
+        let ctx = Context::new(&history);
+        let names = |line: &str, h: &ReplHelper| -> Vec<String> {
+            let (start, c) = h.complete(line, line.len(), &ctx).unwrap();
+            assert!(start <= line.len());
+            c.into_iter().map(|p| p.replacement).collect()
+        };
+        assert!(names("let x = vet", &helper).contains(&"veth".to_string()));
+        assert!(!names("my_", &helper).iter().any(|w| w == "my_subnet"));
+        assert_eq!(repl.eval("let my_subnet = \"198.18.0.0/24\";"), None);
+        assert_eq!(repl.eval("fn my_helper(x) { x }"), None);
+        let after = names("my_", &helper);
+        assert!(after.contains(&"my_subnet".to_string()), "{after:?}");
+        assert!(after.contains(&"my_helper".to_string()), "{after:?}");
+        // And :help names the commands it has.
+        assert!(repl.eval(":help").unwrap().contains(":doc [NAME]"));
+    }
 }
