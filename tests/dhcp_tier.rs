@@ -340,6 +340,46 @@ fn dhcp_no_server_times_out_and_rolls_back() {
     host_resolv.assert_unchanged();
 }
 
+/// The keeper's refusal path: the server that leased is replaced by one that no longer gives that
+/// address (another range, authoritative), so the renewal is refused (DHCPNAK); the keeper drops
+/// the address, discovers again and applies the new lease — one address, from the new range.
+#[test]
+fn dhcp_keeper_rediscovers_after_a_nak() {
+    let w = World::new("dn");
+    let net = "198.18.214";
+    let short = ["--dhcp-option=option:T1,2", "--dhcp-option=option:T2,4"];
+    let (br, first) = segment_with(&w, net, &short);
+    let c = w.ns("c");
+    netns_add(&c);
+    ok(&w.cmd(&[&br, &format!("netns:{c}"), "dhcp"]));
+    let a = global_addrs(Some(&c), "eth1");
+    assert!(a.len() == 1 && in_range(&a[0], net), "{a:?}");
+    drop(first);
+    let mut args = short.to_vec();
+    args.push("--dhcp-authoritative");
+    let second = DhcpServer::start_range(&w, &w.ns("s"), net, (150, 199), &args);
+    let in_new = |a: &str| {
+        a.strip_prefix(&format!("{net}."))
+            .and_then(|r| r.strip_suffix("/24"))
+            .and_then(|h| h.parse::<u8>().ok())
+            .is_some_and(|h| (150..=199).contains(&h))
+    };
+    wait_for("a lease from the new range", 20, || {
+        let now = global_addrs(Some(&c), "eth1");
+        now.len() == 1 && in_new(&now[0])
+    });
+    let log = std::fs::read_to_string(&second.log).unwrap();
+    assert!(
+        log.contains("DHCPNAK"),
+        "the renewal was never refused: {log}"
+    );
+    assert!(
+        running(&format!("\0guest=netns:{c}\0")),
+        "the keeper gave up"
+    );
+    assert_eq!(default_via(&c).as_deref(), Some("198.18.214.1"));
+}
+
 /// The built-in client's options from Rhai, each against its control: `gateway: false` installs
 /// no default route, `dns: false` writes no resolv.conf, `hostname` is what the server sees,
 /// `keep: false` leaves no keeper; the same lease without them does all three.

@@ -152,6 +152,17 @@ impl DhcpServer {
     }
 
     pub fn start_with(w: &World, ns: &str, net: &str, extra: &[&str]) -> DhcpServer {
+        Self::start_range(w, ns, net, (50, 99), extra)
+    }
+
+    /// The same, leasing <net>.LO–HI.
+    pub fn start_range(
+        w: &World,
+        ns: &str,
+        net: &str,
+        (lo, hi): (u8, u8),
+        extra: &[&str],
+    ) -> DhcpServer {
         let log = w.dir.join(format!("dnsmasq-{ns}.log"));
         let leases = w.dir.join(format!("dnsmasq-{ns}.leases"));
         let child = Command::new("ip")
@@ -170,7 +181,9 @@ impl DhcpServer {
                 "--interface=eth1",
                 "--bind-dynamic",
             ])
-            .arg(format!("--dhcp-range={net}.50,{net}.99,255.255.255.0,120"))
+            .arg(format!(
+                "--dhcp-range={net}.{lo},{net}.{hi},255.255.255.0,120"
+            ))
             .arg(format!("--dhcp-option=option:router,{net}.1"))
             .arg(format!("--dhcp-option=option:dns-server,{net}.53"))
             .arg("--dhcp-option=option:domain-name,pipework.test")
