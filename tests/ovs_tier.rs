@@ -548,3 +548,84 @@ fn save_round_trip_gives_the_same_show() {
     ok(&w.cmd(&["down", &w.prefix]));
     assert!(my_links(&w).is_empty());
 }
+
+/// multi_host, two hosts played by two OVS switches on this machine, cabled by a veth pair made
+/// their trunk ports: each host's guests reach their VLAN on both hosts and no other VLAN on
+/// either, proven by host B's own check (its peers are A's guests) and independently by ping.
+#[test]
+fn recipes_multi_host_vlans_span_a_trunk() {
+    let w = World::new("rmh");
+    let p = w.prefix.clone();
+    let (ca, cb) = (format!("{p}ca"), format!("{p}cb"));
+    ip_ok(&["link", "add", &ca, "type", "veth", "peer", "name", &cb]);
+    let host = |side: &str, first: u32, peers: &str| {
+        let mut args = vec![
+            "run".to_string(),
+            "multi_host".into(),
+            "--owner".into(),
+            format!("{p}{side}"),
+            format!("bridge=ovs{p}{side}"),
+            format!("tunnel=trunk:{p}c{side}"),
+            format!("prefix={p}{side}"),
+            "subnet=198.18.45.0/24".into(),
+            format!("first={first}"),
+        ];
+        if !peers.is_empty() {
+            args.push(format!("peers={peers}"));
+        }
+        args
+    };
+    let run = |args: &[String]| ok(&w.cmd(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+    let a = host("a", 1, "");
+    let out = run(&a);
+    assert!(out.contains("multi_host: 4 guests here, 0 peers"), "{out}");
+    let b = host(
+        "b",
+        11,
+        "100:198.18.45.1,100:198.18.45.2,200:198.18.45.3,200:198.18.45.4",
+    );
+    let out = run(&b);
+    assert!(
+        out.contains(
+            "multi_host: 4 guests here, 4 peers, reachable within their VLAN, isolated across"
+        ),
+        "{out}"
+    );
+    // Independently: A's VLAN 100 guest reaches B's VLAN 100 guests (the control) and none of
+    // B's VLAN 200; and the other way round.
+    let (a1, a3, b1, b3) = (
+        format!("{p}a1"),
+        format!("{p}a3"),
+        format!("{p}b1"),
+        format!("{p}b3"),
+    );
+    assert!(ping(&a1, "198.18.45.11") && ping(&a1, "198.18.45.12"));
+    assert!(ping(&b3, "198.18.45.3"));
+    assert!(
+        !ping(&a1, "198.18.45.13"),
+        "vlan 100 crossed to vlan 200 over the trunk"
+    );
+    assert!(
+        !ping(&b1, "198.18.45.3"),
+        "vlan 100 crossed to vlan 200 over the trunk"
+    );
+    assert!(!ping(&a3, "198.18.45.11"));
+    // The cable ends are trunk ports: no tag on them.
+    for (c, side) in [(&ca, "a"), (&cb, "b")] {
+        assert_eq!(vsctl(&["port-to-br", c]), format!("ovs{p}{side}"));
+        assert_eq!(vsctl(&["get", "Port", c, "tag"]), "[]");
+    }
+    let state = || vsctl(&["show"]);
+    let before = state();
+    run(&b);
+    assert_eq!(before, state(), "a re-run changed the switches");
+    let bad = fails(&w.cmd(&["run", "multi_host", "--owner", &p, "tunnel=vxlan"]));
+    assert!(bad.contains("only trunk:IFACE"), "{bad}");
+    ok(&w.cmd(&["down", &format!("{p}a"), &format!("{p}b")]));
+    assert!(!vsctl(&["list-br"]).lines().any(|x| x.contains(&p)));
+    assert!(
+        link(None, &ca).is_some(),
+        "the cable is the test's own: down leaves it"
+    );
+    ip_ok(&["link", "del", &ca]);
+}
