@@ -232,33 +232,3 @@ fn api_verbose_logs_every_netlink_operation() {
     ok(&quiet);
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("netlink"));
 }
-
-#[test]
-fn api_repl_help_and_doc_when_piped() {
-    let w = World::new("ah");
-    let mut child = Command::new(bin())
-        .arg("repl")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b":help\n:doc veth\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains(":doc [NAME]") && text.contains("Tab completes"),
-        ":help: {text}"
-    );
-    assert!(
-        text.contains("veth(guest: Guest, bridge: Bridge"),
-        ":doc veth: {text}"
-    );
-    drop(w);
-}

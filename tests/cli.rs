@@ -245,6 +245,15 @@ fn repl_keeps_scope_and_functions_and_groups_multiline_input() {
 }
 
 #[test]
+fn repl_help_names_its_commands_when_piped() {
+    let out = ok(&repl(":help\n"));
+    assert!(
+        out.contains(":doc [NAME]") && out.contains(":vars") && out.contains("Tab completes"),
+        "{out}"
+    );
+}
+
+#[test]
 fn repl_reports_errors_and_exits_non_zero_when_piped() {
     let o = repl("let a = 1;\nveth(1, 2, 3)\n");
     assert!(!o.status.success());

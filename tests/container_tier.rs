@@ -5,15 +5,6 @@ mod common;
 use common::*;
 use std::process::Command;
 
-fn dexec(c: &str, args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .arg("exec")
-        .arg(c)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 fn classic(args: &[&str]) -> std::process::Output {
     Command::new(bin()).args(args).output().unwrap()
 }

@@ -345,7 +345,7 @@ fn dhcp_no_server_times_out_and_rolls_back() {
 /// the address, discovers again and applies the new lease — one address, from the new range.
 #[test]
 fn dhcp_keeper_rediscovers_after_a_nak() {
-    let w = World::new("dn");
+    let w = World::new("dr");
     let net = "198.18.214";
     let short = ["--dhcp-option=option:T1,2", "--dhcp-option=option:T2,4"];
     let (br, first) = segment_with(&w, net, &short);

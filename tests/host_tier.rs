@@ -510,7 +510,8 @@ fn tc_rate_limits_with_tbf_on_this_kernel() {
     assert!(burst.abs_diff(65536) < 256, "burst 64kb: {q}");
     // #{} puts the kernel default back; bad combinations change nothing.
     ok(&w.eval(&format!("tc(link(netns({a:?}), \"eth1\"), #{{}})")));
-    assert_ne!(ip_like_tc(&a)["kind"], "tbf");
+    // The kernel default for a veth: no queue at all.
+    assert_eq!(ip_like_tc(&a)["kind"], "noqueue");
     for (opts, want) in [
         ("#{burst: \"32kb\"}", "need a rate"),
         (
@@ -526,15 +527,23 @@ fn tc_rate_limits_with_tbf_on_this_kernel() {
 }
 
 /// The root qdisc of eth1 in `ns`, from tc's own JSON (an independent witness).
+/// The root qdisc of eth1 in `ns`, as tc reports it; tc failing, or no root qdisc, panics (a
+/// "not tbf" check must not pass on an empty answer).
 fn ip_like_tc(ns: &str) -> serde_json::Value {
     let out = std::process::Command::new("tc")
         .args(["-j", "-n", ns, "qdisc", "show", "dev", "eth1"])
         .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        .expect("tc");
+    assert!(
+        out.status.success(),
+        "tc qdisc show in {ns}: {}",
+        text(&out)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("tc -j printed no JSON ({e}): {}", text(&out)));
     v.as_array()
         .and_then(|a| a.iter().find(|q| q["root"] == true).cloned())
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("no root qdisc on eth1 in {ns}: {v}"))
 }
 
 #[test]

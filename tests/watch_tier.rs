@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -53,15 +53,6 @@ impl Drop for Watch {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn dexec(c: &str, args: &[&str]) -> Output {
-    Command::new("docker")
-        .arg("exec")
-        .arg(c)
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn docker(args: &[&str]) -> String {

@@ -150,81 +150,54 @@ impl Ns<'_> {
         Ok(L3 { addrs, routes })
     }
 
+    /// One request of a move: logged, sent, and its failure kept unless it is one of `fine`
+    /// (the item is there already, or gone already).
+    fn l3_step(
+        &self,
+        op: String,
+        req: impl std::future::Future<Output = std::result::Result<(), rtnetlink::Error>>,
+        fine: &[i32],
+        errs: &mut Vec<String>,
+    ) {
+        self.log(&op);
+        if let Err(e) = self.nl.block_on(req).map_err(|e| self.fail(&op, e)) {
+            if !e.errno().is_some_and(|n| fine.contains(&n)) {
+                errs.push(e.to_string());
+            }
+        }
+    }
+
     /// Put `l3` on the link `index`; what is there already is kept. Returns one error per item
     /// that could not be added (the rest are added all the same).
     pub fn l3_add(&self, index: u32, ifname: &str, l3: &L3) -> Vec<String> {
         let mut errs = vec![];
         for a in &l3.addrs {
-            let op = format!("add address (moved) to {ifname}");
-            self.log(&op);
             let mut req = self.h.address().add(index, IpAddr::from([0, 0, 0, 0]), 0);
             *req.message_mut() = address_for(a, index);
-            match self
-                .nl
-                .block_on(req.execute())
-                .map_err(|e| self.fail(&op, e))
-            {
-                Ok(()) => {}
-                Err(e) if e.errno() == Some(libc::EEXIST) => {}
-                Err(e) => errs.push(e.to_string()),
-            }
+            let op = format!("add address (moved) to {ifname}");
+            self.l3_step(op, req.execute(), &[libc::EEXIST], &mut errs);
         }
         for r in &l3.routes {
-            let op = format!("add route (moved) via {ifname}");
-            self.log(&op);
             let req = self.h.route().add(route_for(r, index));
-            match self
-                .nl
-                .block_on(req.execute())
-                .map_err(|e| self.fail(&op, e))
-            {
-                Ok(()) => {}
-                Err(e) if e.errno() == Some(libc::EEXIST) => {}
-                Err(e) => errs.push(e.to_string()),
-            }
+            let op = format!("add route (moved) via {ifname}");
+            self.l3_step(op, req.execute(), &[libc::EEXIST], &mut errs);
         }
         errs
     }
 
     /// Take `l3` off the link `index` (routes first); what is not there is no error.
     pub fn l3_del(&self, index: u32, ifname: &str, l3: &L3) -> Vec<String> {
+        let gone = [libc::ESRCH, libc::EADDRNOTAVAIL, libc::ENODEV, libc::ENOENT];
         let mut errs = vec![];
-        let gone = |e: &crate::error::Error| {
-            matches!(
-                e.errno(),
-                Some(libc::ESRCH)
-                    | Some(libc::EADDRNOTAVAIL)
-                    | Some(libc::ENODEV)
-                    | Some(libc::ENOENT)
-            )
-        };
         for r in l3.routes.iter().rev() {
-            let op = format!("delete route (moved) via {ifname}");
-            self.log(&op);
             let req = self.h.route().del(route_for(r, index));
-            if let Err(e) = self
-                .nl
-                .block_on(req.execute())
-                .map_err(|e| self.fail(&op, e))
-            {
-                if !gone(&e) {
-                    errs.push(e.to_string());
-                }
-            }
+            let op = format!("delete route (moved) via {ifname}");
+            self.l3_step(op, req.execute(), &gone, &mut errs);
         }
         for a in &l3.addrs {
-            let op = format!("delete address (moved) from {ifname}");
-            self.log(&op);
             let req = self.h.address().del(address_for(a, index));
-            if let Err(e) = self
-                .nl
-                .block_on(req.execute())
-                .map_err(|e| self.fail(&op, e))
-            {
-                if !gone(&e) {
-                    errs.push(e.to_string());
-                }
-            }
+            let op = format!("delete address (moved) from {ifname}");
+            self.l3_step(op, req.execute(), &gone, &mut errs);
         }
         errs
     }

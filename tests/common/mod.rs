@@ -31,6 +31,16 @@ impl World {
             tag.len() <= 3,
             "keep tags short: interface names are limited to 15 bytes"
         );
+        // Tests of one binary run at once, in one process: two worlds with one tag would share
+        // every name (and tear each other down).
+        static TAGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        let mut tags = TAGS.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(
+            !tags.iter().any(|t| t == tag),
+            "World tag {tag:?} is taken by another test of this binary"
+        );
+        tags.push(tag.to_string());
+        drop(tags);
         let prefix = format!("p{tag}{:03}", std::process::id() % 1000);
         let dir = std::env::temp_dir().join(format!("pipework-test-{prefix}"));
         let w = World {
@@ -646,6 +656,16 @@ impl Drop for Containers {
             let _ = Command::new("docker").args(["rm", "-f", c]).output();
         }
     }
+}
+
+/// `docker exec C ARGS…` (the container's own tools: an independent view from inside it).
+pub fn dexec(c: &str, args: &[&str]) -> Output {
+    Command::new("docker")
+        .arg("exec")
+        .arg(c)
+        .args(args)
+        .output()
+        .expect("docker")
 }
 
 pub fn pid_of(name: &str) -> u32 {
