@@ -71,58 +71,78 @@ for N in "$@"; do
   for s in $P $Q $I $C; do make_ns $s "$N"; done
   settle
 
-  # pipework: one process, one script, N attaches.
-  cat > "$WORK/attach.rhai" <<'EOR'
+  # Each contestant is a function; the order rotates from round to round, so none always runs
+  # first (cold caches) or last (after the others' background kernel work).
+  run_pw() { # pipework: one process, one script, N attaches.
+    cat > "$WORK/attach.rhai" <<'EOR'
 let br = bridge("bbpw");
 let n = parse_int(params.n);
 for i in 0..n {
     veth(netns(`${params.set}${i}`), br, #{ ip: `198.18.${i / 250}.${i % 250 + 2}/16`, gateway: "198.18.0.1" });
 }
 EOR
-  t0=$(now_ms); "$PW" run "$WORK/attach.rhai" n="$N" set="$P" >/dev/null; t_pw=$(( $(now_ms) - t0 ))
-
-  # pipework: one process per attach (what a shell loop calling the classic tool would do).
-  t0=$(now_ms)
-  for ((i = 0; i < N; i++)); do
-    "$PW" -e "veth(netns(\"$Q$i\"), bridge(\"bbpq\"), #{ip: \"$(ip_of $i)/16\", gateway: \"198.18.0.1\"})" >/dev/null
-  done
-  t_pq=$(( $(now_ms) - t0 ))
-
-  # iproute2: host side in one batch, guest side one batch per namespace. Like pipework, it turns
-  # off IPv6 address generation on the bridge ports before bringing them up.
-  { echo "link add bbip type bridge"; echo "link set bbip up"
+    t0=$(now_ms); "$PW" run "$WORK/attach.rhai" n="$N" set="$P" >/dev/null; t_pw=$(( $(now_ms) - t0 ))
+  }
+  run_pq() { # pipework: one process per attach (what a shell loop calling the classic tool would do).
+    t0=$(now_ms)
     for ((i = 0; i < N; i++)); do
-      echo "link add v$I$i master bbip type veth peer name eth1 netns $I$i"
-      echo "link set v$I$i addrgenmode none up"
+      "$PW" -e "veth(netns(\"$Q$i\"), bridge(\"bbpq\"), #{ip: \"$(ip_of $i)/16\", gateway: \"198.18.0.1\"})" >/dev/null
     done
-  } > "$WORK/host.batch"
-  for ((i = 0; i < N; i++)); do
-    printf 'link set eth1 up\naddr add %s/16 dev eth1\nroute add default via 198.18.0.1 dev eth1\n' "$(ip_of $i)" > "$WORK/g$i.batch"
-  done
-  t0=$(now_ms)
-  ip -batch "$WORK/host.batch"
-  for ((i = 0; i < N; i++)); do ip -n "$I$i" -batch "$WORK/g$i.batch"; done
-  t_ip=$(( $(now_ms) - t0 ))
-
-  # CNI reference bridge plugin, host-local IPAM, one ADD per attach.
-  cat > "$WORK/cni.json" <<EOC
+    t_pq=$(( $(now_ms) - t0 ))
+  }
+  run_ip() { # iproute2: host side in one batch, guest side one batch per namespace. Like pipework,
+    # it turns off IPv6 address generation on the bridge ports before bringing them up.
+    { echo "link add bbip type bridge"; echo "link set bbip up"
+      for ((i = 0; i < N; i++)); do
+        echo "link add v$I$i master bbip type veth peer name eth1 netns $I$i"
+        echo "link set v$I$i addrgenmode none up"
+      done
+    } > "$WORK/host.batch"
+    for ((i = 0; i < N; i++)); do
+      printf 'link set eth1 up\naddr add %s/16 dev eth1\nroute add default via 198.18.0.1 dev eth1\n' "$(ip_of $i)" > "$WORK/g$i.batch"
+    done
+    t0=$(now_ms)
+    ip -batch "$WORK/host.batch"
+    for ((i = 0; i < N; i++)); do ip -n "$I$i" -batch "$WORK/g$i.batch"; done
+    t_ip=$(( $(now_ms) - t0 ))
+  }
+  run_cni() { # CNI reference bridge plugin, host-local IPAM, one ADD per attach.
+    cat > "$WORK/cni.json" <<EOC
 {"cniVersion": "1.0.0", "name": "pwbench", "type": "bridge", "bridge": "bbcni", "isGateway": false,
  "ipMasq": false, "ipam": {"type": "host-local", "dataDir": "$WORK/ipam",
  "ranges": [[{"subnet": "198.18.0.0/16", "rangeStart": "198.18.0.2", "gateway": "198.18.0.1"}]],
  "routes": [{"dst": "0.0.0.0/0"}]}}
 EOC
-  t0=$(now_ms)
-  for ((i = 0; i < N; i++)); do
-    CNI_COMMAND=ADD CNI_CONTAINERID="$C$i" CNI_NETNS="/run/netns/$C$i" CNI_IFNAME=eth1 CNI_PATH=$CNI_DIR \
-      $CNI_DIR/bridge < "$WORK/cni.json" > "$WORK/cni.out" || { cat "$WORK/cni.out" >&2; exit 1; }
+    t0=$(now_ms)
+    for ((i = 0; i < N; i++)); do
+      CNI_COMMAND=ADD CNI_CONTAINERID="$C$i" CNI_NETNS="/run/netns/$C$i" CNI_IFNAME=eth1 CNI_PATH=$CNI_DIR \
+        $CNI_DIR/bridge < "$WORK/cni.json" > "$WORK/cni.out" || { cat "$WORK/cni.out" >&2; exit 1; }
+    done
+    t_cni=$(( $(now_ms) - t0 ))
+  }
+  contestants=(run_pw run_pq run_ip run_cni)
+  for ((k = 0; k < 4; k++)); do
+    c=${contestants[$(( (k + round - 1) % 4 ))]}
+    $c
+    settle
   done
-  t_cni=$(( $(now_ms) - t0 ))
+  echo "round $round order: $(for ((k = 0; k < 4; k++)); do printf '%s ' "${contestants[$(( (k + round - 1) % 4 ))]#run_}"; done)"
 
-  # Everyone did the work: spot-check first and last guest of each set. host-local hands out
+  # Everyone did the work, every guest of every set: its address, gateway and link up, its host
+  # end a port of its set's bridge; and one ping across each bridge. host-local hands out
   # addresses in its own order, so for CNI any address of the range will do.
-  for s in $P $Q $I; do verify $s 0; verify $s $((N - 1)); done
   any='198[.]18[.][0-9]*[.][0-9]*'
-  verify $C 0 "$any"; verify $C $((N - 1)) "$any"
+  for pair in "$P bbpw" "$Q bbpq" "$I bbip" "$C bbcni"; do
+    read -r set br <<<"$pair"
+    ports=" $(ip -o link show master "$br" | awk -F': ' '{print $1}' | tr '\n' ' ')"
+    for ((i = 0; i < N; i++)); do
+      if [ "$set" = "$C" ]; then verify "$set" "$i" "$any"; else verify "$set" "$i"; fi
+      peer=$(ip -n "$set$i" -o link show dev eth1 | sed -n 's/.*eth1@if\([0-9]*\):.*/\1/p')
+      case "$ports" in *" $peer "*) ;; *) echo "FAIL: $set$i's host end (ifindex $peer) is not a port of $br" >&2; exit 1;; esac
+    done
+    last=$(ip -n "$set$((N - 1))" -o -4 addr show dev eth1 | awk '{print $4}' | cut -d/ -f1)
+    [ "$N" -lt 2 ] || ip netns exec "${set}0" ping -c 1 -W 2 "$last" >/dev/null || { echo "FAIL: $set: guest 0 does not reach $last across $br" >&2; exit 1; }
+  done
 
   row() { awk -v n="$N" -v name="$1" -v t="$2" -v pw="$t_pw" 'BEGIN {
     printf "%-6d %-34s %10d %12.2f %9.2fx\n", n, name, t, t / n, (pw > 0 ? t / pw : 0) }'; }
@@ -130,6 +150,9 @@ EOC
   row "pipework -e (1 process/attach)" "$t_pq"
   row "iproute2 ip -batch + ip -n" "$t_ip"
   row "CNI bridge + host-local" "$t_cni"
+  # The headline: a process per attach, as an orchestrator or a shell loop calls either tool.
+  awk -v n="$N" -v pq="$t_pq" -v cni="$t_cni" 'BEGIN {
+    printf "headline N=%d: a process per attach, pipework -e %.2f ms vs CNI bridge %.2f ms: CNI takes %.2fx\n", n, pq / n, cni / n, (pq > 0 ? cni / pq : 0) }'
   cleanup; mkdir -p "$WORK"; settle
 done
 

@@ -34,10 +34,22 @@ run() { # tool bridge set
 }
 orig=$(run "$ORIGINAL" brpwbo o)
 ours=$(run "$PW" brpwbn n)
-# Both must have done the same work.
+# Both must have done the same work, in every container: its address, its default route, and
+# its host end a port of its tool's bridge.
 for t in o n; do
-  routes=$(docker exec "pwbench${t}0" ip route)  # captured: grep -q in a pipefail pipeline races SIGPIPE
-  grep -q "default via 198.18.100.1 dev eth1" <<<"$routes" || { echo "FAIL: $t did not configure: $routes" >&2; exit 1; }
+  br=brpwb$t
+  for ((i = 0; i < N; i++)); do
+    c="pwbench$t$i"
+    # Captured before matching: grep -q in a pipefail pipeline races SIGPIPE.
+    addrs=$(docker exec "$c" ip -o addr show dev eth1)
+    grep -q "inet 198.18.$((100 + i)).2/24" <<<"$addrs" || { echo "FAIL: $c ($t) lacks its address: $addrs" >&2; exit 1; }
+    routes=$(docker exec "$c" ip route)
+    grep -q "default via 198.18.$((100 + i)).1 dev eth1" <<<"$routes" || { echo "FAIL: $c ($t) lacks its gateway: $routes" >&2; exit 1; }
+    peer=$(docker exec "$c" cat /sys/class/net/eth1/iflink)
+    host=$(ip -o link show | awk -F': ' -v p="$peer" '$1 == p {print $2}')
+    ports=$(ip -o link show master "$br")
+    grep -q ": ${host%%@*}[@:]" <<<"$ports" || { echo "FAIL: $c's host end ($host) is not a port of $br" >&2; exit 1; }
+  done
 done
 awk -v o="$orig" -v n="$ours" -v N="$N" 'BEGIN {
   printf "classic attach into a Docker container (N=%d, mean per attach)\n", N

@@ -384,3 +384,52 @@ fn classic_verbose_flag() {
     ok(&classic(&["--verbose", &br, &a, "198.18.121.2/24"]));
     assert_eq!(global_addrs(Some(&a), "eth1"), vec!["198.18.121.2/24"]);
 }
+
+/// route/rule/tc forms pipework does not plumb itself run through the real iproute2 inside the
+/// guest, with the same argument vector, its output and exit status the command's.
+#[test]
+fn classic_route_rule_tc_pass_through_to_iproute2() {
+    let w = World::new("cp");
+    let (a, br) = (w.ns("a"), w.classic_br());
+    netns_add(&a);
+    ok(&classic(&[&br, &a, "198.18.138.2/24@198.18.138.1"]));
+    // `show` prints ip's own listing.
+    let out = classic(&["route", &a, "show"]);
+    let listing = ok(&out);
+    assert!(
+        listing.contains("default via 198.18.138.1 dev eth1"),
+        "{listing}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ran `ip route show` inside"));
+    // A named table (rt_tables: `main`) and `append`: the kernel has the route afterwards.
+    ok(&classic(&[
+        "route",
+        &a,
+        "append",
+        "198.51.100.0/24",
+        "via",
+        "198.18.138.9",
+        "table",
+        "main",
+    ]));
+    assert!(routes(&a)
+        .iter()
+        .any(|r| r["dst"] == "198.51.100.0/24" && r["gateway"] == "198.18.138.9"));
+    ok(&classic(&["route", &a, "flush", "198.51.100.0/24"]));
+    assert!(!routes(&a).iter().any(|r| r["dst"] == "198.51.100.0/24"));
+    ok(&classic(&["rule", &a, "list"]));
+    // The tool's refusal is the command's: exit 1 with its words.
+    let err = fails(&classic(&["rule", &a, "frobnicate"]));
+    assert!(
+        err.contains("ip rule frobnicate") && err.contains("exited with status"),
+        "{err}"
+    );
+    // The forms pipework plumbs itself do not pass through (the control).
+    let out = classic(&["route", &a, "add", "198.51.100.0/25", "via", "198.18.138.1"]);
+    ok(&out);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("ran `"),
+        "{}",
+        text(&out)
+    );
+}

@@ -412,6 +412,36 @@ fn run_dhcp(
     Ok(())
 }
 
+/// `route`/`rule`/`tc` in a form pipework does not speak itself (`show`, `flush`, named tables,
+/// htb classes, filters…): the real iproute2 tool inside the guest's namespace with the same
+/// argument vector, as the original ran it; its output and exit status are the command's, and a
+/// line on stderr says which path ran.
+fn passthrough(
+    s: &crate::session::Session,
+    g: &crate::guest::Guest,
+    tool: &[&str],
+    args: &[String],
+    why: Error,
+) -> Result<()> {
+    let mut argv: Vec<String> = tool.iter().map(|t| t.to_string()).collect();
+    argv.extend(args.iter().cloned());
+    eprintln!(
+        "pipework: ran `{}` inside {g} (not a form pipework plumbs itself: {why})",
+        argv.join(" ")
+    );
+    let out = s.exec(g, &argv)?;
+    print!("{}", out.stdout);
+    eprint!("{}", out.stderr);
+    if out.code == 0 {
+        Ok(())
+    } else {
+        Err(Error::external(
+            argv.join(" "),
+            format!("exited with status {} in {g}", out.code),
+        ))
+    }
+}
+
 /// Run a parsed classic command through the same core calls scripts use.
 pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
     use crate::session::Session;
@@ -431,20 +461,24 @@ fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
     match cmd {
         Classic::Route { guest, args } => {
             let g = s.guest_existing(&guest)?;
-            let spec = crate::net::RouteSpec::parse(&args.join(" "))?;
-            s.route(&g, &spec)?;
-            Ok(())
+            match crate::net::RouteSpec::parse(&args.join(" ")) {
+                Ok(spec) => s.route(&g, &spec).map(|_| ()),
+                Err(why) => passthrough(s, &g, &["ip", "route"], &args, why),
+            }
         }
         Classic::Rule { guest, args } => {
-            let spec = crate::net::RuleSpec::parse(&args.join(" "))?;
             let g = s.guest_existing(&guest)?;
-            s.rule(&g, &spec)?;
-            Ok(())
+            match crate::net::RuleSpec::parse(&args.join(" ")) {
+                Ok(spec) => s.rule(&g, &spec).map(|_| ()),
+                Err(why) => passthrough(s, &g, &["ip", "rule"], &args, why),
+            }
         }
         Classic::Tc { guest, args } => {
-            let (dev, netem) = crate::net::parse_tc(&args)?;
             let g = s.guest_existing(&guest)?;
-            s.tc(&g, &dev, &netem)
+            match crate::net::parse_tc(&args) {
+                Ok((dev, q)) => s.tc(&g, &dev, &q),
+                Err(why) => passthrough(s, &g, &["tc"], &args, why),
+            }
         }
         // Run inside the container (as its entrypoint, before the app): block until pipework, run
         // from the host, has plumbed the interface — like the original, existence is enough.
