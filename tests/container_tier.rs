@@ -579,3 +579,111 @@ fn show_lists_containers_live() {
         "the bridge goes with its last user"
     );
 }
+
+/// The static binary (README: `RUSTFLAGS="-C target-feature=+crt-static -C strip=symbols" cargo
+/// build --release --target x86_64-unknown-linux-gnu`), brought up to date with the source here
+/// (run-all has built it already, so this costs a second there).
+fn static_binary() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .current_dir(root)
+        .env(
+            "RUSTFLAGS",
+            "-C target-feature=+crt-static -C strip=symbols",
+        )
+        .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu"])
+        .status()
+        .unwrap();
+    assert!(st.success(), "the static build failed");
+    root.join("target/x86_64-unknown-linux-gnu/release/pipework")
+}
+
+/// Whether an ELF file asks for a dynamic loader (a PT_INTERP program header).
+fn has_interpreter(elf: &[u8]) -> bool {
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
+    (0..phnum).any(|i| {
+        let o = phoff + i * phentsize;
+        u32::from_le_bytes(elf[o..o + 4].try_into().unwrap()) == 3
+    })
+}
+
+/// `--wait` where the original's runs: as the entrypoint of a minimal busybox container, without
+/// privileges, from the static binary copied in; it blocks until the host has plumbed eth1.
+#[test]
+fn containers_static_wait_runs_inside_a_busybox_container() {
+    let w = World::new("sw");
+    let bin = static_binary();
+    let elf = std::fs::read(&bin).unwrap();
+    assert_eq!(&elf[..4], b"\x7fELF");
+    assert!(!has_interpreter(&elf), "{} is not static", bin.display());
+    assert!(
+        has_interpreter(&std::fs::read("/bin/sh").unwrap()),
+        "the control: /bin/sh is dynamic"
+    );
+    let c = format!("{}c", w.prefix);
+    let cs = Containers(vec![c.clone()]);
+    let mount = format!("{}:/pipework:ro", bin.display());
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--net=none",
+            "-v",
+            &mount,
+            "--name",
+            &c,
+            "pipework-busybox",
+            "sh",
+            "-c",
+        ])
+        .arg("/pipework --wait && ip -o addr show eth1 > /tmp/ready; exec sleep 600")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let ready = || dexec(&c, &["cat", "/tmp/ready"]);
+    // Blocking: once the wait is running, and before the attach, nothing is ready.
+    let t = std::time::Instant::now();
+    while !String::from_utf8_lossy(
+        &Command::new("docker")
+            .args(["top", &c])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .contains("/pipework --wait")
+    {
+        assert!(
+            t.elapsed().as_secs() < 10,
+            "the wait never started: {}",
+            text(&Command::new("docker").args(["logs", &c]).output().unwrap())
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        !ready().status.success(),
+        "--wait returned before the interface existed"
+    );
+    ok(&classic(&[&w.classic_br(), &c, "198.18.93.2/24"]));
+    let t = std::time::Instant::now();
+    loop {
+        let r = ready();
+        if r.status.success() {
+            assert!(
+                String::from_utf8_lossy(&r.stdout).contains("198.18.93.2/24"),
+                "{}",
+                text(&r)
+            );
+            break;
+        }
+        assert!(
+            t.elapsed().as_secs() < 5,
+            "--wait did not return after the attach"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    ok(&classic(&["down", &c]));
+    drop(cs);
+}

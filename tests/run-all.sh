@@ -81,6 +81,8 @@ echo "== cargo clippy"
 cargo clippy --release --all-targets -- -D warnings
 echo "== build"
 cargo build --release --all-targets
+echo "== static build (for --wait inside minimal container images)"
+RUSTFLAGS="-C target-feature=+crt-static -C strip=symbols" cargo build --release --target x86_64-unknown-linux-gnu
 # The emulated kernel tier runs before dockerd starts: under TCG every busy core counts.
 echo "== kernel tier (qemu, Debian kernel: 8021q, dummy, netem, vlan_filtering …)"
 tests/kernel/run.sh

@@ -445,7 +445,11 @@ fn passthrough(
 /// Run a parsed classic command through the same core calls scripts use.
 pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
     use crate::session::Session;
-    crate::privilege::require()?;
+    // `--wait` runs inside a container as its entrypoint, without privileges: it only watches
+    // its own links, which needs none.
+    if !matches!(cmd, Classic::Wait { .. }) {
+        crate::privilege::require()?;
+    }
     let s = Session::new(verbose)?;
     let res = dispatch(&s, cmd);
     for w in s.settle() {
