@@ -687,3 +687,57 @@ fn containers_static_wait_runs_inside_a_busybox_container() {
     ok(&classic(&["down", &c]));
     drop(cs);
 }
+
+/// A bare guest name means what it means on the classic command line: an existing container
+/// first, a named namespace next, and only when nothing has that name a namespace created for it
+/// (and a note says so) — the original README's `lamp` with `web=apache db=mysql` containers.
+#[test]
+fn recipes_bare_names_wire_existing_containers() {
+    let w = World::new("bn");
+    let mut cs = Containers(vec![]);
+    let (web, db) = (format!("{}w", w.prefix), format!("{}d", w.prefix));
+    cs.start(&web);
+    cs.start(&db);
+    let br = format!("{}b", w.prefix);
+    let out = w.cmd(&[
+        "run",
+        "lamp",
+        "--owner",
+        &w.prefix,
+        &format!("web={web}"),
+        &format!("db={db}"),
+        &format!("bridge={br}"),
+        "web_ip=198.18.94.2/24",
+        "db_ip=198.18.94.3/24",
+    ]);
+    ok(&out);
+    for (c, ip) in [(&web, "198.18.94.2/24"), (&db, "198.18.94.3/24")] {
+        let inside =
+            String::from_utf8_lossy(&dexec(c, &["ip", "-o", "addr", "show", "eth1"]).stdout)
+                .to_string();
+        assert!(inside.contains(ip), "{c}: {inside}");
+        assert!(
+            !netns_list().contains(c),
+            "a namespace {c} was made beside the container"
+        );
+    }
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("created network namespace"),
+        "{}",
+        text(&out)
+    );
+    // The control: a name nothing has becomes a namespace, and the note says so.
+    let fresh = w.ns("n");
+    let out = w.eval(&format!(
+        r#"veth(guest("{fresh}"), bridge("{br}"), #{{ip: "198.18.94.9/24"}})"#
+    ));
+    ok(&out);
+    assert!(netns_list().contains(&fresh));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("created network namespace {fresh}")),
+        "{}",
+        text(&out)
+    );
+    ok(&w.cmd(&["down", &w.prefix]));
+}

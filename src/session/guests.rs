@@ -39,10 +39,23 @@ impl Session {
     }
 
     /// Resolve a guest from text, as recipes and the command line receive it: `netns:NAME`, `pid:N`,
-    /// `host`, or a bare name (a named namespace). Container runtimes extend this table.
+    /// `container:NAME`, `lxc:NAME`, `host`, or a bare name — resolved as the classic command line
+    /// resolves it (a container of that name, then an LXC one, then a named namespace), and only
+    /// when none exists, a namespace created for it, which a note says. So `pipework run lamp
+    /// web=apache` wires the `apache` container the original README's example starts.
     pub fn guest(&self, spec: &str) -> Result<Guest> {
         match guest::Spec::parse(spec)? {
-            guest::Spec::Netns(n) | guest::Spec::Bare(n) => self.netns(n),
+            guest::Spec::Bare(n) => match self.find_bare(n)? {
+                Ok(g) => Ok(g),
+                Err(_) => {
+                    let g = self.netns(n)?;
+                    eprintln!(
+                        "pipework: note: no container or namespace is named {n}: created network namespace {n}"
+                    );
+                    Ok(g)
+                }
+            },
+            guest::Spec::Netns(n) => self.netns(n),
             guest::Spec::Pid(p) => Guest::pid(p),
             guest::Spec::Container(n) => self.container(n),
             guest::Spec::Lxc(n) => self.lxc(n),
@@ -98,44 +111,50 @@ impl Session {
                 self.guest(spec)
             }
             guest::Spec::Host => Ok(self.host()),
-            guest::Spec::Bare(_) => {
-                use crate::containers::Lookup;
-                // The cgroup walk runs on a thread while the container runtimes answer; the
-                // answers are taken in order: Docker, podman, LXC, a named netns.
-                let (lxc, runtimes) = std::thread::scope(|sc| {
-                    let lxc = sc.spawn(|| crate::containers::lxc(spec));
-                    let runtimes = (|| {
-                        let docker = match crate::containers::docker(&self.nl, spec)? {
-                            Lookup::Found(g) => return Ok(Ok(g)),
-                            Lookup::Unknown(why) => why,
-                        };
-                        Ok(match crate::containers::podman(&self.nl, spec)? {
-                            Lookup::Found(g) => Ok(g),
-                            Lookup::Unknown(why) => Err(format!("{docker}; {why}")),
-                        })
-                    })();
-                    let lxc = lxc.join().unwrap_or_else(|_| {
-                        Err(Error::guest(spec, "the LXC lookup thread panicked"))
-                    });
-                    (lxc, runtimes)
-                });
-                let runtimes = match runtimes? {
-                    Ok(g) => return Ok(g),
-                    Err(why) => why,
-                };
-                let lxc = match lxc? {
-                    Lookup::Found(g) => return Ok(g),
+            guest::Spec::Bare(n) => self
+                .find_bare(n)?
+                .map_err(|why| Error::guest(spec, format!("not found: {why}"))),
+        }
+    }
+
+    /// A bare name wherever it lives: Docker, then podman, then an LXC cgroup, then a named netns.
+    /// The outer error is a lookup that failed (a frozen daemon); the inner one says where the
+    /// name was looked for, in vain.
+    fn find_bare(&self, spec: &str) -> Result<std::result::Result<Guest, String>> {
+        use crate::containers::Lookup;
+        // The cgroup walk runs on a thread while the container runtimes answer; the
+        // answers are taken in order: Docker, podman, LXC, a named netns.
+        let (lxc, runtimes) = std::thread::scope(|sc| {
+            let lxc = sc.spawn(|| crate::containers::lxc(spec));
+            let runtimes = (|| {
+                let docker = match crate::containers::docker(&self.nl, spec)? {
+                    Lookup::Found(g) => return Ok(Ok(g)),
                     Lookup::Unknown(why) => why,
                 };
-                match Guest::open_netns(spec) {
-                    Ok(Some(g)) => Ok(g),
-                    _ => Err(Error::guest(
-                        spec,
-                        format!("not found: {runtimes}; {lxc}; no named network namespace either"),
-                    )),
-                }
-            }
-        }
+                Ok(match crate::containers::podman(&self.nl, spec)? {
+                    Lookup::Found(g) => Ok(g),
+                    Lookup::Unknown(why) => Err(format!("{docker}; {why}")),
+                })
+            })();
+            let lxc = lxc
+                .join()
+                .unwrap_or_else(|_| Err(Error::guest(spec, "the LXC lookup thread panicked")));
+            (lxc, runtimes)
+        });
+        let runtimes = match runtimes? {
+            Ok(g) => return Ok(Ok(g)),
+            Err(why) => why,
+        };
+        let lxc = match lxc? {
+            Lookup::Found(g) => return Ok(Ok(g)),
+            Lookup::Unknown(why) => why,
+        };
+        Ok(match Guest::open_netns(spec) {
+            Ok(Some(g)) => Ok(g),
+            _ => Err(format!(
+                "{runtimes}; {lxc}; no named network namespace either"
+            )),
+        })
     }
 
     pub fn delete_netns(&self, g: &Guest) -> Result<()> {

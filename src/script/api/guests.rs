@@ -15,7 +15,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         engine,
         "guest",
         ["spec: &str", "Guest"],
-        "A guest from text: \"netns:NAME\", \"pid:N\", \"container:NAME\", \"lxc:NAME\", \"host\", or a bare namespace name (created if missing).",
+        "A guest from text: \"netns:NAME\", \"pid:N\", \"container:NAME\", \"lxc:NAME\", \"host\", or a bare name, resolved as the classic command line does (a Docker/podman container, an LXC container, a named namespace) and created as a namespace only when nothing has that name (a note says so).",
         move |spec: &str| ss.guest(spec).rhai()
     );
     engine.register_fn("guest", |g: Guest| g);
