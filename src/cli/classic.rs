@@ -452,9 +452,7 @@ pub fn run(cmd: Classic, verbose: bool) -> Result<()> {
     }
     let s = Session::new(verbose)?;
     let res = dispatch(&s, cmd);
-    for w in s.settle() {
-        eprintln!("pipework: {w}");
-    }
+    super::settle(&s);
     s.trace(format_args!("done"));
     res
 }

@@ -336,6 +336,7 @@ pub fn stop_pidfile(p: &Path) -> bool {
 pub fn stop_orphaned() -> Vec<String> {
     let mut stopped = vec![];
     let root = Path::new(STATE_DIR).join("dhcp");
+    let host_ns = crate::guest::NsId::of_path(Path::new("/proc/self/ns/net"));
     for dir in std::fs::read_dir(&root).into_iter().flatten().flatten() {
         for entry in std::fs::read_dir(dir.path())
             .into_iter()
@@ -357,7 +358,6 @@ pub fn stop_orphaned() -> Vec<String> {
             let client_ns = live_pid(&p).and_then(|pid| {
                 crate::guest::NsId::of_path(Path::new(&format!("/proc/{pid}/ns/net")))
             });
-            let host_ns = crate::guest::NsId::of_path(Path::new("/proc/self/ns/net"));
             let orphan = guest_ns.is_none()
                 || (client_ns.is_some() && client_ns != host_ns && client_ns != guest_ns);
             if orphan {

@@ -73,7 +73,7 @@ struct Watch {
 
 impl Watch {
     fn event(&self, action: &str, id: &str, name: &str) {
-        if records::of_container(id).is_empty() {
+        if !records::has(id) {
             return;
         }
         match action {

@@ -39,6 +39,20 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// Whether a container has records, without reading them (every event asks).
+pub fn has(id: &str) -> bool {
+    valid_id(id)
+        && std::fs::read_dir(dir_of(id))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                n.ends_with(".rhai") && !n.starts_with('.')
+            })
+}
+
 /// A container's records: (owner, script text), by owner.
 pub fn of_container(id: &str) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = std::fs::read_dir(dir_of(id))

@@ -182,8 +182,6 @@ pub(crate) fn release(s: &Session, bridge: &str, owner: &str, removed: &mut Remo
     Ok(())
 }
 
-/// Teardown: ports marked as `owner`'s (their veth ends are gone by now), then the owner leaves
-/// the bridges it held or used (see `release`), decided under the exclusive bridges lock.
 /// A guest went away: its ports go (those of ours marked for it, and those of ours whose kernel
 /// device is gone, as a veth end goes with its namespace), the bridges stay for its return.
 pub(crate) fn release_guest(label: &str, host_links: &[String], removed: &mut Removed) {
@@ -207,6 +205,8 @@ pub(crate) fn release_guest(label: &str, host_links: &[String], removed: &mut Re
     }
 }
 
+/// Teardown: ports marked as `owner`'s (their veth ends are gone by now), then the owner leaves
+/// the bridges it held or used (see `release`), decided under the exclusive bridges lock.
 pub(crate) fn teardown_owned(s: &Session, owner: &str, removed: &mut Removed) -> Result<()> {
     if !ovs::running() {
         return Ok(());
