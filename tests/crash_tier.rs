@@ -498,21 +498,12 @@ fn soak_200_cycles_leave_nothing() {
             v = 10 + i % 3,
         );
         ok(&w.eval(&src));
-        ok(&Command::new(bin())
-            .args([&br2, other, &format!("198.18.126.{}/24", 10 + i % 2)])
-            .output()
-            .unwrap());
-        ok(&Command::new(bin())
-            .args(["down", &owner, other])
-            .output()
-            .unwrap());
+        ok(&w.cmd(&[&br2, other, &format!("198.18.126.{}/24", 10 + i % 2)]));
+        ok(&w.cmd(&["down", &owner, other]));
     }
     println!("soak: 200 cycles in {:?}", t.elapsed());
     drop(dhcpd);
-    ok(&Command::new(bin())
-        .args(["down", &srv_owner])
-        .output()
-        .unwrap());
+    ok(&w.cmd(&["down", &srv_owner]));
     let mut left = leftovers(&w, &owner, &ovs_br, None);
     for c in &ctrs {
         left.extend(leftovers(&w, c, &ovs_br, Some(c)));

@@ -128,10 +128,7 @@ fn watch_rewires_restarted_containers_and_releases_dead_ones() {
     let watch = Watch::start(&w);
     // a by classic argv onto a Linux bridge (generated MAC); b by a script onto an OVS VLAN
     // port, with a route of its own.
-    ok(&Command::new(bin())
-        .args([&br, &a, "198.18.97.2/24@198.18.97.1"])
-        .output()
-        .unwrap());
+    ok(&w.cmd(&[&br, &a, "198.18.97.2/24@198.18.97.1"]));
     let src = format!(
         r#"owner("{p}");
         let b = container("{b}");
@@ -222,17 +219,14 @@ fn watch_rewires_restarted_containers_and_releases_dead_ones() {
     // goes when the container dies, and a restart leases again (the same MAC, the same lease).
     let srv = w.ns("s");
     netns_add(&srv);
-    ok(&Command::new(bin())
-        .args([&br, &format!("netns:{srv}"), "198.18.96.1/24"])
-        .output()
-        .unwrap());
+    ok(&w.cmd(&[&br, &format!("netns:{srv}"), "198.18.96.1/24"]));
     let _dhcpd = DhcpServer::start(&w, &srv, "198.18.96");
     // `udhcpc-f` leaves a client inside the container (holding its namespace, and so the host
     // end, alive); `dhcp` leaves pipework's lease keeper on the host.
     for (tag, form, process) in [("c", "udhcpc-f", "udhcpc"), ("d", "dhcp", "__dhcp-keep")] {
         let c = format!("{}{tag}", w.prefix);
         let pc = cs.start(&c);
-        ok(&Command::new(bin()).args([&br, &c, form]).output().unwrap());
+        ok(&w.cmd(&[&br, &c, form]));
         let leased = iface(&c, "eth1").expect("eth1");
         assert!(
             leased.1.iter().any(|a| a.starts_with("198.18.96.")),
@@ -279,20 +273,17 @@ fn watch_rewires_restarted_containers_and_releases_dead_ones() {
         let gone =
             gone.unwrap_or_else(|| panic!("{c}'s {process} or host end stayed:\n{}", watch.log()));
         assert!(gone <= Duration::from_secs(1), "{gone:?}");
-        ok(&Command::new(bin()).args(["down", &c]).output().unwrap());
+        ok(&w.cmd(&["down", &c]));
     }
 
     // down: nothing of a's comes back any more, its records go with the rest.
-    ok(&Command::new(bin()).args(["down", &a]).output().unwrap());
+    ok(&w.cmd(&["down", &a]));
     assert!(records_of(&id_a).is_empty(), "down kept a's records");
     docker(&["restart", "-t", "0", &a]);
     watch.await_count(&format!("container {a} ("), 2);
     std::thread::sleep(Duration::from_millis(300));
     assert!(iface(&a, "eth1").is_none(), "a torn-down wiring came back");
-    ok(&Command::new(bin())
-        .args(["down", &w.prefix, &format!("netns:{srv}")])
-        .output()
-        .unwrap());
+    ok(&w.cmd(&["down", &w.prefix, &format!("netns:{srv}")]));
     // The product's teardown, checked before the harness sweeps by prefix: no link, bridge
     // registration or record of any owner of this test is left.
     let left: Vec<String> = ip_json(None, &["link", "show"])
@@ -339,10 +330,7 @@ fn watch_resumes_after_dockerd_restarts() {
         "600",
     ]);
     let watch = Watch::start(&w);
-    ok(&Command::new(bin())
-        .args([&w.classic_br(), &r, "198.18.99.2/24"])
-        .output()
-        .unwrap());
+    ok(&w.cmd(&[&w.classic_br(), &r, "198.18.99.2/24"]));
     let before = iface(&r, "eth1").expect("r's eth1");
 
     let pidfile = "/tmp/pipework-dockerd.pid";
@@ -390,7 +378,7 @@ fn watch_resumes_after_dockerd_restarts() {
         "{again:?}\n{}",
         watch.log()
     );
-    ok(&Command::new(bin()).args(["down", &r]).output().unwrap());
+    ok(&w.cmd(&["down", &r]));
     assert!(host_links_of(&w).is_empty());
     drop(cs);
 }
