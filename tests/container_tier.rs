@@ -639,7 +639,12 @@ fn containers_static_wait_runs_inside_a_busybox_container() {
             "sh",
             "-c",
         ])
-        .arg("/pipework --wait && ip -o addr show eth1 > /tmp/ready; exec sleep 600")
+        // What the entrypoint sees the moment the wait returns; written aside and renamed, so the
+        // test never reads a file the shell has created but not yet filled.
+        .arg(
+            "/pipework --wait && { cat /sys/class/net/eth1/carrier; ip -o addr show eth1; ip route; } \
+             > /tmp/seen && mv /tmp/seen /tmp/ready; exec sleep 600",
+        )
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
@@ -666,13 +671,21 @@ fn containers_static_wait_runs_inside_a_busybox_container() {
         !ready().status.success(),
         "--wait returned before the interface existed"
     );
-    ok(&classic(&[&w.classic_br(), &c, "198.18.93.2/24"]));
+    ok(&classic(&[
+        &w.classic_br(),
+        &c,
+        "198.18.93.2/24@198.18.93.1",
+    ]));
     let t = std::time::Instant::now();
     loop {
         let r = ready();
         if r.status.success() {
+            // Carrier, the address and the default route: the whole attach, not a moment of it.
+            let seen = String::from_utf8_lossy(&r.stdout);
             assert!(
-                String::from_utf8_lossy(&r.stdout).contains("198.18.93.2/24"),
+                seen.starts_with("1\n")
+                    && seen.contains("198.18.93.2/24")
+                    && seen.contains("default via 198.18.93.1 dev eth1"),
                 "{}",
                 text(&r)
             );

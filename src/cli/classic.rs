@@ -489,7 +489,7 @@ fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
                 .ok()
                 .map(|t| parse::duration(&t))
                 .transpose()?;
-            s.wait_link(&s.host(), &cif, false, timeout).map(|_| ())
+            s.wait_configured(&s.host(), &cif, timeout).map(|_| ())
         }
         Classic::Attach(a) => {
             let host_name = match &a.host {

@@ -10,10 +10,12 @@ use futures::StreamExt;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload, Nla};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage, LinkProtoInfoBridge};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, IntoRawFd};
 use std::time::{Duration, Instant};
 
 const RTMGRP_LINK: u32 = 1;
+const RTMGRP_IPV4_ROUTE: u32 = 0x40;
+const RTMGRP_IPV6_ROUTE: u32 = 0x400;
 /// IFLA_BRPORT_STATE inside a bridge port's IFLA_PROTINFO, and its forwarding value.
 const IFLA_BRPORT_STATE: u16 = 1;
 const BR_STATE_FORWARDING: u8 = 3;
@@ -27,11 +29,7 @@ fn nla_u8(n: &netlink_packet_core::DefaultNla) -> Option<u8> {
     })
 }
 
-fn monitor_socket() -> std::io::Result<OwnedFd> {
-    super::route_socket(RTMGRP_LINK)
-}
-
-/// A subscription to one namespace's link notifications; dropping it closes the socket.
+/// A subscription to one namespace's link (or route) notifications; dropping it closes the socket.
 pub struct LinkMonitor<'a> {
     nl: &'a Netlink,
     task: tokio::task::JoinHandle<()>,
@@ -54,6 +52,18 @@ impl LinkMonitor<'_> {
     /// The next link notification, or None once `deadline` has passed.
     fn next(&mut self, deadline: Instant) -> Result<Option<LinkMessage>> {
         loop {
+            match self.next_any(deadline)? {
+                None => return Ok(None),
+                Some(RouteNetlinkMessage::NewLink(l)) => return Ok(Some(l)),
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// The next notification of any kind the socket subscribed to, or None once `deadline` has
+    /// passed.
+    fn next_any(&mut self, deadline: Instant) -> Result<Option<RouteNetlinkMessage>> {
+        loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let next = self.messages.next();
             let msg = match self
@@ -69,8 +79,8 @@ impl LinkMonitor<'_> {
                     std::io::Error::other("the netlink monitor closed"),
                 ));
             };
-            if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) = m.payload {
-                return Ok(Some(l));
+            if let NetlinkPayload::InnerMessage(inner) = m.payload {
+                return Ok(Some(inner));
             }
         }
     }
@@ -107,7 +117,11 @@ impl LinkMonitor<'_> {
 impl Netlink {
     /// Subscribe to link notifications in `guest`.
     pub fn link_monitor(&self, guest: &Guest) -> Result<LinkMonitor<'_>> {
-        let fd = guest.inside("opening a netlink monitor", monitor_socket)?;
+        self.monitor(guest, RTMGRP_LINK)
+    }
+
+    fn monitor(&self, guest: &Guest, groups: u32) -> Result<LinkMonitor<'_>> {
+        let fd = guest.inside("opening a netlink monitor", || super::route_socket(groups))?;
         let (conn, _h, messages) = {
             let _enter = self.rt.enter();
             // SAFETY: we own the fd and hand it over.
@@ -131,6 +145,17 @@ impl Netlink {
         carrier: bool,
         timeout: Option<Duration>,
     ) -> Result<LinkState> {
+        self.wait_link_until(guest, ifname, carrier, deadline(timeout), timeout)
+    }
+
+    fn wait_link_until(
+        &self,
+        guest: &Guest,
+        ifname: &str,
+        carrier: bool,
+        deadline: Instant,
+        timeout: Option<Duration>,
+    ) -> Result<LinkState> {
         let mut mon = self.link_monitor(guest)?;
         let ready = |l: &LinkState| !carrier || l.lower_up;
         if let Some(l) = self.ns(guest)?.link(ifname)? {
@@ -138,8 +163,6 @@ impl Netlink {
                 return Ok(l);
             }
         }
-        // "No limit" is a deadline far enough away to never come.
-        let deadline = Instant::now() + timeout.unwrap_or(Duration::from_secs(100 * 365 * 86400));
         while let Some(l) = mon.next(deadline)? {
             let named = l
                 .attributes
@@ -161,4 +184,49 @@ impl Netlink {
             }
         )))
     }
+
+    /// The classic `--wait`: until `ifname` has carrier (as the original waited on
+    /// /sys/class/net/IF/carrier) and, when pipework's marker on it declares a gateway, the default
+    /// route via that gateway is in place. The host can add that route only once the link is up,
+    /// so carrier alone lets an entrypoint start a moment before its default route exists.
+    pub fn wait_configured(
+        &self,
+        guest: &Guest,
+        ifname: &str,
+        timeout: Option<Duration>,
+    ) -> Result<LinkState> {
+        let deadline = deadline(timeout);
+        let l = self.wait_link_until(guest, ifname, true, deadline, timeout)?;
+        let Some(gw) = l
+            .alias
+            .as_deref()
+            .filter(|a| crate::marker::is_ours(a))
+            .and_then(|a| crate::marker::field(a, "gw"))
+            .and_then(|g| g.parse::<std::net::IpAddr>().ok())
+        else {
+            return Ok(l);
+        };
+        let mut mon = self.monitor(guest, RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE)?;
+        loop {
+            let routed = self
+                .ns(guest)?
+                .routes(gw.is_ipv6())?
+                .iter()
+                .any(|r| r.dst.prefix() == 0 && r.via == Some(gw) && r.dev == Some(l.index));
+            if routed {
+                return Ok(l);
+            }
+            if mon.next_any(deadline)?.is_none() {
+                return Err(Error::Timeout(format!(
+                    "{guest}: timed out after {:?} waiting for the default route via {gw} on {ifname}",
+                    timeout.unwrap_or_default()
+                )));
+            }
+        }
+    }
+}
+
+/// The instant a wait of `timeout` ends; "no limit" is a deadline far enough away to never come.
+fn deadline(timeout: Option<Duration>) -> Instant {
+    Instant::now() + timeout.unwrap_or(Duration::from_secs(100 * 365 * 86400))
 }

@@ -401,6 +401,17 @@ impl Session {
         self.nl.wait_link(guest, ifname, carrier, timeout)
     }
 
+    /// The classic `--wait`: until `ifname` in `guest` has carrier and the default route its
+    /// pipework marker declares (see `Netlink::wait_configured`).
+    pub fn wait_configured(
+        &self,
+        guest: &Guest,
+        ifname: &str,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<LinkState> {
+        self.nl.wait_configured(guest, ifname, timeout)
+    }
+
     pub fn link(&self, guest: &Guest, name: &str) -> Result<LinkState> {
         self.nl.ns(guest)?.require(name)
     }
