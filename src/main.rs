@@ -6,8 +6,14 @@ fn main() {
     // A first argument that is neither one of our verbs nor one of our flags is a classic pipework
     // command line (`pipework br1 web 192.168.1.1/24`), parsed by its own grammar. `-v` is global:
     // it may stand before a classic command line too (`pipework -v br1 web 198.18.0.2/24`).
-    if args.get(1).map(String::as_str) == Some(pipework::dhcp::keeper::VERB) {
-        std::process::exit(pipework::dhcp::keeper::main(&args[2..]));
+    match args.get(1).map(String::as_str) {
+        Some(pipework::dhcp::keeper::VERB) => {
+            std::process::exit(pipework::dhcp::keeper::main(&args[2..]))
+        }
+        Some(pipework::dhcp::warden::VERB) => {
+            std::process::exit(pipework::dhcp::warden::main(&args[2..]))
+        }
+        _ => {}
     }
     let flags = args[1..]
         .iter()

@@ -221,6 +221,58 @@ fn dhcp_into_containers_writes_their_resolv_conf_not_the_hosts() {
     }
 }
 
+/// The host's clients kept running (`udhcpc-f`, `dhclient-f`) live in the container's namespace
+/// and so hold it: without help, a container that dies leaves its namespace, the host end of its
+/// veth and the client behind. Like the built-in keeper they go by themselves — no `watch`
+/// running, no `down`.
+#[test]
+fn dhcp_kept_host_clients_go_with_their_container() {
+    let w = World::new("dk");
+    let mut cs = Containers(vec![]);
+    let br = w.classic_br();
+    let srv = w.ns("s");
+    netns_add(&srv);
+    ok(&classic(&[&br, &format!("netns:{srv}"), "198.18.84.1/24"]));
+    let _dhcpd = DhcpServer::start(&w, &srv, "198.18.84");
+    for (i, form) in ["udhcpc-f", "dhclient-f"].iter().enumerate() {
+        let client = form.trim_end_matches("-f");
+        let c = format!("{}{i}", w.prefix);
+        cs.start(&c);
+        let pid = pid_of(&c);
+        ok(&classic(&[&br, &c, form]));
+        // The client serving this container: its pid file is named by the container's PID.
+        let serving = || {
+            let ps = Command::new("pgrep")
+                .args(["-f", &format!("{pid}.eth1.{client}.pid")])
+                .output()
+                .unwrap();
+            ps.status.success()
+        };
+        assert!(serving(), "{form}: the client must keep running");
+        let host_end = format!("veth1pl{pid}");
+        assert!(link(None, &host_end).is_some());
+        let rm = Command::new("docker")
+            .args(["rm", "-f", &c])
+            .output()
+            .unwrap();
+        assert!(rm.status.success(), "{}", text(&rm));
+        let t = std::time::Instant::now();
+        while serving() || link(None, &host_end).is_some() {
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(10),
+                "{form}: 10 s after the container died: client running {}, {host_end} present {}",
+                serving(),
+                link(None, &host_end).is_some()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        println!(
+            "{form}: client and {host_end} gone {:?} after docker rm -f returned",
+            t.elapsed()
+        );
+    }
+}
+
 #[test]
 fn containers_errors_are_clear_and_leave_nothing() {
     let w = World::new("de");

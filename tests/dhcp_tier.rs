@@ -144,6 +144,23 @@ fn dhcp_classic_installed_clients() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(!running(&pattern), "down() left the DHCP client running");
+    // A kept client holds its namespace: deleted behind pipework's back, the namespace would live
+    // on inside the client. The warden beside it stops the client (a named namespace has no
+    // process to wait on: it looks every 2 s).
+    let c = w.ns("g");
+    netns_add(&c);
+    ok(&w.cmd(&[&br, &format!("netns:{c}"), "udhcpc-f"]));
+    let pattern = format!("{c}.eth1.udhcpc.pid");
+    assert!(running(&pattern), "udhcpc-f must keep the client running");
+    ip_ok(&["netns", "del", &c]);
+    let t = std::time::Instant::now();
+    while running(&pattern) {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(6),
+            "the client outlived its deleted namespace"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     host_resolv.assert_unchanged();
 }
 

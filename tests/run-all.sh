@@ -64,7 +64,7 @@ state() {
     ls -A /var/lib/pipework/containers 2>/dev/null | sed 's/^/watch-record /' || true
     for p in /proc/[0-9]*; do
       c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue
-      case "$c" in *__dhcp-keep*|*/run/pipework/dhcp/*) echo "process ${c%% --pidfile*}";; esac
+      case "$c" in *__dhcp-keep*|*__dhcp-warden*|*/run/pipework/dhcp/*) echo "process ${c%% --pidfile*}";; esac
     done; } | sort
 }
 

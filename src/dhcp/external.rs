@@ -279,6 +279,20 @@ pub fn run(
         }
         kill_pidfile(&pidfile, &e.client);
     }
+    if e.keep {
+        // The client daemonized once bound; the daemon writes the pid file a moment after the
+        // parent exits. A warden then stops it when the guest goes (a client in the guest's
+        // namespace would keep it, and the host end of its veth, alive).
+        for _ in 0..200 {
+            if live_pid(&pidfile).is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        if live_pid(&pidfile).is_some() {
+            super::warden::spawn(guest, &pidfile)?;
+        }
+    }
     let mut summary = format!("{} configured {ifname} in {guest}", e.client);
     if e.keep {
         summary.push_str(&format!(

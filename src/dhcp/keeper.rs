@@ -20,7 +20,7 @@ pub const VERB: &str = "__dhcp-keep";
 
 /// How a keeper finds its guest again: `netns:NAME`, `pid:N`, or `host`, plus the namespace identity.
 /// The same namespace as when the lease was taken, or None (the guest is gone).
-fn reopen(spec: &str, id: NsId) -> Option<Guest> {
+pub(crate) fn reopen(spec: &str, id: NsId) -> Option<Guest> {
     let g = match crate::guest::Spec::parse(spec).ok()? {
         crate::guest::Spec::Host => Guest::host().ok(),
         crate::guest::Spec::Netns(n) => Guest::open_netns(n).ok().flatten(),

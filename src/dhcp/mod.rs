@@ -9,6 +9,7 @@ pub mod external;
 mod frame;
 pub mod keeper;
 pub mod resolv;
+pub mod warden;
 
 use crate::error::{Error, Result};
 use crate::guest::Guest;
