@@ -243,14 +243,20 @@ fn classic_macvlan_and_direct_phys_on_test_interfaces() {
         "198.18.17.9/24",
     ]));
     assert!(err.contains("does not exist"), "{err}");
+    // --direct-phys with @VLAN moves the sub-interface IF.VID (the kernel tier has 8021q); here,
+    // without it, the attempt fails and leaves the parent as it was, unmarked, in the host.
     let err = fails(&classic(&[
         "--direct-phys",
         &p1,
+        "-i",
+        "eth5",
         &a,
         "198.18.17.9/24",
         "@5",
     ]));
-    assert!(err.contains("cannot carry a VLAN"), "{err}");
+    assert!(err.contains("vlan") && err.contains("EOPNOTSUPP"), "{err}");
+    let parent = link(None, &p1).expect("the parent stays in the host");
+    assert!(parent.get("ifalias").is_none(), "{parent}");
     // IPoIB needs an InfiniBand parent (none exists on these machines): an Ethernet parent is
     // refused before anything is made, and so are a MAC or a VLAN for IPoIB. A hex `@tag` on an
     // Ethernet parent is read as a VLAN id and checked as one.

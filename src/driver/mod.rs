@@ -6,6 +6,7 @@
 //! which kind a host interface is.
 
 mod bridge;
+pub(crate) mod direct;
 pub(crate) mod join;
 pub use join::JoinOpts;
 pub(crate) mod ovs;
@@ -14,8 +15,9 @@ pub(crate) mod shared;
 mod veth;
 
 pub use bridge::LinuxBridge;
+pub use direct::DirectPhys;
 pub use ovs::OvsBridge;
-pub use phys::{DirectPhys, Ipoib, Macvlan};
+pub use phys::{Ipoib, Macvlan};
 
 use crate::error::{Error, Result};
 use crate::guest::Guest;
@@ -348,6 +350,11 @@ pub(crate) fn teardown_host_links(s: &Session, owner: &str, removed: &mut Remove
             bridges.push(l.name);
             continue;
         }
+        // Somebody's NIC come back from a dead guest: direct::teardown_owned renames it, and one
+        // without a record (lost with /run) is not ours to delete either.
+        if direct::is_handed(&l) {
+            continue;
+        }
         match ns.del_link(l.index, &l.name) {
             Ok(()) => removed.links.push(l.name),
             // A veth end disappears with its peer's namespace; that is fine.
@@ -384,6 +391,7 @@ pub(crate) fn teardown_host_links(s: &Session, owner: &str, removed: &mut Remove
 /// records stay, so the same wiring can come back when the guest does.
 pub(crate) fn release_guest(s: &Session, label: &str, removed: &mut Removed) -> Result<()> {
     removed.clients = crate::dhcp::external::stop_orphaned();
+    direct::release_dead(s, removed);
     let ns = s.nl.ns(&s.host())?;
     for l in ns.links()? {
         let Some(alias) = l.alias.as_deref() else {
@@ -391,6 +399,7 @@ pub(crate) fn release_guest(s: &Session, label: &str, removed: &mut Removed) -> 
         };
         if marker::owner_of(alias).is_none()
             || l.is_kind("bridge")
+            || direct::is_handed(&l)
             || marker::field(alias, "guest") != Some(label)
         {
             continue;

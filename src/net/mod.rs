@@ -3,7 +3,7 @@
 //! was created in). Connections are cached by namespace identity.
 
 pub mod arp;
-mod l3;
+pub(crate) mod l3;
 mod link;
 pub(crate) mod packet;
 mod route;

@@ -63,6 +63,8 @@ pub enum Created {
     },
     /// A host interface of somebody else's joined to a Linux bridge (see `driver::join`).
     Joined(String),
+    /// A host interface handed over to a guest itself (`driver::direct`), by its host name.
+    Handed(String),
     /// A process left running (a DHCP lease keeper or client), by its pid file.
     Process(std::path::PathBuf),
     /// A namespace's own resolv.conf set aside before a lease wrote over it (its directory).
@@ -89,6 +91,7 @@ impl Created {
                 crate::driver::undo_use(bridge, owner);
                 None
             }
+            Created::Handed(name) => crate::driver::direct::undo(s, name),
             Created::Process(pidfile) => dhcp::undo_process(pidfile),
             Created::Resolv { dir, owner } => dhcp::resolv::restore(dir, Some(owner)),
             Created::Netns(name, id) => s.undo_netns(name, *id),

@@ -16,6 +16,8 @@ impl Session {
         // first (they would fight the teardown), host-side links and Linux bridges, OVS ports and
         // bridges, then links we made in other people's namespaces, then our namespaces.
         dhcp::teardown_owned(owner, &mut removed);
+        // Interfaces handed over go home before anything deletes the namespaces they are in.
+        crate::driver::direct::teardown_owned(self, owner, &mut removed);
         let host = crate::driver::teardown_host_links(self, owner, &mut removed);
         removed.failed(host);
         let ovs = crate::driver::ovs::teardown_owned(self, owner, &mut removed);
@@ -61,6 +63,11 @@ impl Session {
         }
         all.extend(crate::driver::ovs::vsctl::owners());
         all.extend(guest::owned_netns().into_iter().map(|r| r.owner));
+        all.extend(
+            crate::driver::direct::records(None)
+                .into_iter()
+                .map(|h| h.owner),
+        );
         let state = std::path::Path::new(guest::STATE_DIR);
         for d in ["dhcp", "journal"] {
             for e in std::fs::read_dir(state.join(d))
@@ -172,6 +179,7 @@ impl Session {
     pub fn down_stale(&self) -> Result<Removed> {
         let mut removed = Removed::default();
         self.finish_killed(None, &mut removed);
+        crate::driver::direct::release_dead(self, &mut removed);
         {
             let _lock = crate::lock::exclusive(crate::lock::Topic::Bridges)?;
             let host = self.nl.ns(&self.host)?.links()?;

@@ -68,7 +68,10 @@ fn attach_opts(i: &Interface, leased: bool) -> String {
     if let Some(m) = i.mtu {
         o.push(format!("mtu: {m}"));
     }
-    if let (Some(v), true) = (i.vlan, i.bridge.is_some() || i.kind == "macvlan") {
+    if let (Some(v), true) = (
+        i.vlan,
+        i.bridge.is_some() || i.kind == "macvlan" || i.kind == "phys",
+    ) {
         o.push(format!("vlan: {v}"));
     }
     if let Some(h) = i
@@ -235,10 +238,10 @@ fn owner_part(inv: &Inventory, owner: &str, out: &mut String) {
             }
             "phys" => {
                 let g = guest(&i.guest, out);
-                let o = attach_opts(i, leased).replacen("#{", "#{direct_phys: true, ", 1);
                 format!(
-                    "attach({g}, {}, {o})",
-                    lit(i.parent.as_deref().unwrap_or_default())
+                    "phys({g}, {}, {})",
+                    lit(i.parent.as_deref().unwrap_or_default()),
+                    attach_opts(i, leased)
                 )
             }
             other => {

@@ -194,6 +194,25 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
             ss.attach(&g, &d, &opts).rhai()
         }
     );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "phys",
+        ["guest: Guest", "host_if: &str", "opts: Map", "Attachment"],
+        "Hand a host interface itself to a guest (the classic --direct-phys): #{ip, gateway, mac, ifname, mtu, vlan}. With vlan, the 802.1Q sub-interface IF.VID moves (made unless it exists); a wireless interface moves with its whole phy (needs iw). Marked and recorded: down(), a failed run's rollback and the guest's death all give it back under its own name.",
+        move |g: Guest, host_if: &str, o: Map| {
+            let opts = attach_opts("phys", &o)?;
+            ss.attach(&g, &crate::driver::DirectPhys { phys: host_if.to_string() }, &opts).rhai()
+        }
+    );
+    reg!(
+        engine,
+        "phys",
+        ["guest: Guest", "host_if: &str", "Attachment"],
+        "phys(guest, host_if, #{}) with no options (eth1, no address).",
+        |ctx: NativeCallContext, g: Guest, h: &str| ctx
+            .call_native_fn::<Attachment>("phys", (g, h.to_string(), Map::new()))
+    );
     engine.register_fn("to_string", |a: &mut Attachment| a.to_string());
     engine.register_fn("to_debug", |a: &mut Attachment| a.to_string());
     // Every attach takes its options map as optional: the same call with none.
