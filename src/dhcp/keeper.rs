@@ -67,13 +67,24 @@ pub fn spawn(
         format!("hostname={}", opts.hostname.clone().unwrap_or_default()),
         format!("gateway={}", opts.gateway),
     ];
+    detach(exe, &args, &pf, "the DHCP lease keeper")?;
+    Ok(pf)
+}
+
+/// Start `exe ARGS` as a process of its own session (the user's terminal closing, SIGHUP, must
+/// not end it) with nothing inherited, and write its pid to `pf` (what stopping it reads).
+pub(crate) fn detach(
+    exe: PathBuf,
+    args: &[String],
+    pf: &std::path::Path,
+    what: &str,
+) -> Result<()> {
     let mut cmd = std::process::Command::new(exe);
-    cmd.args(&args)
+    cmd.args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    // SAFETY: setsid is async-signal-safe. Its own session: the user's terminal closing (SIGHUP)
-    // must not end the lease.
+    // SAFETY: setsid is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {
             libc::setsid();
@@ -82,10 +93,9 @@ pub fn spawn(
     }
     let child = cmd
         .spawn()
-        .map_err(|e| Error::io("starting the DHCP lease keeper", e))?;
-    std::fs::write(&pf, child.id().to_string())
-        .map_err(|e| Error::io(format!("writing {}", pf.display()), e))?;
-    Ok(pf)
+        .map_err(|e| Error::io(format!("starting {what}"), e))?;
+    std::fs::write(pf, child.id().to_string())
+        .map_err(|e| Error::io(format!("writing {}", pf.display()), e))
 }
 
 struct Keeper {

@@ -13,7 +13,6 @@ use super::{external, keeper};
 use crate::error::{Error, Result};
 use crate::guest::{Guest, NsId};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 /// The hidden first argument that turns the pipework binary into a warden.
@@ -38,31 +37,15 @@ pub fn spawn(guest: &Guest, client_pidfile: &Path) -> Result<PathBuf> {
     let pf = pidfile(client_pidfile);
     external::stop_pidfile(&pf);
     let exe = std::env::current_exe().map_err(|e| Error::io("locating our own binary", e))?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.args([
+    let args = [
         VERB.to_string(),
         "--pidfile".into(),
         pf.display().to_string(),
         format!("guest={}", guest.spec()),
         format!("ns={}:{}", guest.id.0, guest.id.1),
         format!("client={}", client_pidfile.display()),
-    ])
-    .stdin(std::process::Stdio::null())
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null());
-    // SAFETY: setsid is async-signal-safe. Its own session, as the client has: the user's
-    // terminal closing must not take the warden and leave the client.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    let child = cmd
-        .spawn()
-        .map_err(|e| Error::io("starting the DHCP client's warden", e))?;
-    std::fs::write(&pf, child.id().to_string())
-        .map_err(|e| Error::io(format!("writing {}", pf.display()), e))?;
+    ];
+    keeper::detach(exe, &args, &pf, "the DHCP client's warden")?;
     Ok(pf)
 }
 
