@@ -110,6 +110,11 @@ impl Handed {
     }
 }
 
+/// The record of the interface called `name` in the host, if it is handed over.
+fn record(name: &str) -> Option<Handed> {
+    Handed::parse(name, &std::fs::read_to_string(dir().join(name)).ok()?)
+}
+
 /// Every record, optionally only `owner`'s.
 pub fn records(owner: Option<&str>) -> Vec<Handed> {
     let mut v: Vec<Handed> = std::fs::read_dir(dir())
@@ -205,7 +210,7 @@ impl Driver for DirectPhys {
         };
         let mut att = Attachment::new(s, guest, opts, self.describe(), name.clone());
         // Already handed over by an earlier run: converge it where it is.
-        if let Some(h) = records(None).into_iter().find(|h| h.name == name) {
+        if let Some(h) = record(&name) {
             let there = (h.ns == guest.id)
                 .then(|| gns.link(&h.ifname).ok().flatten())
                 .flatten()
@@ -342,18 +347,34 @@ impl Driver for DirectPhys {
     /// The interface goes back to the host under its own name, down, as it was before (a VLAN
     /// sub-interface pipework made is deleted).
     fn detach(&self, s: &Session, att: &Attachment) -> Result<Vec<String>> {
-        let h = records(None)
-            .into_iter()
-            .find(|h| h.name == att.host_ifname)
-            .ok_or_else(|| {
-                Error::not_found(
-                    "hand-over record",
-                    &att.host_ifname,
-                    Some(att.guest.to_string()),
-                )
-            })?;
+        let h = record(&att.host_ifname).ok_or_else(|| {
+            Error::not_found(
+                "hand-over record",
+                &att.host_ifname,
+                Some(att.guest.to_string()),
+            )
+        })?;
         Ok(vec![give_back(s, &h)?])
     }
+}
+
+/// Down first, then `name` if it has another: the kernel renames only a link that is down.
+fn down_as(ns: &crate::net::Ns, l: &LinkState, name: &str) -> Result<()> {
+    if l.up {
+        let down = LinkChange {
+            up: Some(false),
+            ..Default::default()
+        };
+        ns.set_link(l.index, &l.name, &down)?;
+    }
+    if l.name != name {
+        let rename = LinkChange {
+            name: Some(name),
+            ..Default::default()
+        };
+        ns.set_link(l.index, &l.name, &rename)?;
+    }
+    Ok(())
 }
 
 /// Give one handed-over interface back (or delete the VLAN we made), wherever it is now: still
@@ -369,53 +390,43 @@ pub fn give_back(s: &Session, h: &Handed) -> Result<String> {
         })
     };
     let guest = crate::dhcp::keeper::reopen(&h.spec, h.ns);
-    if let Some(g) = &guest {
-        let gns = s.nl.ns(g)?;
-        if let Some(l) = gns.links()?.into_iter().find(|l| ours(l)) {
-            if h.made {
-                gns.del_link(l.index, &l.name)?;
-                h.drop_record();
-                return Ok(format!(
-                    "{}:{} (the VLAN interface {} pipework made, deleted)",
-                    h.label, l.name, h.name
-                ));
-            }
-            // Down and under its own name before it leaves: the host may have another by the
-            // guest-side name.
-            gns.set_link(
-                l.index,
-                &l.name,
-                &LinkChange {
-                    up: Some(false),
+    // Still in its guest: a VLAN we made is deleted there, anything else comes home under its
+    // own name (the host may have another by the guest-side name).
+    let in_guest = match &guest {
+        Some(g) => {
+            let gns = s.nl.ns(g)?;
+            gns.links()?
+                .into_iter()
+                .find(|l| ours(l))
+                .map(|l| (g, gns, l))
+        }
+        None => None,
+    };
+    if let Some((g, gns, l)) = in_guest {
+        if h.made {
+            gns.del_link(l.index, &l.name)?;
+            h.drop_record();
+            return Ok(format!(
+                "{}:{} (the VLAN interface {} pipework made, deleted)",
+                h.label, l.name, h.name
+            ));
+        }
+        down_as(&gns, &l, &h.name)?;
+        match &h.wiphy {
+            Some(phy) => iw_move(s, g, phy, &[std::process::id().to_string()])?,
+            None => {
+                let home = LinkChange {
+                    netns: Some(host.fd()),
                     ..Default::default()
-                },
-            )?;
-            if l.name != h.name {
-                gns.set_link(
-                    l.index,
-                    &l.name,
-                    &LinkChange {
-                        name: Some(&h.name),
-                        ..Default::default()
-                    },
-                )?;
-            }
-            match &h.wiphy {
-                Some(phy) => iw_move(s, g, phy, &[std::process::id().to_string()])?,
-                None => gns.set_link(
-                    l.index,
-                    &h.name,
-                    &LinkChange {
-                        netns: Some(host.fd()),
-                        ..Default::default()
-                    },
-                )?,
+                };
+                gns.set_link(l.index, &h.name, &home)?
             }
         }
     }
     let Some(l) = hns.links()?.into_iter().find(|l| ours(l)) else {
         h.drop_record();
-        return Ok(if h.made || guest.is_some() {
+        // A VLAN interface dies with its namespace; anything else vanishing is news.
+        return Ok(if h.made && guest.is_none() {
             format!("{} (gone with its guest {})", h.name, h.label)
         } else {
             format!(
@@ -432,32 +443,13 @@ pub fn give_back(s: &Session, h: &Handed) -> Result<String> {
             h.name
         ));
     }
-    if l.up {
-        hns.set_link(
-            l.index,
-            &l.name,
-            &LinkChange {
-                up: Some(false),
-                ..Default::default()
-            },
-        )?;
+    if l.name != h.name && hns.link(&h.name)?.is_some() {
+        return Err(Error::Conflict(format!(
+            "{} came back to the host as {}, and another interface is called {} now; left it as {}",
+            h.name, l.name, h.name, l.name
+        )));
     }
-    if l.name != h.name {
-        if hns.link(&h.name)?.is_some() {
-            return Err(Error::Conflict(format!(
-                "{} came back to the host as {}, and another interface is called {} now; left it as {}",
-                h.name, l.name, h.name, l.name
-            )));
-        }
-        hns.set_link(
-            l.index,
-            &l.name,
-            &LinkChange {
-                name: Some(&h.name),
-                ..Default::default()
-            },
-        )?;
-    }
+    down_as(&hns, &l, &h.name)?;
     hns.set_alias(&h.name, h.was.as_deref().unwrap_or(""))?;
     h.drop_record();
     Ok(if l.name != h.name && guest.is_none() {
@@ -496,7 +488,7 @@ pub(crate) fn release_dead(s: &Session, removed: &mut Removed) {
 
 /// A session's rollback: give `name` back if this session handed it over.
 pub(crate) fn undo(s: &Session, name: &str) -> Option<String> {
-    let h = records(None).into_iter().find(|h| h.name == name)?;
+    let h = record(name)?;
     give_back(s, &h)
         .map_err(|e| eprintln!("pipework: rollback: {e}"))
         .ok()
