@@ -227,7 +227,7 @@ fn dhcp_into_containers_writes_their_resolv_conf_not_the_hosts() {
 /// running, no `down`.
 #[test]
 fn dhcp_kept_host_clients_go_with_their_container() {
-    let w = World::new("dk");
+    let w = World::new("dw");
     let mut cs = Containers(vec![]);
     let br = w.classic_br();
     let srv = w.ns("s");

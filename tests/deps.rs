@@ -100,3 +100,39 @@ fn deps_netlink_crates_are_the_ones_rtnetlink_uses() {
         );
     }
 }
+
+/// `World::new` refuses a tag another test of the same binary took, but only when both run; a
+/// filtered run (`cargo test NAME`) never sees the clash. Read the sources instead.
+#[test]
+fn test_world_tags_are_unique_per_test_binary() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let src = std::fs::read_to_string(&path).unwrap();
+        let mut tags: Vec<&str> = src
+            .split("World::new(\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap())
+            .collect();
+        seen += tags.len();
+        tags.sort();
+        let dup: Vec<_> = tags
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
+        assert!(
+            dup.is_empty(),
+            "{}: World tags used twice: {dup:?}",
+            path.display()
+        );
+    }
+    assert!(
+        seen > 20,
+        "found only {seen} World tags: has World::new changed?"
+    );
+}
