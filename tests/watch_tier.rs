@@ -232,7 +232,9 @@ fn watch_rewires_restarted_containers_and_releases_dead_ones() {
             leased.1.iter().any(|a| a.starts_with("198.18.96.")),
             "{leased:?}"
         );
-        let clients = || -> Vec<u32> {
+        // A kept client has its warden beside it (its command line names the client and the
+        // same directory); each is counted apart.
+        let procs = |what: &str| -> Vec<u32> {
             std::fs::read_dir("/proc")
                 .unwrap()
                 .flatten()
@@ -240,12 +242,19 @@ fn watch_rewires_restarted_containers_and_releases_dead_ones() {
                     let pid: u32 = e.file_name().to_str()?.parse().ok()?;
                     let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
                     let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-                    (cmd.contains(process) && cmd.contains(&format!("/run/pipework/dhcp/{c}/")))
-                        .then_some(pid)
+                    let warden = cmd.contains("__dhcp-warden");
+                    (cmd.contains(what)
+                        && (what == "__dhcp-warden" || !warden)
+                        && cmd.contains(&format!("/run/pipework/dhcp/{c}/")))
+                    .then_some(pid)
                 })
                 .collect()
         };
+        let clients = || procs(process);
+        let wardens = || procs("__dhcp-warden").len();
+        let want_wardens = usize::from(form != "dhcp");
         assert_eq!(clients().len(), 1, "{form}: one {process} for {c}");
+        assert_eq!(wardens(), want_wardens, "{form}: its warden");
         docker(&["restart", "-t", "0", &c]);
         let back = until(Duration::from_secs(5), || {
             iface(&c, "eth1").as_ref() == Some(&leased)
@@ -260,13 +269,18 @@ fn watch_rewires_restarted_containers_and_releases_dead_ones() {
             1,
             "{form}: the old {process} went, one new one runs: {client:?}"
         );
+        assert_eq!(
+            wardens(),
+            want_wardens,
+            "{form}: the old warden went with its client"
+        );
         let host_c = format!("veth1pl{pc2}");
         assert!(link(None, &format!("veth1pl{pc}")).is_none());
         assert!(link(None, &host_c).is_some());
         let t = Instant::now();
         docker(&["rm", "-f", &c]);
         let gone = until(Duration::from_secs(3), || {
-            clients().is_empty() && link(None, &host_c).is_none()
+            clients().is_empty() && wardens() == 0 && link(None, &host_c).is_none()
         })
         .map(|_| t.elapsed());
         println!("{form}: docker rm -f {c}: {process} and host end gone {gone:?} after rm began");
