@@ -106,13 +106,25 @@ pub fn destination(s: &str, family_hint: Option<IpAddr>) -> Result<IpNetwork> {
     Ok(net)
 }
 
+pub fn unique_mac(seed: &str) -> [u8; 6] {
+    use md5::{Digest, Md5};
+    let d = Md5::digest(format!("{seed}\n").as_bytes());
+    [0x02, d[0], d[1], d[2], d[3], d[4]]
+}
+
+/// A MAC address, or `U:<string>`: the stable MAC the original derives from a string (md5 of the
+/// string plus newline, first five bytes, behind a locally administered 02), so a re-created
+/// guest keeps its neighbours' ARP entries. The same rule in classic argv and in Rhai.
 pub fn mac(s: &str) -> Result<[u8; 6]> {
+    if let Some(seed) = s.strip_prefix("U:") {
+        return Ok(unique_mac(seed));
+    }
     let parts: Vec<&str> = s.split(':').collect();
     let bad = || {
         Error::invalid(
             "MAC address",
             s,
-            "expected six hex bytes like 02:42:ac:11:00:02",
+            "expected six hex bytes like 02:42:ac:11:00:02, or U:<string> for a stable MAC derived from the string",
         )
     };
     if parts.len() != 6 {
@@ -283,6 +295,85 @@ pub fn duration(s: &str) -> Result<std::time::Duration> {
         ));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// The files iproute2 reads table names from (newer ones ship defaults under /usr).
+const RT_TABLES: &[&str] = &[
+    "/etc/iproute2/rt_tables",
+    "/usr/share/iproute2/rt_tables",
+    "/usr/lib/iproute2/rt_tables",
+];
+
+/// Every `NUMBER NAME` pair of the rt_tables files and their `.d/*.conf` drop-ins, first wins.
+fn rt_table_names() -> Vec<(u32, String)> {
+    let mut files: Vec<std::path::PathBuf> = vec![];
+    for f in RT_TABLES {
+        files.push(f.into());
+        let mut d: Vec<_> = std::fs::read_dir(format!("{f}.d"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+            .collect();
+        d.sort();
+        files.extend(d);
+    }
+    let mut out: Vec<(u32, String)> = vec![
+        (0, "unspec".into()),
+        (253, "default".into()),
+        (254, "main".into()),
+        (255, "local".into()),
+    ];
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("");
+            let mut w = line.split_whitespace();
+            if let (Some(n), Some(name)) = (w.next(), w.next()) {
+                let n = match n.strip_prefix("0x") {
+                    Some(h) => u32::from_str_radix(h, 16).ok(),
+                    None => n.parse().ok(),
+                };
+                if let Some(n) = n {
+                    if !out.iter().any(|(_, o)| o == name) {
+                        out.push((n, name.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A routing table as iproute2 takes it: a number, or a name from rt_tables (`main`, `local`,
+/// `default`, and whatever the admin named there).
+pub fn route_table(v: &str) -> Result<u32> {
+    if let Ok(n) = v.parse() {
+        return Ok(n);
+    }
+    rt_table_names()
+        .into_iter()
+        .find(|(_, name)| name == v)
+        .map(|(n, _)| n)
+        .ok_or_else(|| {
+            Error::invalid(
+                "routing table",
+                v,
+                "neither a number nor a name in /etc/iproute2/rt_tables (or its rt_tables.d)",
+            )
+        })
+}
+
+/// The name iproute2 shows for a table number (the number itself when it has none).
+pub fn route_table_name(n: u32) -> String {
+    rt_table_names()
+        .into_iter()
+        .find(|(t, _)| *t == n)
+        .map(|(_, name)| name)
+        .unwrap_or_else(|| n.to_string())
 }
 
 /// 64-bit FNV-1a: a stable, dependency-free hash for deriving short interface names.

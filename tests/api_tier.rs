@@ -97,6 +97,35 @@ fn api_rule_from_rhai_adds_and_deletes_a_policy_rule() {
     let mine = r.iter().find(|r| ours(r)).expect("rule");
     assert_eq!(mine["src"], "198.18.133.0");
     assert_eq!(mine["srclen"], 24);
+    // The rule steers traffic (the kernel's own route lookup, an independent witness): a packet
+    // from the subnet is routed by table 100. A rule without its lookup action matches and then
+    // fails every lookup (EINVAL), which a read-back of the rule alone does not show.
+    for cmd in [
+        &[
+            "link", "add", "name", "va", "type", "veth", "peer", "name", "vb",
+        ][..],
+        &["link", "set", "va", "up"],
+        &["link", "set", "vb", "up"],
+        &["addr", "add", "198.18.133.5/24", "dev", "va"],
+        &[
+            "route",
+            "add",
+            "198.51.100.0/24",
+            "dev",
+            "va",
+            "table",
+            "100",
+        ],
+    ] {
+        let mut v = vec!["-n", a.as_str()];
+        v.extend_from_slice(cmd);
+        ip_ok(&v);
+    }
+    let got = ip_json(
+        Some(&a),
+        &["route", "get", "198.51.100.9", "from", "198.18.133.5"],
+    );
+    assert_eq!(got[0]["table"], "100", "{got}");
     let again = ok(&w.eval(&format!(
         r#"rule(guest("netns:{a}"), "add from 198.18.133.0/24 table 100 priority 100")"#
     )));
@@ -231,4 +260,119 @@ fn api_verbose_logs_every_netlink_operation() {
     ]);
     ok(&quiet);
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("netlink"));
+}
+
+/// Removes a file on every way out of a test.
+struct RemoveOnDrop(std::path::PathBuf);
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// One way to read the API: the readers (routes of any table, rules, qdisc) answer in the form
+/// the writers take, named tables resolve through rt_tables as iproute2 does, `U:` MACs and a
+/// bridge named by a string work in Rhai as in classic argv, and `gateway` means the router.
+#[test]
+fn api_readers_answer_in_the_writers_forms() {
+    let w = World::new("rd");
+    let (a, b, br) = (w.ns("a"), w.ns("b"), w.br());
+    // A table name of the admin's, in the drop-in directory iproute2 reads.
+    let name = format!("t{}", w.ns("x").replace('-', ""));
+    let conf = std::path::PathBuf::from(format!("/etc/iproute2/rt_tables.d/{name}.conf"));
+    std::fs::create_dir_all(conf.parent().unwrap()).unwrap();
+    std::fs::write(&conf, format!("4321 {name}\n")).unwrap();
+    let _conf = RemoveOnDrop(conf);
+    let out = ok(&w.eval(&format!(
+        r#"let ga = netns("{a}");
+        bridge("{br}");
+        let at = veth(ga, "{br}", #{{ip: "198.18.139.2/24", mac: "U:web.example", gateway: false}});
+        veth(netns("{b}"), "{br}", #{{ip: "198.18.139.3/24"}});
+        route(ga, "add 198.51.100.0/24 via 198.18.139.1 table {name}");
+        route(ga, #{{to: "198.51.100.128/25", via: "198.18.139.1", table: "{name}"}});
+        rule(ga, "add from 198.18.139.0/24 table {name} priority 150");
+        tc(at.host_link, #{{rate: "10mbit", latency: "40ms"}});
+        print(routes(ga, "{name}"));
+        print(routes(ga, 4321).len());
+        print(rules(ga));
+        let q = qdisc(at.host_link);
+        print(q);
+        tc(at.host_link, q);
+        print(qdisc(at.host_link) == q);
+        tc(at.host_link, #{{}});
+        print(qdisc(at.host_link).kind);
+        print(routes(ga).filter(|r| r.starts_with("default")).len());"#
+    )));
+    let lines: Vec<&str> = out.lines().collect();
+    // The kernel (iproute2, an independent witness) has the routes in table 4321.
+    let t = ip_json(Some(&a), &["route", "show", "table", "4321"]);
+    let dsts: Vec<&str> = t
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["dst"].as_str())
+        .collect();
+    assert_eq!(dsts, ["198.51.100.0/24", "198.51.100.128/25"], "{t}");
+    assert!(
+        lines[0].contains(&format!(
+            "198.51.100.0/24 via 198.18.139.1 dev eth1 table {name}"
+        )),
+        "{out}"
+    );
+    assert_eq!(lines[1], "2", "{out}");
+    let rules = ip_json(Some(&a), &["rule", "show"]);
+    assert!(
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["priority"] == 150 && r["table"] == name),
+        "{rules}"
+    );
+    assert!(
+        lines[2].contains(&format!("from 198.18.139.0/24 table {name} priority 150")),
+        "{out}"
+    );
+    assert!(lines[2].contains("table main priority 32766"), "{out}");
+    // The tbf read back with the keys tc() takes; tc(l, qdisc(l)) changes nothing.
+    for want in [
+        r#""kind": "tbf""#,
+        r#""rate": "10mbit""#,
+        r#""latency": "40ms""#,
+    ] {
+        assert!(lines[3].contains(want), "{out}");
+    }
+    assert_eq!(lines[4], "true", "{out}");
+    assert_eq!(lines[5], "noqueue", "a veth's default qdisc is back: {out}");
+    // gateway: false is no default route.
+    assert_eq!(lines[6], "0", "no default route: {out}");
+    // U:web.example is the MAC the original derives: 02 + md5("web.example\n")[..5].
+    let md5 = Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"web.example\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let hex = String::from_utf8_lossy(&md5.stdout);
+    let want: Vec<String> = (0..5).map(|i| hex[i * 2..i * 2 + 2].to_string()).collect();
+    assert_eq!(mac_of(&a, "eth1"), format!("02:{}", want.join(":")));
+    // The second guest reached the same bridge by its name: traffic between them.
+    assert!(ping(&a, "198.18.139.3"));
+    // A name that is no bridge is refused with the way out; `gateway: true` outside dhcp() too.
+    let e = fails(&w.eval(&format!(r#"veth(netns("{a}"), "lo", #{{ifname: "eth9"}})"#)));
+    assert!(
+        e.contains("lo is not a bridge") && e.contains("macvlan"),
+        "{e}"
+    );
+    let e = fails(&w.eval(&format!(
+        r#"veth(netns("{a}"), bridge("{br}"), #{{ifname: "eth9", gateway: true}})"#
+    )));
+    assert!(e.contains("only dhcp() has"), "{e}");
+    assert!(link(Some(&a), "eth9").is_none(), "nothing half-made");
+    let e = fails(&w.eval(&format!(r#"routes(netns("{a}"), "nosuchtable{name}")"#)));
+    assert!(e.contains("rt_tables"), "{e}");
 }

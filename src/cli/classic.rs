@@ -10,7 +10,6 @@
 use crate::error::{Error, Result};
 use crate::parse;
 use ipnetwork::IpNetwork;
-use md5::{Digest, Md5};
 use std::net::IpAddr;
 
 /// The original's grammar, as `--help` and every usage error show it.
@@ -119,20 +118,6 @@ fn usage(why: impl std::fmt::Display) -> Error {
     Error::invalid("command line", why, SYNTAX)
 }
 
-/// `U:<string>` → the same MAC the original derives: md5 of the string plus newline, first five
-/// bytes, behind a locally administered 02.
-pub fn unique_mac(seed: &str) -> [u8; 6] {
-    let d = Md5::digest(format!("{seed}\n").as_bytes());
-    [0x02, d[0], d[1], d[2], d[3], d[4]]
-}
-
-fn mac_arg(s: &str) -> Result<[u8; 6]> {
-    match s.strip_prefix("U:") {
-        Some(seed) => Ok(unique_mac(seed)),
-        None => parse::mac(s),
-    }
-}
-
 pub fn parse_classic(args: &[String]) -> Result<Classic> {
     let mut a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     if a.is_empty() {
@@ -223,7 +208,7 @@ pub fn parse_classic(args: &[String]) -> Result<Classic> {
             let mac = if mac.is_empty() {
                 None
             } else {
-                Some(mac_arg(mac)?)
+                Some(parse::mac(mac)?)
             };
             if let Some(v) = vlan {
                 if v.parse::<u16>().is_err() && parse::pkey(v).is_err() {
@@ -609,7 +594,7 @@ mod tests {
     #[test]
     fn unique_mac_matches_the_original() {
         assert_eq!(
-            parse::fmt_mac(&unique_mac("myhost.foo.com")),
+            parse::fmt_mac(&parse::unique_mac("myhost.foo.com")),
             "02:72:6c:cd:9b:8d"
         );
     }
@@ -634,7 +619,7 @@ mod tests {
         assert_eq!(a.vlan().unwrap(), Some(10));
         let a = attach("ovs0 web 0/0 U:myhost.foo.com");
         assert_eq!(a.addr, Addr::None);
-        assert_eq!(a.mac, Some(unique_mac("myhost.foo.com")));
+        assert_eq!(a.mac, Some(parse::unique_mac("myhost.foo.com")));
         let a = attach("mac:02:AA:bb:cc:dd:ee web 10.0.0.2/8");
         assert_eq!(a.host, HostIf::Mac("02:aa:bb:cc:dd:ee".into()));
         let a = attach("--direct-phys eth3 web 10.0.0.2/8");

@@ -222,7 +222,7 @@ pub fn main(args: &[String]) -> i32 {
         };
         let opts = DhcpOpts {
             hostname: Some(hostname.to_string()).filter(|h| !h.is_empty()),
-            gateway: gateway == "true",
+            gateway: gateway.parse().ok()?,
             // The first lease wrote the guest's resolv.conf; a new lease after losing this one
             // rewrites it.
             dns: true,

@@ -34,6 +34,48 @@ pub(crate) fn undo_process(pidfile: &std::path::Path) -> Option<String> {
     external::stop_pidfile(pidfile).then(|| format!("process of {}", pidfile.display()))
 }
 
+/// The default route of a leased interface. `gateway` means the default router everywhere: an
+/// address sets it, `false` means none; for DHCP, `true` (the default) takes the lease's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gateway {
+    Lease,
+    Off,
+    Fixed(Ipv4Addr),
+}
+
+impl Gateway {
+    /// The router to install for a lease that names `router`.
+    pub fn pick(self, router: Option<Ipv4Addr>) -> Option<Ipv4Addr> {
+        match self {
+            Gateway::Lease => router,
+            Gateway::Off => None,
+            Gateway::Fixed(ip) => Some(ip),
+        }
+    }
+}
+
+/// As the keeper's argument: `true`, `false` or the address.
+impl std::fmt::Display for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Gateway::Lease => f.write_str("true"),
+            Gateway::Off => f.write_str("false"),
+            Gateway::Fixed(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Gateway {
+    type Err = std::net::AddrParseError;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(match s {
+            "true" => Gateway::Lease,
+            "false" => Gateway::Off,
+            ip => Gateway::Fixed(ip.parse()?),
+        })
+    }
+}
+
 /// What the caller wants from the exchange.
 #[derive(Clone, Debug)]
 pub struct DhcpOpts {
@@ -41,8 +83,8 @@ pub struct DhcpOpts {
     pub timeout: Duration,
     /// Sent as option 12, like the original's `udhcpc -x hostname:GUEST`.
     pub hostname: Option<String>,
-    /// Install the lease's router as the default route.
-    pub gateway: bool,
+    /// Which default route the lease brings.
+    pub gateway: Gateway,
     /// Write the lease's DNS servers into the guest's resolv.conf.
     pub dns: bool,
     /// Leave a keeper process renewing the lease (see `keeper`).
@@ -54,7 +96,7 @@ impl Default for DhcpOpts {
         DhcpOpts {
             timeout: Duration::from_secs(10),
             hostname: None,
-            gateway: true,
+            gateway: Gateway::Lease,
             dns: true,
             keep: false,
         }

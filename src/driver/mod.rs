@@ -137,6 +137,7 @@ impl Via {
             Via::Ipoib(p, pkey) => Box::new(Ipoib {
                 parent: p.clone(),
                 pkey: *pkey,
+                on: None,
             }),
             Via::DirectPhys(p) => Box::new(DirectPhys { phys: p.clone() }),
         }

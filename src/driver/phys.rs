@@ -114,6 +114,8 @@ impl Driver for Macvlan {
 pub struct Ipoib {
     pub parent: String,
     pub pkey: Option<u16>,
+    /// The namespace the parent is in when not the host's (one playing a host), as for macvlan.
+    pub on: Option<Guest>,
 }
 
 impl Driver for Ipoib {
@@ -143,15 +145,23 @@ impl Driver for Ipoib {
     }
 
     fn attach(&self, s: &Session, guest: &Guest, opts: &AttachOpts) -> Result<Attachment> {
-        refuse_host(guest, "ipoib")?;
-        let host = s.host();
-        let hns = s.nl.ns(&host)?;
-        let parent = host_parent(s, &host, &hns, &self.parent, None, true)?;
+        let on = self.on.clone().unwrap_or_else(|| s.host());
+        if guest.id == on.id {
+            return Err(Error::guest(
+                guest,
+                format!(
+                    "{} is in this namespace already; an ipoib child of it here makes no sense",
+                    self.parent
+                ),
+            ));
+        }
+        let hns = s.nl.ns(&on)?;
+        let parent = host_parent(s, &on, &hns, &self.parent, None, true)?;
         attach_child(
             s,
             guest,
             opts,
-            (&host, &parent),
+            (&on, &parent),
             "ipoib",
             self.describe(),
             |gfd| hns.add_ipoib(&opts.ifname, parent.index, gfd, self.pkey, opts.mtu),
@@ -165,17 +175,6 @@ impl Driver for Ipoib {
     fn detach(&self, s: &Session, att: &Attachment) -> Result<Vec<String>> {
         super::detach_guest_link(s, att)
     }
-}
-
-/// Checked before anything (a VLAN sub-interface of the parent, say) is made on the host.
-fn refuse_host(guest: &Guest, kind: &str) -> Result<()> {
-    if guest.is_host() {
-        return Err(Error::guest(
-            guest,
-            format!("a {kind} child for the host itself makes no sense; attach a guest"),
-        ));
-    }
-    Ok(())
 }
 
 /// A child of a host interface (macvlan, ipoib) born inside the guest under its final name; a

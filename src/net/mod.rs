@@ -16,7 +16,7 @@ pub use l3::L3;
 pub use link::{link_up, LinkChange, LinkState, VethSpec};
 pub use route::{RouteOp, RouteSpec, RouteState, PROTO as ROUTE_PROTO};
 pub use rule::RuleSpec;
-pub use tc::{parse_tc, Netem, Qdisc, Tbf};
+pub use tc::{parse_tc, Netem, Qdisc, RootQdisc, Tbf};
 pub use wait::{LinkMonitor, Waited};
 
 use crate::error::{Error, Result};

@@ -86,11 +86,7 @@ impl RouteSpec {
                 }
                 "table" => {
                     let v = val(w)?;
-                    table = Some(match v {
-                        "main" => 254,
-                        "local" => 255,
-                        _ => v.parse().map_err(|_| bad(format!("bad table {v:?}")))?,
-                    })
+                    table = Some(parse::route_table(v)?)
                 }
                 "src" => src = Some(parse::ip(val(w)?)?),
                 "onlink" => onlink = true,

@@ -47,12 +47,7 @@ impl RuleSpec {
         }
         let num = |k: &str, v: Option<&str>| -> Result<u32> {
             let v = v.ok_or_else(|| bad(format!("`{k}` needs a value")))?;
-            match v {
-                "main" => Ok(254),
-                "local" => Ok(255),
-                "default" => Ok(253),
-                _ => v.parse().map_err(|_| bad(format!("bad {k} {v:?}"))),
-            }
+            v.parse().map_err(|_| bad(format!("bad {k} {v:?}")))
         };
         while let Some(k) = w.next() {
             match k {
@@ -71,7 +66,12 @@ impl RuleSpec {
                         r.to = net;
                     }
                 }
-                "table" | "lookup" => r.table = Some(num(k, w.next())?),
+                "table" | "lookup" => {
+                    let v = w
+                        .next()
+                        .ok_or_else(|| bad(format!("`{k}` needs a value")))?;
+                    r.table = Some(parse::route_table(v)?)
+                }
                 "priority" | "pref" | "preference" => r.priority = Some(num(k, w.next())?),
                 "fwmark" => {
                     let v = w
@@ -135,7 +135,7 @@ impl fmt::Display for RuleSpec {
             write!(f, " oif {o}")?;
         }
         if let Some(t) = self.table {
-            write!(f, " table {t}")?;
+            write!(f, " table {}", parse::route_table_name(t))?;
         }
         if let Some(p) = self.priority {
             write!(f, " priority {p}")?;
@@ -145,11 +145,70 @@ impl fmt::Display for RuleSpec {
 }
 
 impl Ns<'_> {
+    /// Every rule of one family, as the specs `apply_rule` takes (`add` set), in priority order.
+    pub fn rules(&self, v6: bool) -> Result<Vec<RuleSpec>> {
+        use futures::TryStreamExt;
+        use netlink_packet_route::rule::{RuleAction, RuleAttribute};
+        self.log("dump rules");
+        let ver = if v6 {
+            rtnetlink::IpVersion::V6
+        } else {
+            rtnetlink::IpVersion::V4
+        };
+        let msgs: Vec<_> = self
+            .nl
+            .block_on(self.h.rule().get(ver).execute().try_collect())
+            .map_err(|e| self.fail("dump rules", e))?;
+        let mut out = vec![];
+        for m in msgs {
+            if m.header.action != RuleAction::ToTable {
+                continue;
+            }
+            let mut r = RuleSpec {
+                add: true,
+                from: None,
+                to: None,
+                table: Some(m.header.table as u32),
+                priority: Some(0),
+                fwmark: None,
+                iif: None,
+                oif: None,
+                v6,
+            };
+            for a in &m.attributes {
+                match a {
+                    RuleAttribute::Source(ip) => {
+                        r.from = IpNetwork::new(*ip, m.header.src_len).ok()
+                    }
+                    RuleAttribute::Destination(ip) => {
+                        r.to = IpNetwork::new(*ip, m.header.dst_len).ok()
+                    }
+                    RuleAttribute::Table(t) => r.table = Some(*t),
+                    RuleAttribute::Priority(p) => r.priority = Some(*p),
+                    RuleAttribute::FwMark(f) => r.fwmark = Some(*f),
+                    RuleAttribute::Iifname(i) => r.iif = Some(i.clone()),
+                    RuleAttribute::Oifname(o) => r.oif = Some(o.clone()),
+                    _ => {}
+                }
+            }
+            out.push(r);
+        }
+        out.sort_by_key(|r| r.priority);
+        Ok(out)
+    }
+
     /// Add or delete a rule. An identical rule already present makes `add` a no-op (false).
     pub fn apply_rule(&self, r: &RuleSpec) -> Result<bool> {
         let op = format!("rule {r}");
         self.log(&op);
-        let mut req = self.h.rule().add();
+        // rtnetlink's builder leaves the action unset (FR_ACT_UNSPEC): the kernel takes such a
+        // rule, and then fails every lookup it matches with EINVAL. `ip rule add … table T`
+        // means "look up T".
+        let mut req = self
+            .h
+            .rule()
+            .add()
+            .action(netlink_packet_route::rule::RuleAction::ToTable);
         if let Some(t) = r.table {
             req = req.table_id(t);
         }

@@ -17,6 +17,7 @@ use std::time::Duration;
 const TCA_OPTIONS: u16 = 2;
 const TCA_NETEM_RATE: u16 = 6;
 const TCA_NETEM_LATENCY64: u16 = 10;
+const TCA_NETEM_RATE64: u16 = 14;
 const TCA_NETEM_JITTER64: u16 = 11;
 const TCA_TBF_PARMS: u16 = 1;
 const TCA_TBF_RATE64: u16 = 4;
@@ -284,7 +285,138 @@ impl Netem {
     }
 }
 
+/// What is at the root of an interface, read back from the kernel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RootQdisc {
+    pub kind: String,
+    /// The netem or tbf settings, as `Qdisc` (with `Tbf::limit` the byte limit); `None` for
+    /// other kinds (the kernel default: noqueue, pfifo_fast, fq_codel…).
+    pub settings: Option<Qdisc>,
+}
+
+/// The nested attributes in a TCA_OPTIONS payload (kind, value).
+fn nlas(mut b: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = vec![];
+    while b.len() >= 4 {
+        let len = u16::from_ne_bytes([b[0], b[1]]) as usize;
+        let kind = u16::from_ne_bytes([b[2], b[3]]) & 0x3fff;
+        if len < 4 || len > b.len() {
+            break;
+        }
+        out.push((kind, &b[4..len]));
+        b = &b[((len + 3) & !3).min(b.len())..];
+    }
+    out
+}
+
+fn u32_at(b: &[u8], i: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(i..i + 4)?.try_into().ok()?))
+}
+
+fn u64_of(b: &[u8]) -> Option<u64> {
+    Some(u64::from_ne_bytes(b.get(..8)?.try_into().ok()?))
+}
+
+/// sch_netem's options: the fixed struct, then attributes (64-bit times override the ticks).
+fn decode_netem(b: &[u8]) -> Option<Netem> {
+    let tpu = ticks_per_us();
+    let ticks = |t: u32| Duration::from_micros((t as f64 / tpu).round() as u64);
+    let (lat, limit, loss, jit) = (u32_at(b, 0)?, u32_at(b, 4)?, u32_at(b, 8)?, u32_at(b, 20)?);
+    let mut n = Netem {
+        delay: Some(ticks(lat)).filter(|d| !d.is_zero()),
+        jitter: Some(ticks(jit)).filter(|d| !d.is_zero()),
+        loss: Some(loss as f64 * 100.0 / u32::MAX as f64).filter(|l| *l > 0.0),
+        rate: None,
+        limit: Some(limit),
+    };
+    for (kind, v) in nlas(b.get(24..)?) {
+        match kind {
+            TCA_NETEM_LATENCY64 => {
+                n.delay = u64_of(v).map(Duration::from_nanos).filter(|d| !d.is_zero())
+            }
+            TCA_NETEM_JITTER64 => {
+                n.jitter = u64_of(v).map(Duration::from_nanos).filter(|d| !d.is_zero())
+            }
+            TCA_NETEM_RATE => n.rate = n.rate.or(u32_at(v, 0).map(u64::from)).filter(|r| *r > 0),
+            TCA_NETEM_RATE64 => n.rate = u64_of(v),
+            _ => {}
+        }
+    }
+    Some(n)
+}
+
+/// sch_tbf's options: the rate from the parms (or RATE64), the bucket from TCA_TBF_BURST.
+fn decode_tbf(b: &[u8]) -> Option<Tbf> {
+    let mut t = Tbf {
+        rate: 0,
+        burst: 0,
+        limit: 0,
+    };
+    let mut buffer_ticks = 0;
+    for (kind, v) in nlas(b) {
+        match kind {
+            TCA_TBF_PARMS => {
+                t.rate = u32_at(v, 8)? as u64;
+                t.limit = u32_at(v, 24)?;
+                buffer_ticks = u32_at(v, 28)?;
+            }
+            TCA_TBF_RATE64 => t.rate = u64_of(v)?,
+            TCA_TBF_BURST => t.burst = u32_at(v, 0)?,
+            _ => {}
+        }
+    }
+    if t.burst == 0 && t.rate > 0 {
+        // Older kernels report the bucket only as time at the rate.
+        t.burst = (buffer_ticks as f64 / ticks_per_us() / 1e6 * t.rate as f64) as u32;
+    }
+    (t.rate > 0).then_some(t)
+}
+
 impl Ns<'_> {
+    /// The root qdisc of a link and, for the kinds pipework sets, its settings.
+    pub fn root_qdisc(&self, index: u32, ifname: &str) -> Result<Option<RootQdisc>> {
+        use futures::TryStreamExt;
+        self.log(&format!("dump qdiscs of {ifname}"));
+        let msgs: Vec<TcMessage> = self
+            .nl
+            .block_on(
+                self.h
+                    .qdisc()
+                    .get()
+                    .index(index as i32)
+                    .execute()
+                    .try_collect(),
+            )
+            .map_err(|e| self.fail(&format!("dump qdiscs of {ifname}"), e))?;
+        let Some(m) = msgs
+            .iter()
+            .find(|m| m.header.index == index as i32 && m.header.parent == TcHandle::ROOT)
+        else {
+            return Ok(None);
+        };
+        let mut kind = String::new();
+        let mut raw: Vec<u8> = vec![];
+        for a in &m.attributes {
+            match a {
+                TcAttribute::Kind(k) => kind = k.clone(),
+                TcAttribute::Options(o) => {
+                    if let [netlink_packet_route::tc::TcOption::Other(nla)] = o.as_slice() {
+                        use netlink_packet_core::Nla;
+                        raw = vec![0; nla.value_len()];
+                        nla.emit_value(&mut raw);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let settings = match kind.as_str() {
+            "netem" => decode_netem(&raw).map(Qdisc::Netem),
+            "tbf" => decode_tbf(&raw).map(Qdisc::Tbf),
+            _ => None,
+        };
+        Ok(Some(RootQdisc { kind, settings }))
+    }
+
     /// `tc qdisc replace dev IF root …` — replacing makes re-runs converge instead of failing.
     pub fn set_root_qdisc(&self, index: u32, ifname: &str, q: &Qdisc) -> Result<()> {
         let (kind, options) = match q {
@@ -413,6 +545,30 @@ mod tests {
             10_000_000
         );
         assert!(Netem::default().is_empty());
+    }
+
+    #[test]
+    fn decode_reads_back_what_encode_wrote() {
+        let n = Netem {
+            delay: Some(Duration::from_millis(40)),
+            jitter: Some(Duration::from_micros(2500)),
+            loss: Some(1.5),
+            rate: Some(1_250_000),
+            limit: Some(300),
+        };
+        let back = decode_netem(&n.encode()).unwrap();
+        assert_eq!(
+            (back.delay, back.jitter, back.rate, back.limit),
+            (n.delay, n.jitter, n.rate, n.limit)
+        );
+        assert!((back.loss.unwrap() - 1.5).abs() < 1e-6);
+        for rate in [125_000, 10_000_000_000] {
+            let t = Tbf::new(rate, Some(32 * 1024), Some(Duration::from_millis(80)));
+            assert_eq!(decode_tbf(&t.encode()), Some(t));
+        }
+        // A truncated payload is no settings, not a panic.
+        assert_eq!(decode_netem(&[0u8; 10]), None);
+        assert_eq!(decode_tbf(&[8, 0, 1, 0]), None);
     }
 
     #[test]

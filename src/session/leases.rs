@@ -31,7 +31,7 @@ impl Session {
         let want = AttachOpts {
             ifname: ifname.into(),
             ips: vec![IpNetwork::V4(lease.addr)],
-            gateway: lease.router.filter(|_| opts.gateway).map(Into::into),
+            gateway: opts.gateway.pick(lease.router).map(Into::into),
             mtu: lease.mtu.map(u32::from),
             ..Default::default()
         };

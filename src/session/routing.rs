@@ -25,13 +25,42 @@ impl Session {
         ns.apply_route(spec, oif)
     }
 
+    /// The policy rules of a guest, both families, each in the form `rule()` takes after `add`.
+    pub fn rules(&self, guest: &Guest) -> Result<Vec<String>> {
+        let ns = self.nl.ns(guest)?;
+        let mut out = vec![];
+        for v6 in [false, true] {
+            for r in ns.rules(v6)? {
+                let text = r.to_string();
+                out.push(text.strip_prefix("add ").unwrap_or(&text).to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// What is at the root of a guest's link.
+    pub fn root_qdisc(&self, guest: &Guest, ifname: &str) -> Result<Option<crate::net::RootQdisc>> {
+        let l = self.link(guest, ifname)?;
+        self.nl.ns(guest)?.root_qdisc(l.index, ifname)
+    }
+
+    /// The main-table routes of a guest, in the form `route()` takes after `add`.
     pub fn routes(&self, guest: &Guest) -> Result<Vec<String>> {
+        self.routes_of(guest, Some(254))
+    }
+
+    /// The routes of one table (`None`: every table; routes outside main name their table).
+    pub fn routes_of(&self, guest: &Guest, table: Option<u32>) -> Result<Vec<String>> {
         let ns = self.nl.ns(guest)?;
         let links = ns.links()?;
         let name = |i: u32| links.iter().find(|l| l.index == i).map(|l| l.name.clone());
         let mut out = vec![];
         for v6 in [false, true] {
-            for r in ns.routes(v6)? {
+            let routes = match table {
+                Some(t) => ns.routes_in(v6, t)?,
+                None => ns.routes_all(v6)?,
+            };
+            for r in routes {
                 let mut s = if r.dst.prefix() == 0 {
                     "default".to_string()
                 } else {
@@ -45,6 +74,12 @@ impl Session {
                 }
                 if let Some(m) = r.metric {
                     s.push_str(&format!(" metric {m}"));
+                }
+                if r.table != 254 {
+                    s.push_str(&format!(
+                        " table {}",
+                        crate::parse::route_table_name(r.table)
+                    ));
                 }
                 out.push(s);
             }

@@ -170,29 +170,22 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
             ss.attach(&g, &d, &opts).rhai()
         }
     );
+    macro_rules! ipoib_doc { () => { "Attach a guest to an InfiniBand port with an IPoIB child born inside the guest (named ib0 unless #{ifname}): #{ip, gateway, ifname, mtu, pkey: \"8001\"} (pkey: partition key in hex). The parent is a host interface name, or link(ns, name) for one in a namespace playing a host." } }
     let ss = s.clone();
     reg!(
         engine,
         "ipoib",
         ["guest: Guest", "parent: &str", "opts: Map", "Attachment"],
-        "Attach a guest to an InfiniBand port with an IPoIB child born inside the guest (named ib0 unless #{ifname}): #{ip, gateway, ifname, mtu, pkey: \"8001\"} (pkey: partition key in hex).",
-        move |g: Guest, parent: &str, o: Map| {
-            // Its own list, so a typo is answered with the keys ipoib() takes (mac and vlan are
-            // accepted here only to be refused with the reason).
-            check_keys("ipoib", &o, &["ip", "gateway", "ifname", "mtu", "pkey", "mac", "vlan"])?;
-            let mut o = o;
-            let pkey = match o.remove("pkey") {
-                None => None,
-                Some(v) if v.is_string() => Some(parse::pkey(&v.into_string().unwrap_or_default()).rhai()?),
-                Some(v) => return err(format!("ipoib(): option `pkey` must be a hex string like \"8001\", not {}", v.type_name())),
-            };
-            if !o.contains_key("ifname") {
-                o.insert("ifname".into(), "ib0".into());
-            }
-            let opts = attach_opts("ipoib", &o)?;
-            let d = crate::driver::Ipoib { parent: parent.to_string(), pkey };
-            ss.attach(&g, &d, &opts).rhai()
-        }
+        ipoib_doc!(),
+        move |g: Guest, parent: &str, o: Map| ipoib_impl(&ss, g, parent, None, o)
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "ipoib",
+        ["guest: Guest", "parent: Link", "opts: Map", "Attachment"],
+        ipoib_doc!(),
+        move |g: Guest, p: Link, o: Map| ipoib_impl(&ss, g, &p.name, Some(p.guest.clone()), o)
     );
     let ss = s.clone();
     reg!(
@@ -250,6 +243,34 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
     );
     reg!(
         engine,
+        "ipoib",
+        ["guest: Guest", "parent: Link", "Attachment"],
+        "ipoib(guest, link(ns, parent), #{}) with no options.",
+        |ctx: NativeCallContext, g: Guest, p: Link| ctx
+            .call_native_fn::<Attachment>("ipoib", (g, p, Map::new()))
+    );
+    macro_rules! veth_named_doc { () => { "veth(guest, \"NAME\", #{..}): the bridge by name, found as the classic command line finds it (an existing Linux or OVS bridge; a missing br* name is created as a Linux bridge, ovs* as an OVS bridge). Anything else (a NIC) is refused: use macvlan() or attach()." } }
+    let ss = s.clone();
+    reg!(
+        engine,
+        "veth",
+        ["guest: Guest", "bridge: &str", "opts: Map", "Attachment"],
+        veth_named_doc!(),
+        move |g: Guest, b: &str, o: Map| {
+            let opts = attach_opts("veth", &o)?;
+            veth_named(&ss, &g, b, &opts)
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "veth",
+        ["guest: Guest", "bridge: &str", "Attachment"],
+        veth_named_doc!(),
+        move |g: Guest, b: &str| veth_named(&ss, &g, b, &AttachOpts::default())
+    );
+    reg!(
+        engine,
         "attach",
         ["guest: Guest", "host_if: &str", "Attachment"],
         "attach(guest, host_if, #{}) with no options.",
@@ -279,6 +300,55 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
     });
 }
 
+fn ipoib_impl(
+    s: &Session,
+    g: Guest,
+    parent: &str,
+    on: Option<Guest>,
+    o: Map,
+) -> RhaiResult<Attachment> {
+    // Its own list, so a typo is answered with the keys ipoib() takes (mac and vlan are accepted
+    // here only to be refused with the reason).
+    check_keys(
+        "ipoib",
+        &o,
+        &["ip", "gateway", "ifname", "mtu", "pkey", "mac", "vlan"],
+    )?;
+    let mut o = o;
+    let pkey = match o.remove("pkey") {
+        None => None,
+        Some(v) if v.is_string() => Some(parse::pkey(&v.into_string().unwrap_or_default()).rhai()?),
+        Some(v) => {
+            return err(format!(
+                "ipoib(): option `pkey` must be a hex string like \"8001\", not {}",
+                v.type_name()
+            ))
+        }
+    };
+    if !o.contains_key("ifname") {
+        o.insert("ifname".into(), "ib0".into());
+    }
+    let opts = attach_opts("ipoib", &o)?;
+    let d = crate::driver::Ipoib {
+        parent: parent.to_string(),
+        pkey,
+        on,
+    };
+    s.attach(&g, &d, &opts).rhai()
+}
+
+/// A bridge named by a string: the same decision as classic argv, limited to bridges, so
+/// `veth(g, "br0")` and `veth(g, bridge("br0"))` do one thing.
+fn veth_named(s: &Session, g: &Guest, name: &str, opts: &AttachOpts) -> RhaiResult<Attachment> {
+    use crate::driver::HostKind;
+    match s.host_kind(name, false).rhai()? {
+        HostKind::Bridge { .. } | HostKind::Ovs => s.attach_through(g, name, false, opts).rhai(),
+        _ => err(format!(
+            "veth(): {name} is not a bridge (nor a br*/ovs* name to create one); a host NIC takes macvlan({name:?}) or attach(), or make it a bridge port with join()"
+        )),
+    }
+}
+
 /// Parse `veth()` options into the core's AttachOpts.
 pub(super) fn attach_opts(func: &str, o: &Map) -> RhaiResult<AttachOpts> {
     check_keys(
@@ -304,8 +374,19 @@ pub(super) fn attach_opts(func: &str, o: &Map) -> RhaiResult<AttachOpts> {
     for ip in opt_strs(func, o, "ip")? {
         a.ips.push(parse::cidr(&ip).rhai()?);
     }
-    if let Some(g) = opt_str(func, o, "gateway")? {
-        a.gateway = Some(parse::ip(&g).rhai()?);
+    // `gateway` is the default router wherever it appears: an address, or false for none (what
+    // dhcp() takes too, where true means the lease's router).
+    match o.get("gateway") {
+        Some(v) if v.is_bool() => {
+            if v.as_bool() == Ok(true) {
+                return err(format!("{func}(): `gateway: true` means the lease's router, which only dhcp() has; give the router's address"));
+            }
+        }
+        _ => {
+            if let Some(g) = opt_str(func, o, "gateway")? {
+                a.gateway = Some(parse::ip(&g).rhai()?);
+            }
+        }
     }
     if let Some(m) = opt_str(func, o, "mac")? {
         a.mac = Some(parse::mac(&m).rhai()?);

@@ -41,13 +41,45 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         move |p: Link, id: i64| vlan_impl(&ss, p, id, &Map::new())
     );
     let ss = s.clone();
+    reg!(
+        engine,
+        "vlan",
+        ["parent: &str", "id: i64", "opts: Map", "Link"],
+        "vlan(\"eth1\", 100, #{..}): the parent named as a host interface, as macvlan() and ipoib() take it.",
+        move |p: &str, id: i64, o: Map| vlan_impl(&ss, Link::new(ss.host(), p.to_string()), id, &o)
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "vlan",
+        ["parent: &str", "id: i64", "Link"],
+        "vlan(\"eth1\", 100): an 802.1Q sub-interface eth1.100 of a host interface.",
+        move |p: &str, id: i64| vlan_impl(
+            &ss,
+            Link::new(ss.host(), p.to_string()),
+            id,
+            &Map::new()
+        )
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "qdisc",
+        ["link: Link", "Map"],
+        "What is at the root of a link, read from the kernel: #{kind} (\"noqueue\", \"fq_codel\"…), and for what tc() sets the same keys it takes: netem #{delay, jitter, loss, rate, limit}, tbf #{rate, burst, latency}.",
+        move |l: Link| {
+            let q = ss.root_qdisc(&l.guest, &l.name).rhai()?;
+            Ok::<_, Box<EvalAltResult>>(qdisc_map(q))
+        }
+    );
+    let ss = s.clone();
     reg!(engine, "tc", ["link: Link", "opts: Map"],
         "Shape or impair a link: #{rate: \"10mbit\", burst: \"32kb\", latency: \"50ms\"} is a token-bucket rate limit (tbf); #{delay: \"50ms\", jitter: \"5ms\", loss: 1.5, rate, limit} is a netem impairment; #{} restores the default qdisc.",
         move |l: Link, o: Map| ss.tc(&l.guest, &l.name, &qdisc(&o)?).rhai());
 
     let ss = s.clone();
     reg!(engine, "dhcp", ["link: Link", "opts: Map", "Map"],
-        "Lease an IPv4 address for a link and apply it (address, default route, DNS into the guest's own resolv.conf): #{timeout: \"10s\", hostname, gateway: true, dns: true, keep: true (a background process renews the lease until down())}; #{client: \"udhcpc\"|\"dhclient\"|\"dhcpcd\", keep, args} runs that installed client instead. Returns #{ip, server, router, dns, lease, resolv, keeper}.",
+        "Lease an IPv4 address for a link and apply it (address, default route, DNS into the guest's own resolv.conf): #{timeout: \"10s\", hostname, gateway: true (the lease's router; an address overrides it, false installs none), dns: true, keep: true (a background process renews the lease until down())}; #{client: \"udhcpc\"|\"dhclient\"|\"dhcpcd\", keep, args} runs that installed client instead. Returns #{ip, server, router, dns, lease, resolv, keeper}.",
         move |l: Link, o: Map| dhcp_impl(&ss, &l, &o));
     let ss = s.clone();
     reg!(
@@ -130,9 +162,28 @@ fn qdisc(o: &Map) -> RhaiResult<crate::net::Qdisc> {
         f,
         o,
         &[
-            "delay", "jitter", "loss", "rate", "limit", "burst", "latency",
+            "delay", "jitter", "loss", "rate", "limit", "burst", "latency", "kind",
         ],
     )?;
+    // `kind` (what qdisc() reads back) only confirms what the other keys make.
+    if let Some(kind) = opt_str(f, o, "kind")? {
+        let mut rest = o.clone();
+        rest.remove("kind");
+        let q = qdisc(&rest)?;
+        let made = match &q {
+            Qdisc::Netem(_) => "netem",
+            Qdisc::Tbf(_) => "tbf",
+            Qdisc::Default => "",
+        };
+        return match (made, kind.as_str()) {
+            ("", "netem" | "tbf") => err(format!(
+                "tc(): kind {kind:?} needs its settings (rate, or delay/jitter/loss)"
+            )),
+            ("", _) => Ok(q),
+            (m, k) if m == k => Ok(q),
+            (m, k) => err(format!("tc(): these settings make a {m} qdisc, not {k}")),
+        };
+    }
     let impair = ["delay", "jitter", "loss", "limit"]
         .iter()
         .any(|k| o.contains_key(*k));
@@ -171,6 +222,58 @@ fn qdisc(o: &Map) -> RhaiResult<crate::net::Qdisc> {
         burst,
         latency,
     )))
+}
+
+/// A root qdisc as the map tc() takes (with `kind`), so `tc(l, qdisc(l))` is a no-op.
+fn qdisc_map(q: Option<crate::net::RootQdisc>) -> Map {
+    use crate::net::Qdisc;
+    let mut m = Map::new();
+    let Some(q) = q else {
+        m.insert("kind".into(), "none".into());
+        return m;
+    };
+    let ms = |d: std::time::Duration| format!("{}ms", (d.as_secs_f64() * 1e6).round() / 1000.0);
+    let rate = |r: u64| {
+        let bits = r * 8;
+        match bits {
+            b if b % 1_000_000_000 == 0 => format!("{}gbit", b / 1_000_000_000),
+            b if b % 1_000_000 == 0 => format!("{}mbit", b / 1_000_000),
+            b if b % 1_000 == 0 => format!("{}kbit", b / 1_000),
+            b => format!("{b}bit"),
+        }
+    };
+    m.insert("kind".into(), q.kind.clone().into());
+    match q.settings {
+        Some(Qdisc::Netem(n)) => {
+            if let Some(d) = n.delay {
+                m.insert("delay".into(), ms(d).into());
+            }
+            if let Some(j) = n.jitter {
+                m.insert("jitter".into(), ms(j).into());
+            }
+            if let Some(l) = n.loss {
+                // Percent, rounded to what the 32-bit probability holds.
+                m.insert("loss".into(), ((l * 1e6).round() / 1e6).into());
+            }
+            if let Some(r) = n.rate {
+                m.insert("rate".into(), rate(r).into());
+            }
+            if let Some(l) = n.limit {
+                m.insert("limit".into(), (l as i64).into());
+            }
+        }
+        Some(Qdisc::Tbf(t)) => {
+            m.insert("rate".into(), rate(t.rate).into());
+            m.insert("burst".into(), (t.burst as i64).into());
+            let queued = t.limit.saturating_sub(t.burst) as f64 / t.rate as f64;
+            m.insert(
+                "latency".into(),
+                ms(std::time::Duration::from_secs_f64(queued)).into(),
+            );
+        }
+        _ => {}
+    }
+    m
 }
 
 fn netem(o: &Map) -> RhaiResult<crate::net::Netem> {
@@ -270,7 +373,28 @@ fn dhcp_impl(s: &Session, l: &Link, o: &Map) -> RhaiResult<Map> {
     if let Some(h) = opt_str(f, o, "hostname")? {
         d.hostname = Some(h).filter(|h| !h.is_empty());
     }
-    d.gateway = opt_bool(f, o, "gateway")?.unwrap_or(true);
+    d.gateway = match o.get("gateway") {
+        None => crate::dhcp::Gateway::Lease,
+        Some(v) if v.is_bool() => match v.as_bool() {
+            Ok(true) => crate::dhcp::Gateway::Lease,
+            _ => crate::dhcp::Gateway::Off,
+        },
+        Some(v) if v.is_string() => {
+            let ip = v.clone().into_string().unwrap_or_default();
+            match parse::ip(&ip).rhai()? {
+                std::net::IpAddr::V4(ip) => crate::dhcp::Gateway::Fixed(ip),
+                std::net::IpAddr::V6(_) => {
+                    return err("dhcp(): `gateway` must be an IPv4 address (the lease is IPv4)")
+                }
+            }
+        }
+        Some(v) => {
+            return err(format!(
+                "dhcp(): option `gateway` is the default router: an address, true (the lease's) or false (none), not {}",
+                v.type_name()
+            ))
+        }
+    };
     d.dns = opt_bool(f, o, "dns")?.unwrap_or(true);
     d.keep = opt_bool(f, o, "keep")?.unwrap_or(true);
     let r = s.dhcp(&l.guest, &l.name, &d).rhai()?;

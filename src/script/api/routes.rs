@@ -24,8 +24,39 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         engine,
         "routes",
         ["guest: Guest", "Array"],
-        "The main-table routes of a guest, as strings.",
+        "The main-table routes of a guest, each in the form route() takes after \"add \".",
         move |g: Guest| Ok::<_, Box<EvalAltResult>>(strings(ss.routes(&g).rhai()?))
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "routes",
+        ["guest: Guest", "table: &str", "Array"],
+        "The routes of one table, named (rt_tables: \"main\", \"local\", the admin's names) or \"all\"; outside main each says `table NAME`.",
+        move |g: Guest, t: &str| {
+            let table = if t == "all" { None } else { Some(parse::route_table(t).rhai()?) };
+            Ok::<_, Box<EvalAltResult>>(strings(ss.routes_of(&g, table).rhai()?))
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "routes",
+        ["guest: Guest", "table: i64", "Array"],
+        "The routes of the table with that number.",
+        move |g: Guest, t: i64| {
+            let t = u32::try_from(t)
+                .map_err(|_| format!("routes(): table {t} is not 0 to 4294967295"))?;
+            Ok::<_, Box<EvalAltResult>>(strings(ss.routes_of(&g, Some(t)).rhai()?))
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "rules",
+        ["guest: Guest", "Array"],
+        "The policy rules of a guest (IPv4 then IPv6, by priority), each in the form rule() takes after \"add \".",
+        move |g: Guest| Ok::<_, Box<EvalAltResult>>(strings(ss.rules(&g).rhai()?))
     );
 }
 
@@ -63,7 +94,17 @@ fn route_from_map(o: &Map) -> RhaiResult<RouteSpec> {
         .transpose()
         .rhai()?;
     spec.metric = opt_int(f, o, "metric")?.map(|m| m as u32);
-    spec.table = opt_int(f, o, "table")?.map(|m| m as u32);
+    spec.table = match o.get("table") {
+        None => None,
+        Some(v) if v.is_int() => Some(
+            u32::try_from(v.as_int().unwrap_or(-1))
+                .map_err(|_| format!("route(): table {v} is not 0 to 4294967295"))?,
+        ),
+        Some(_) => opt_str(f, o, "table")?
+            .map(|t| parse::route_table(&t))
+            .transpose()
+            .rhai()?,
+    };
     spec.onlink = opt_bool(f, o, "onlink")?.unwrap_or(false);
     spec.check().rhai()?;
     Ok(spec)
