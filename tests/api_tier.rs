@@ -376,3 +376,71 @@ fn api_readers_answer_in_the_writers_forms() {
     let e = fails(&w.eval(&format!(r#"routes(netns("{a}"), "nosuchtable{name}")"#)));
     assert!(e.contains("rt_tables"), "{e}");
 }
+
+/// `arp(link)` itself: a neighbour's stale entry is corrected by the announcement and by nothing
+/// else. The control: the MAC changes with the kernel's own announcement switched off, and the
+/// neighbour keeps the old MAC until arp() speaks.
+#[test]
+fn api_arp_announces_a_changed_mac_to_neighbours() {
+    let w = World::new("ap");
+    let (a, b, br) = (w.ns("a"), w.ns("b"), w.br());
+    ok(&w.eval(&format!(
+        r#"let br = bridge("{br}");
+        veth(netns("{a}"), br, #{{ip: "198.18.141.2/24", mac: "02:00:00:14:01:01"}});
+        veth(netns("{b}"), br, #{{ip: "198.18.141.3/24"}});"#
+    )));
+    let neigh = || {
+        let n = ip_json(Some(&b), &["neigh", "show", "198.18.141.2"]);
+        n.as_array()
+            .and_then(|a| a.first())
+            .and_then(|e| e["lladdr"].as_str())
+            .map(str::to_string)
+    };
+    assert!(ping(&b, "198.18.141.2"));
+    assert_eq!(neigh().as_deref(), Some("02:00:00:14:01:01"));
+    // No announcement of its own when the MAC changes (pipework turns arp_notify on for its links).
+    let sysctl = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &a,
+            "sysctl",
+            "-qw",
+            "net.ipv4.conf.eth1.arp_notify=0",
+        ])
+        .status()
+        .unwrap();
+    assert!(sysctl.success());
+    ip_ok(&[
+        "-n",
+        &a,
+        "link",
+        "set",
+        "dev",
+        "eth1",
+        "address",
+        "02:00:00:14:01:02",
+    ]);
+    // Past the neighbour table's lock time (1 s), so an announcement would be taken.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_eq!(
+        neigh().as_deref(),
+        Some("02:00:00:14:01:01"),
+        "control: nothing told b of the new MAC yet"
+    );
+    let out = ok(&w.eval(&format!(r#"print(arp(link(netns("{a}"), "eth1")))"#)));
+    assert_eq!(out.trim(), "1", "one IPv4 address announced");
+    let mut seen = None;
+    for _ in 0..50 {
+        seen = neigh();
+        if seen.as_deref() == Some("02:00:00:14:01:02") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        seen.as_deref(),
+        Some("02:00:00:14:01:02"),
+        "b learnt the new MAC from arp()"
+    );
+}

@@ -375,3 +375,121 @@ fn cli_every_attach_takes_its_options_as_optional() {
         assert!(out.contains(sig), "doc lacks {sig}");
     }
 }
+
+/// A REPL on a terminal, as a person uses it: a pseudo-terminal drives it key by key.
+struct Tty {
+    master: std::fs::File,
+    child: std::process::Child,
+    seen: String,
+}
+
+impl Tty {
+    fn start(state: &std::path::Path) -> Tty {
+        use std::os::fd::FromRawFd;
+        let (mut m, mut s) = (0, 0);
+        // SAFETY: openpty writes two fds into the provided ints; the other arguments may be null.
+        let rc = unsafe {
+            libc::openpty(
+                &mut m,
+                &mut s,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty");
+        // SAFETY: both fds were just opened by openpty and are owned here alone.
+        let (master, slave) =
+            unsafe { (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s)) };
+        let child = Command::new(bin())
+            .arg("repl")
+            .env("XDG_STATE_HOME", state)
+            .env("TERM", "xterm")
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave)
+            .spawn()
+            .unwrap();
+        Tty {
+            master,
+            child,
+            seen: String::new(),
+        }
+    }
+
+    /// Read until `want` shows (answering the line editor's cursor-position query), at most 10 s.
+    fn expect(&mut self, want: &str) -> String {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.seen.contains(want) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {want:?} from the REPL; it showed:\n{}",
+                self.seen
+            );
+            let mut p = libc::pollfd {
+                fd: self.master.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut p, 1, 100) } <= 0 {
+                continue;
+            }
+            let mut buf = [0u8; 4096];
+            let n = self.master.read(&mut buf).unwrap_or(0);
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            if text.contains("\x1b[6n") {
+                self.master.write_all(b"\x1b[1;1R").unwrap();
+            }
+            self.seen.push_str(&text);
+        }
+        let at = self.seen.find(want).unwrap() + want.len();
+        let before = self.seen[..at].to_string();
+        self.seen.drain(..at);
+        before
+    }
+
+    fn keys(&mut self, k: &str) {
+        self.master.write_all(k.as_bytes()).unwrap();
+    }
+
+    fn quit(mut self) {
+        self.expect("pipework> ");
+        self.keys(":quit\r");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status}");
+    }
+}
+
+/// History and completion live, on a terminal: Tab completes a variable of the session, and the
+/// next REPL recalls the last session's lines with the Up key (history kept under XDG_STATE_HOME).
+#[test]
+fn repl_on_a_terminal_completes_and_keeps_history() {
+    let state = std::env::temp_dir().join(format!("pipework-repl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let mut t = Tty::start(&state);
+    t.expect("pipework> ");
+    t.keys("let answer_to_all = 6 * 7;\r");
+    t.expect("pipework> ");
+    // "answer_t" + Tab completes to the variable; Enter evaluates it.
+    t.keys("answer_t\t\r");
+    let shown = t.expect("=> 42");
+    assert!(shown.contains("answer_to_all"), "{shown}");
+    t.quit();
+    let hist = std::fs::read_to_string(state.join("pipework/history")).expect("history file");
+    assert!(
+        hist.contains("let answer_to_all = 6 * 7;") && hist.contains("answer_to_all"),
+        "{hist}"
+    );
+    // A new REPL: Up, Up reaches the line before `:quit`, the definition, then its use.
+    let mut t = Tty::start(&state);
+    t.expect("pipework> ");
+    t.keys("\x1b[A\x1b[A\x1b[A\r");
+    t.expect("pipework> ");
+    t.keys("answer_to_all + 1\r");
+    t.expect("=> 43");
+    t.quit();
+    let _ = std::fs::remove_dir_all(&state);
+}
