@@ -35,7 +35,9 @@ pub struct Handed {
     pub ns: NsId,
     /// Its name in the guest.
     pub ifname: String,
-    /// The wireless phy it moved with, if any.
+    /// The wireless phy it moved with, if any, as iw selects it in any namespace: `phy#INDEX`.
+    /// (By name, iw looks the phy up in /sys/class/ieee80211, which shows only the phys of the
+    /// namespace sysfs was mounted in: the host's, so a phy in a guest is not found by name.)
     pub wiphy: Option<String>,
     /// A VLAN sub-interface pipework made for the hand-over: deleted, not given back.
     pub made: bool,
@@ -136,9 +138,9 @@ pub fn records(owner: Option<&str>) -> Vec<Handed> {
 
 /// The wireless phy behind host interface `name` (`phy0`), if it is a wireless one.
 fn wiphy_of(name: &str) -> Option<String> {
-    std::fs::read_to_string(format!("/sys/class/net/{name}/phy80211/name"))
+    std::fs::read_to_string(format!("/sys/class/net/{name}/phy80211/index"))
         .ok()
-        .map(|s| s.trim().to_string())
+        .map(|s| format!("phy#{}", s.trim()))
 }
 
 /// `iw phy PHY set netns …` run in `from` (an argument vector, no shell).
@@ -152,8 +154,15 @@ fn iw_move(s: &Session, from: &Guest, phy: &str, to: &[String]) -> Result<()> {
                 "not installed (Debian: apt install iw); a wireless interface moves only with its phy, which needs it",
             )
         })?;
-    let mut argv: Vec<String> = [iw, "phy", phy, "set", "netns"]
-        .iter()
+    // `phy#N` is one word to iw; a record from before indexes were kept names the phy.
+    let sel: &[&str] = if phy.starts_with("phy#") {
+        &[phy]
+    } else {
+        &["phy", phy]
+    };
+    let mut argv: Vec<String> = std::iter::once(iw)
+        .chain(sel.iter().copied())
+        .chain(["set", "netns"])
         .map(|a| a.to_string())
         .collect();
     argv.extend(to.iter().cloned());
@@ -521,7 +530,7 @@ mod tests {
         };
         assert_eq!(Handed::parse("eth3.10", &h.text()), Some(h.clone()));
         let w = Handed {
-            wiphy: Some("phy0".into()),
+            wiphy: Some("phy#0".into()),
             made: false,
             was: Some("uplink to rack 3".into()),
             ..h

@@ -25,6 +25,8 @@ command -v depmod >/dev/null || need+=(kmod)
 # The VM has no libraries but the ones we copy: busybox must be the static build.
 { [ -x /bin/busybox ] && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic'; } || need+=(busybox-static)
 command -v ip >/dev/null || need+=(iproute2)
+# A wireless interface is handed over with its phy through iw (direct-phys-wireless.sh).
+[ -x /usr/sbin/iw ] || need+=(iw)
 if [ ${#need[@]} -gt 0 ]; then
   echo "kernel tier: installing ${need[*]}"
   apt-get update -qq
@@ -58,7 +60,9 @@ r="$work/root"
 mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc,cases,lib/modules/$KV}
 cp /bin/busybox "$r/bin/"
 for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$r/bin/$a"; done
-MODULES="8021q dummy ipvlan macvlan sch_netem sch_tbf sch_htb bridge veth vxlan"
+# virtio_net: the VM's one NIC, a stand-in for a physical one (--direct-phys); mac80211_hwsim: two
+# software radios, for handing a wireless phy over.
+MODULES="8021q dummy ipvlan macvlan sch_netem sch_tbf sch_htb bridge veth vxlan virtio_net mac80211_hwsim"
 for m in $MODULES; do
   modprobe -d "$modbase" -S "$KV" --show-depends "$m" | awk '$1 == "insmod" {print $2}' | while read -r f; do
     rel=${f#"$modbase"}; mkdir -p "$r$(dirname "$rel")"; cp "$f" "$r$rel"
@@ -77,7 +81,7 @@ copy_bin() { # src dest-dir
 copy_bin "$PW" /usr/bin
 # Symbols are useless in the VM and only cost page faults under emulation.
 strip --strip-all "$r/usr/bin/pipework" 2>/dev/null || true
-for b in ip tc bridge; do copy_bin "$(command -v $b)" /usr/sbin; done
+for b in ip tc bridge iw; do copy_bin "$(command -v $b)" /usr/sbin; done
 cp tests/kernel/lib.sh "$r/cases/lib.sh"
 CASES=${KT_CASES:-tests/kernel/cases}
 cp "$CASES"/* "$r/cases/"
@@ -92,7 +96,7 @@ start=$(date +%s)
 set +e
 timeout "$TIMEOUT" qemu-system-x86_64 -kernel "$vmlinuz" -initrd "$work/initrd.gz" \
   -append "console=ttyS0 quiet panic=-1 loglevel=3" -nographic -m 768 -no-reboot -accel tcg \
-  -nic none > "$work/console.log" 2>&1
+  -netdev hubport,id=kt0,hubid=0 -device virtio-net-pci,netdev=kt0 > "$work/console.log" 2>&1
 rc=$?
 set -e
 cp "$work/console.log" /tmp/pipework-kt-console.log 2>/dev/null || true
