@@ -41,6 +41,16 @@ pub struct LinkState {
     pub infiniband: bool,
 }
 
+/// A link request without the counters: the kernel then leaves out IFLA_STATS/STATS64 and the
+/// per-family (IPv6, ICMPv6) statistics, which nothing here reads and which made up most of each
+/// message — gathered per CPU by the kernel, parsed attribute by attribute here, on every dump.
+fn lean(r: rtnetlink::LinkGetRequest) -> rtnetlink::LinkGetRequest {
+    r.set_filter_mask(
+        netlink_packet_route::AddressFamily::Unspec,
+        vec![netlink_packet_route::link::LinkExtentMask::SkipStats],
+    )
+}
+
 impl LinkState {
     fn from_msg(m: &LinkMessage) -> LinkState {
         let mut s = LinkState {
@@ -140,7 +150,7 @@ impl Ns<'_> {
         self.log("dump links");
         let msgs: Vec<LinkMessage> = self
             .nl
-            .block_on(self.h.link().get().execute().try_collect())
+            .block_on(lean(self.h.link().get()).execute().try_collect())
             .map_err(|e| self.fail("dump links", e))?;
         Ok(msgs.iter().map(LinkState::from_msg).collect())
     }
@@ -148,7 +158,9 @@ impl Ns<'_> {
     /// Look a link up by name; `Ok(None)` if there is none.
     pub fn link(&self, name: &str) -> Result<Option<LinkState>> {
         self.log(&format!("get link {name}"));
-        let req = self.h.link().get().match_name(name.to_string()).execute();
+        let req = lean(self.h.link().get())
+            .match_name(name.to_string())
+            .execute();
         match self.nl.block_on(req.try_collect::<Vec<_>>()) {
             Ok(v) => Ok(v.first().map(LinkState::from_msg)),
             Err(e) => {
