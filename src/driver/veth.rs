@@ -71,7 +71,8 @@ pub(crate) fn attach(
     refuse_host(guest)?;
     let host = s.host();
     let hns = s.nl.ns(&host)?;
-    let gns = s.nl.ns(guest)?;
+    // The guest's socket opens while the host makes the pair.
+    s.nl.prefetch(guest);
     let (host_if, shortened) = host_ifname(opts, guest);
     let mut att = Attachment::new(s, guest, opts, sw.describe(), host_if.clone());
     att.undo = vec![Created::Link {
@@ -111,10 +112,11 @@ pub(crate) fn attach(
     match created {
         Ok(()) => {}
         Err(e) if e.errno() == Some(libc::EEXIST) => {
-            return rerun(&hns, &gns, sw, &port, guest, opts, att, &alias);
+            return rerun(&hns, &s.nl.ns(guest)?, sw, &port, guest, opts, att, &alias);
         }
         Err(e) => return Err(e),
     }
+    let gns = s.nl.ns(guest)?;
     if shortened {
         eprintln!(
             "note: host-side name v{}pl{} is over 15 bytes; using {host_if}",

@@ -33,6 +33,8 @@ use tokio::runtime::Runtime;
 pub struct Netlink {
     rt: Runtime,
     conns: RefCell<HashMap<NsId, Handle>>,
+    /// Sockets being opened inside a guest on a helper thread (see `prefetch`).
+    opening: RefCell<HashMap<NsId, std::thread::JoinHandle<Result<OwnedFd>>>>,
     pub verbose: bool,
     /// For `-v`: each logged operation carries the time since the session began.
     started: std::time::Instant,
@@ -57,6 +59,7 @@ impl Netlink {
         Ok(Netlink {
             rt,
             conns: RefCell::new(HashMap::new()),
+            opening: RefCell::new(HashMap::new()),
             verbose,
             started: std::time::Instant::now(),
         })
@@ -93,13 +96,43 @@ impl Netlink {
         })
     }
 
+    /// Start opening the socket of a guest's namespace on a helper thread (entering a namespace
+    /// takes a thread of its own), so the caller can talk to the host meanwhile: an attach creates
+    /// the veth pair while the guest's socket comes up, instead of one after the other.
+    pub fn prefetch(&self, guest: &Guest) {
+        if guest.is_host()
+            || self.conns.borrow().contains_key(&guest.id)
+            || self.opening.borrow().contains_key(&guest.id)
+        {
+            return;
+        }
+        let g = guest.clone();
+        let spawned = std::thread::Builder::new()
+            .name("netns-socket".into())
+            .spawn(move || g.inside("opening a netlink socket", || route_socket(0)));
+        // No thread to be had: `ns()` opens it the usual way.
+        if let Ok(h) = spawned {
+            self.opening.borrow_mut().insert(guest.id, h);
+        }
+    }
+
     /// Forget a cached connection (the namespace is going away).
     pub fn forget(&self, guest: &Guest) {
         self.conns.borrow_mut().remove(&guest.id);
+        self.opening.borrow_mut().remove(&guest.id);
     }
 
     fn connect(&self, guest: &Guest) -> Result<Handle> {
-        let fd: OwnedFd = guest.inside("opening a netlink socket", || route_socket(0))?;
+        let opening = self.opening.borrow_mut().remove(&guest.id);
+        let fd: OwnedFd = match opening {
+            Some(h) => h.join().unwrap_or_else(|_| {
+                Err(Error::guest(
+                    guest,
+                    "the thread opening its netlink socket panicked",
+                ))
+            })?,
+            None => guest.inside("opening a netlink socket", || route_socket(0))?,
+        };
         let _enter = self.rt.enter();
         // SAFETY: we own this fd and hand it over; TokioSocket takes ownership.
         let sock = unsafe { netlink_sys::TokioSocket::from_raw_fd(fd.into_raw_fd()) };
