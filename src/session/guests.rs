@@ -122,37 +122,25 @@ impl Session {
     /// name was looked for, in vain.
     fn find_bare(&self, spec: &str) -> Result<std::result::Result<Guest, String>> {
         use crate::containers::Lookup;
-        // The cgroup walk runs on a thread while the container runtimes answer; the
-        // answers are taken in order: Docker, podman, LXC, a named netns.
-        let (lxc, runtimes) = std::thread::scope(|sc| {
-            let lxc = sc.spawn(|| crate::containers::lxc(spec));
-            let runtimes = (|| {
-                let docker = match crate::containers::docker(&self.nl, spec)? {
-                    Lookup::Found(g) => return Ok(Ok(g)),
-                    Lookup::Unknown(why) => why,
-                };
-                Ok(match crate::containers::podman(&self.nl, spec)? {
-                    Lookup::Found(g) => Ok(g),
-                    Lookup::Unknown(why) => Err(format!("{docker}; {why}")),
-                })
-            })();
-            let lxc = lxc
-                .join()
-                .unwrap_or_else(|_| Err(Error::guest(spec, "the LXC lookup thread panicked")));
-            (lxc, runtimes)
-        });
-        let runtimes = match runtimes? {
-            Ok(g) => return Ok(Ok(g)),
-            Err(why) => why,
+        // In order, each asked only when the one before does not know the name: Docker answers
+        // the common case, and an LXC walk of the cgroup tree beside it (it was once run in
+        // parallel) only competed with dockerd for the CPU (0.3 ms of a 5 ms attach here).
+        let docker = match crate::containers::docker(&self.nl, spec)? {
+            Lookup::Found(g) => return Ok(Ok(g)),
+            Lookup::Unknown(why) => why,
         };
-        let lxc = match lxc? {
+        let podman = match crate::containers::podman(&self.nl, spec)? {
+            Lookup::Found(g) => return Ok(Ok(g)),
+            Lookup::Unknown(why) => why,
+        };
+        let lxc = match crate::containers::lxc(spec)? {
             Lookup::Found(g) => return Ok(Ok(g)),
             Lookup::Unknown(why) => why,
         };
         Ok(match Guest::open_netns(spec) {
             Ok(Some(g)) => Ok(g),
             _ => Err(format!(
-                "{runtimes}; {lxc}; no named network namespace either"
+                "{docker}; {podman}; {lxc}; no named network namespace either"
             )),
         })
     }
