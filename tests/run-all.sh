@@ -122,8 +122,8 @@ cargo test --release -- --test-threads="${TEST_THREADS:-4}" --skip watch_
 # The watch tier prints what it measured (wiring back after a restart, host side gone after rm);
 # its tests run one at a time anyway (one of them restarts dockerd).
 echo "== watch tier (pipework watch against dockerd and OVS; measurements)"
-cargo test --release --test watch_tier -- --nocapture 2>&1 | tee /tmp/pipework-watch-tier.log | grep -E "^(docker|dhcp|udhcpc|dockerd)|test result|panicked|FAILED" || true
-grep -q "test result: ok. 2 passed" /tmp/pipework-watch-tier.log || { cat /tmp/pipework-watch-tier.log >&2; echo "watch tier failed" >&2; exit 1; }
+cargo test --release --test watch_tier -- --nocapture 2>&1 | tee /tmp/pipework-watch-tier.log | grep -E "^(docker|dhcp|udhcpc|dockerd|adopted)|test result|panicked|FAILED" || true
+grep -q "test result: ok. 3 passed" /tmp/pipework-watch-tier.log || { cat /tmp/pipework-watch-tier.log >&2; echo "watch tier failed" >&2; exit 1; }
 echo "== benchmark smoke run (N=10)"
 SETTLE=0 benches/attach.sh 10
 

@@ -396,3 +396,38 @@ fn watch_resumes_after_dockerd_restarts() {
     assert!(host_links_of(&w).is_empty());
     drop(cs);
 }
+
+/// Wiring made while no records were kept (before watch ever ran on the machine, or with its
+/// record removed) is adopted when watch starts: the live wiring becomes the record, and a
+/// restart brings it back. The control: without watch, nothing writes that record.
+#[test]
+fn watch_adopts_wiring_made_before_records_were_kept() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let w = World::new("wa");
+    let mut cs = Containers(vec![]);
+    let c = format!("{}c", w.prefix);
+    cs.start(&c);
+    let br = w.classic_br();
+    ok(&w.cmd(&[&br, &c, "198.18.99.2/24@198.18.99.1"]));
+    let id = docker(&["inspect", "-f", "{{.Id}}", &c]);
+    // As if wired before records were kept: no record of it.
+    let _ = std::fs::remove_dir_all(format!("/var/lib/pipework/containers/{id}"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        records_of(&id).is_empty(),
+        "control: nothing wrote the record"
+    );
+    let before = iface(&c, "eth1").expect("eth1");
+    let watch = Watch::start(&w);
+    watch.await_count("adopted its wiring", 1);
+    assert_eq!(records_of(&id), [format!("{c}.rhai")], "{}", watch.log());
+    docker(&["restart", "-t", "0", &c]);
+    let back = until(Duration::from_secs(5), || {
+        iface(&c, "eth1").as_ref() == Some(&before)
+            && routes_in(&c).contains("default via 198.18.99.1 dev eth1")
+    });
+    println!("adopted {c}: wiring back {back:?} after the restart returned");
+    back.unwrap_or_else(|| panic!("{c} never came back:\n{}", watch.log()));
+    ok(&w.cmd(&["down", &c]));
+    assert!(records_of(&id).is_empty(), "down kept the adopted record");
+}

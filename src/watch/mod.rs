@@ -43,6 +43,10 @@ pub fn run(verbose: bool) -> i32 {
         eprintln!("pipework: watch: cannot start the event thread: {e}");
         return 1;
     }
+    if let Err(e) = records::enable() {
+        eprintln!("pipework: watch: {e}");
+        return 1;
+    }
     say(&format!(
         "watching Docker at {endpoint} (records in {})",
         records::DIR
@@ -93,7 +97,10 @@ impl Watch {
 
     /// Every container with records, as it is now: running ones get their wiring (a replay is a
     /// no-op where it is in place), stopped ones lose their host side, vanished ones their records.
+    /// Running containers wired by pipework that have no records yet (wired before records were
+    /// kept on this machine) are adopted: their wiring as it is now becomes their records.
     fn reconcile(&self, now: &HashMap<String, (String, bool)>) {
+        self.adopt(now);
         for id in records::containers() {
             match now.get(&id) {
                 Some((name, true)) => self.replay(&id, name),
@@ -108,6 +115,34 @@ impl Watch {
                         short(&id)
                     ));
                 }
+            }
+        }
+    }
+
+    fn adopt(&self, now: &HashMap<String, (String, bool)>) {
+        let unrecorded: Vec<(&String, &String)> = now
+            .iter()
+            .filter(|(id, (_, running))| *running && !records::has(id))
+            .map(|(id, (name, _))| (id, name))
+            .collect();
+        if unrecorded.is_empty() {
+            return;
+        }
+        let Some(s) = self.session() else { return };
+        for (id, name) in unrecorded {
+            // Found by ID, so a rename since cannot mislead; a container without anything of ours
+            // gets no record (write finds no owner there).
+            let Ok(g) = s.guest(&format!("container:{id}")) else {
+                continue;
+            };
+            match records::write(&s, &g) {
+                Ok(()) if records::has(id) => say(&format!(
+                    "container {name} ({}): adopted its wiring as records ({})",
+                    short(id),
+                    owners(&records::of_container(id))
+                )),
+                Ok(()) => {}
+                Err(e) => say(&format!("container {name}: records not written: {e}")),
             }
         }
     }
