@@ -96,7 +96,8 @@ fn dhcp_classic_installed_clients() {
     let host_resolv = HostResolv::snapshot();
     let net = "198.18.211";
     let (br, _srv) = segment(&w, net);
-    for (i, client) in ["udhcpc", "dhclient"].iter().enumerate() {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    for (i, client) in ["udhcpc", "dhclient", "dhcpcd"].iter().enumerate() {
         let c = w.ns(&format!("c{i}"));
         netns_add(&c);
         let err =
@@ -126,6 +127,11 @@ fn dhcp_classic_installed_clients() {
             "{client} left running"
         );
         host_resolv.assert_unchanged();
+        assert_eq!(
+            std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(),
+            hostname,
+            "{client} changed the host's name"
+        );
     }
     // The keep-running form stays to renew, and the owner's teardown stops it.
     let c = w.ns("k");

@@ -38,6 +38,7 @@ command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
 # image need it static), so apt does not install the dynamic one only to replace it later.
 command -v udhcpc >/dev/null || need+=(udhcpc busybox-static)
 command -v dhclient >/dev/null || need+=(isc-dhcp-client)
+command -v dhcpcd >/dev/null || need+=(dhcpcd-base)
 # Announcements (gratuitous ARP) are checked by capture on the bridge and on other ports.
 command -v tcpdump >/dev/null || need+=(tcpdump)
 if [ ${#need[@]} -gt 0 ]; then

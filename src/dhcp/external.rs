@@ -212,7 +212,9 @@ pub fn run(
         cmd.pre_exec(move || {
             let root = c"/";
             let target = c"/etc/resolv.conf";
-            if libc::unshare(libc::CLONE_NEWNS) != 0
+            // A UTS namespace of its own too: client scripts set the hostname a lease names
+            // (dhcpcd's 30-hostname hook, dhclient's), which would be the host's.
+            if libc::unshare(libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0
                 || libc::mount(
                     std::ptr::null(),
                     root.as_ptr(),
