@@ -760,3 +760,45 @@ fn recipes_dhcp_lan_guests_lease_from_the_lan() {
         .args(["link", "del", &uplink])
         .status();
 }
+
+/// `dhcp(l, #{client, args})`: the arguments reach the installed client (what the server saw
+/// proves it: udhcpc's `-V` vendor class, logged by dnsmasq); the control leases the same way
+/// without them, and the server sees no such class from it.
+#[test]
+fn dhcp_installed_client_takes_args_from_rhai() {
+    let w = World::new("dg");
+    let net = "198.18.213";
+    let (br, srv) = segment_with(&w, net, &["--log-dhcp"]);
+    let (with, without) = (w.ns("w"), w.ns("o"));
+    ok(&w.eval(&format!(
+        r#"dhcp(veth(netns("{with}"), bridge("{br}")), #{{client: "udhcpc", keep: false, args: ["-V", "pwo-vendor-x"]}});
+        dhcp(veth(netns("{without}"), bridge("{br}")), #{{client: "udhcpc", keep: false}});"#
+    )));
+    for ns in [&with, &without] {
+        let a = global_addrs(Some(ns), "eth1");
+        assert!(a.len() == 1 && in_range(&a[0], net), "{ns}: {a:?}");
+    }
+    // dnsmasq --log-dhcp: "<xid> vendor class: X" and "<xid> DHCPACK(eth1) IP MAC NAME".
+    let log = std::fs::read_to_string(&srv.log).unwrap();
+    let class_of = |ns: &str| -> Option<String> {
+        let mac = link(Some(ns), "eth1").expect("eth1")["address"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let ack = log
+            .lines()
+            .find(|l| l.contains("DHCPACK") && l.contains(&mac))?;
+        let xid = ack
+            .split("]: ")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .to_string();
+        log.lines()
+            .find_map(|l| l.split(&format!("{xid} vendor class: ")).nth(1))
+            .map(String::from)
+    };
+    assert_eq!(class_of(&with).as_deref(), Some("pwo-vendor-x"), "{log}");
+    let control = class_of(&without).unwrap_or_else(|| panic!("control: no class logged: {log}"));
+    assert!(control.starts_with("udhcp"), "{control}\n{log}");
+}

@@ -412,11 +412,30 @@ fn teardown_shared_bridge_goes_to_its_last_user() {
             ),
         ]))
     };
+    // Several ports per owner: x's two guests, y's two.
     attach(&x, "a", "198.18.12.2/24");
+    attach(&x, "a2", "198.18.12.4/24");
     attach(&y, "b", "198.18.12.3/24");
+    attach(&y, "b2", "198.18.12.5/24");
+    let ports = || -> Vec<String> {
+        ip_json(None, &["link", "show", "master", &w.br()])
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|l| l["ifname"].as_str().map(String::from))
+            .collect()
+    };
+    assert_eq!(ports().len(), 4, "{:?}", ports());
     // x made the bridge, but y still uses it: x's teardown keeps it and hands it to y …
     let out = w.cmd(&["-e", &format!("down({x:?})")]);
     ok(&out);
+    // … with x's two ports gone and y's two still carrying traffic across it.
+    assert_eq!(ports().len(), 2, "{:?}", ports());
+    assert!(
+        ping(&w.ns("b"), "198.18.12.5"),
+        "y's guests lost the bridge"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("now belongs to {y}")));
     let br = link(None, &w.br()).expect("bridge kept while y uses it");
     assert!(
@@ -426,14 +445,14 @@ fn teardown_shared_bridge_goes_to_its_last_user() {
             .contains(&format!("owner={y}")),
         "{br}"
     );
-    assert!(!netns_list().contains(&w.ns("a")));
+    assert!(!netns_list().contains(&w.ns("a")) && !netns_list().contains(&w.ns("a2")));
     // … whose teardown then removes it: nothing is left as nobody's bridge.
     ok(&w.cmd(&["-e", &format!("down({y:?})")]));
     assert!(
         link(None, &w.br()).is_none(),
         "the last user's down() must remove the bridge"
     );
-    assert!(!netns_list().contains(&w.ns("b")));
+    assert!(!netns_list().contains(&w.ns("b")) && !netns_list().contains(&w.ns("b2")));
 }
 
 /// Wall time of a burst of 60 large pings (85 KB each way) from `ns` to `ip`.
