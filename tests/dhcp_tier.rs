@@ -802,3 +802,61 @@ fn dhcp_installed_client_takes_args_from_rhai() {
     let control = class_of(&without).unwrap_or_else(|| panic!("control: no class logged: {log}"));
     assert!(control.starts_with("udhcp"), "{control}\n{log}");
 }
+
+/// The keeper's expiry path: the server that leased goes away, so every renewal goes unanswered.
+/// The keeper keeps the address until the lease runs out (dnsmasq's shortest lease: 120 s), then
+/// drops it and keeps discovering until a server answers again. (A server that knows the subnet
+/// would refuse the renewal instead: that path is `dhcp_keeper_rediscovers_after_a_nak`.) Slow by
+/// nature: the lease must expire.
+#[test]
+fn dhcp_keeper_rediscovers_after_its_lease_expires() {
+    let w = World::new("de");
+    let net = "198.18.215";
+    let short = ["--dhcp-option=option:T1,2", "--dhcp-option=option:T2,4"];
+    let (br, first) = segment_with(&w, net, &short);
+    let c = w.ns("c");
+    netns_add(&c);
+    ok(&w.cmd(&[&br, &format!("netns:{c}"), "dhcp"]));
+    let leased = std::time::Instant::now();
+    let a = global_addrs(Some(&c), "eth1");
+    assert!(a.len() == 1 && in_range(&a[0], net), "{a:?}");
+    drop(first);
+    // Renewals go unanswered well past T1 and T2: the address stays meanwhile …
+    std::thread::sleep(std::time::Duration::from_secs(10));
+    assert_eq!(
+        global_addrs(Some(&c), "eth1"),
+        a,
+        "dropped before the lease ran out"
+    );
+    // … until the lease runs out, and not much longer.
+    wait_for("the expired address to go", 150, || {
+        global_addrs(Some(&c), "eth1").is_empty()
+    });
+    let took = leased.elapsed();
+    assert!(
+        took >= std::time::Duration::from_secs(115),
+        "dropped after {took:?}: before the 120 s lease could have run out"
+    );
+    assert!(
+        running(&format!("\0guest=netns:{c}\0")),
+        "the keeper gave up"
+    );
+    // A server again: the keeper, still discovering, takes a lease from it.
+    let second = DhcpServer::start_range(&w, &w.ns("s"), net, (150, 199), &short);
+    let in_new = |a: &str| {
+        a.strip_prefix(&format!("{net}."))
+            .and_then(|r| r.strip_suffix("/24"))
+            .and_then(|h| h.parse::<u8>().ok())
+            .is_some_and(|h| (150..=199).contains(&h))
+    };
+    wait_for("a lease from the new server", 30, || {
+        let now = global_addrs(Some(&c), "eth1");
+        now.len() == 1 && in_new(&now[0])
+    });
+    let log = std::fs::read_to_string(&second.log).unwrap();
+    assert!(
+        log.contains("DHCPDISCOVER") && !log.contains("DHCPNAK"),
+        "{log}"
+    );
+    assert_eq!(default_via(&c).as_deref(), Some("198.18.215.1"));
+}
