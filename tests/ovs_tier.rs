@@ -549,6 +549,22 @@ fn save_round_trip_gives_the_same_show() {
     assert!(my_links(&w).is_empty());
 }
 
+/// What a re-run must not change on this test's own switches: their ports and each port's tag
+/// (`ovs-vsctl show` would also show other tests' bridges, changing at the same time).
+fn switch_state(bridges: &[String]) -> Vec<(String, String, String)> {
+    let mut v = vec![];
+    for b in bridges {
+        for port in vsctl(&["list-ports", b]).lines() {
+            v.push((
+                b.clone(),
+                port.to_string(),
+                vsctl(&["get", "Port", port, "tag"]),
+            ));
+        }
+    }
+    v
+}
+
 /// multi_host, two hosts played by two OVS switches on this machine, cabled by a veth pair made
 /// their trunk ports: each host's guests reach their VLAN on both hosts and no other VLAN on
 /// either, proven by host B's own check (its peers are A's guests) and independently by ping.
@@ -615,12 +631,19 @@ fn recipes_multi_host_vlans_span_a_trunk() {
         assert_eq!(vsctl(&["port-to-br", c]), format!("ovs{p}{side}"));
         assert_eq!(vsctl(&["get", "Port", c, "tag"]), "[]");
     }
-    let state = || vsctl(&["show"]);
+    let bridges = [format!("ovs{p}a"), format!("ovs{p}b")];
+    let state = || switch_state(&bridges);
     let before = state();
     run(&b);
     assert_eq!(before, state(), "a re-run changed the switches");
-    let bad = fails(&w.cmd(&["run", "multi_host", "--owner", &p, "tunnel=vxlan"]));
-    assert!(bad.contains("only trunk:IFACE"), "{bad}");
+    let bad = fails(&w.cmd(&[
+        "run",
+        "multi_host",
+        "--owner",
+        &p,
+        "tunnel=gre:198.51.100.9",
+    ]));
+    assert!(bad.contains("gre is not built"), "{bad}");
     ok(&w.cmd(&["down", &format!("{p}a"), &format!("{p}b")]));
     assert!(!vsctl(&["list-br"]).lines().any(|x| x.contains(&p)));
     assert!(
@@ -628,4 +651,120 @@ fn recipes_multi_host_vlans_span_a_trunk() {
         "the cable is the test's own: down leaves it"
     );
     ip_ok(&["link", "del", &ca]);
+}
+
+/// multi_host over VXLAN, two hosts played on this machine: each host's network is a namespace
+/// (its underlay address on a veth "wire" to the other's), where its tunnels' endpoints live, while
+/// its switch is an OVS bridge here. Reachability within a VLAN across the tunnels and isolation
+/// across VLANs (host B's own check, then independent pings), the underlay as the only path (the
+/// wire cut, the guests across lose each other: the control), a re-run that changes nothing, and
+/// teardown that leaves the test's own underlay alone.
+#[test]
+fn recipes_multi_host_vlans_span_vxlan_tunnels() {
+    let w = World::new("rmx");
+    let p = w.prefix.clone();
+    let (ua, ub) = (w.ns("ua"), w.ns("ub"));
+    netns_add(&ua);
+    netns_add(&ub);
+    let (wa, wb) = (format!("{p}wa"), format!("{p}wb"));
+    ip_ok(&[
+        "link", "add", &wa, "netns", &ua, "type", "veth", "peer", "name", &wb, "netns", &ub,
+    ]);
+    for (ns, dev, ip) in [(&ua, &wa, "198.51.100.1/24"), (&ub, &wb, "198.51.100.2/24")] {
+        ip_ok(&["-n", ns, "addr", "add", ip, "dev", dev]);
+        ip_ok(&["-n", ns, "link", "set", dev, "up"]);
+    }
+    let host = |side: &str, first: u32, remote: &str, under: &str, peers: &str| {
+        let mut args = vec![
+            "run".to_string(),
+            "multi_host".into(),
+            "--owner".into(),
+            format!("{p}{side}"),
+            format!("bridge=o{p}{side}"),
+            format!("tunnel=vxlan:{remote}"),
+            format!("host=netns:{under}"),
+            format!("prefix={p}{side}"),
+            "subnet=198.18.46.0/24".into(),
+            format!("first={first}"),
+        ];
+        if !peers.is_empty() {
+            args.push(format!("peers={peers}"));
+        }
+        args
+    };
+    let run = |args: &[String]| ok(&w.cmd(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+    let out = run(&host("a", 1, "198.51.100.2", &ua, ""));
+    assert!(out.contains("multi_host: 4 guests here, 0 peers"), "{out}");
+    let b = host(
+        "b",
+        11,
+        "198.51.100.1",
+        &ub,
+        "100:198.18.46.1,100:198.18.46.2,200:198.18.46.3,200:198.18.46.4",
+    );
+    let out = run(&b);
+    assert!(
+        out.contains(
+            "multi_host: 4 guests here, 4 peers, reachable within their VLAN, isolated across"
+        ),
+        "{out}"
+    );
+    let (a1, a3, b1, b3) = (
+        format!("{p}a1"),
+        format!("{p}a3"),
+        format!("{p}b1"),
+        format!("{p}b3"),
+    );
+    assert!(ping(&a1, "198.18.46.11") && ping(&a1, "198.18.46.12"));
+    assert!(ping(&b3, "198.18.46.3"));
+    assert!(!ping(&a1, "198.18.46.13"), "vlan 100 crossed to vlan 200");
+    assert!(!ping(&b1, "198.18.46.3"), "vlan 100 crossed to vlan 200");
+    assert!(!ping(&a3, "198.18.46.11"));
+    // A tunnel per VLAN, an access port of its VLAN, its socket in the host's underlay namespace.
+    for side in ["a", "b"] {
+        for vid in ["100", "200"] {
+            let port = format!("o{p}{side}v{vid}");
+            assert_eq!(vsctl(&["port-to-br", &port]), format!("o{p}{side}"));
+            assert_eq!(vsctl(&["get", "Port", &port, "tag"]), vid);
+            let d = link(None, &port).expect("tunnel port");
+            assert_eq!(d["linkinfo"]["info_kind"], "vxlan", "{d}");
+            assert_eq!(
+                d["linkinfo"]["info_data"]["id"],
+                vid.parse::<u32>().unwrap(),
+                "{d}"
+            );
+            assert!(
+                d["link_netnsid"].is_u64(),
+                "socket not in the underlay namespace: {d}"
+            );
+        }
+    }
+    // The underlay is the only path between the hosts: cut the wire, and they lose each other.
+    ip_ok(&["-n", &ua, "link", "set", &wa, "down"]);
+    assert!(
+        !ping(&a1, "198.18.46.11"),
+        "reached across with the underlay cut"
+    );
+    ip_ok(&["-n", &ua, "link", "set", &wa, "up"]);
+    assert!(ping(&a1, "198.18.46.11"), "the wire back, the tunnel back");
+    let bridges = [format!("o{p}a"), format!("o{p}b")];
+    let state = || (switch_state(&bridges), my_links(&w).len());
+    let before = state();
+    run(&b);
+    assert_eq!(before, state(), "a re-run changed the switches or links");
+    ok(&w.cmd(&["down", &format!("{p}a"), &format!("{p}b")]));
+    assert!(!vsctl(&["list-br"]).lines().any(|x| x.contains(&p)));
+    for side in ["a", "b"] {
+        assert!(
+            link(None, &format!("o{p}{side}v100")).is_none(),
+            "a tunnel outlived down"
+        );
+    }
+    assert!(
+        link(Some(&ua), &wa).is_some(),
+        "the underlay is the test's own: down leaves it"
+    );
+    for ns in [&ua, &ub] {
+        ip_ok(&["netns", "del", ns]);
+    }
 }

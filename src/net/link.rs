@@ -12,6 +12,7 @@ use netlink_packet_route::link::{
 };
 use rtnetlink::{
     LinkBridge, LinkBridgeVlan, LinkDummy, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVlan,
+    LinkVxlan,
 };
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -49,6 +50,18 @@ fn lean(r: rtnetlink::LinkGetRequest) -> rtnetlink::LinkGetRequest {
         netlink_packet_route::AddressFamily::Unspec,
         vec![netlink_packet_route::link::LinkExtentMask::SkipStats],
     )
+}
+
+/// A VXLAN tunnel endpoint (see `Ns::add_vxlan`).
+#[derive(Clone, Debug)]
+pub struct VxlanSpec<'a> {
+    pub name: &'a str,
+    pub vni: u32,
+    pub remote: std::net::IpAddr,
+    pub local: Option<std::net::IpAddr>,
+    pub port: u16,
+    /// The underlay interface (by index, in the underlay's namespace).
+    pub dev: Option<u32>,
 }
 
 impl LinkState {
@@ -253,6 +266,37 @@ impl Ns<'_> {
         )
     }
 
+    /// A VXLAN device whose UDP socket lives in this namespace (the underlay: where `remote` is
+    /// routed), born in `into` when given — the kernel keeps a tunnel's socket in the namespace
+    /// that asked for it, so one request puts the device on a switch of the host while its
+    /// traffic leaves through a namespace playing the host's network.
+    pub fn add_vxlan(&self, v: &VxlanSpec, into: Option<std::os::fd::BorrowedFd>) -> Result<()> {
+        use std::net::IpAddr;
+        let mut b = LinkVxlan::new(v.name, v.vni).port(v.port);
+        b = match v.remote {
+            IpAddr::V4(a) => b.remote(a),
+            IpAddr::V6(a) => b.remote6(a),
+        };
+        b = match v.local {
+            Some(IpAddr::V4(a)) => b.local(a),
+            Some(IpAddr::V6(a)) => b.local6(a),
+            None => b,
+        };
+        if let Some(dev) = v.dev {
+            b = b.dev(dev);
+        }
+        if let Some(fd) = into {
+            b = b.setns_by_fd(fd.as_raw_fd());
+        }
+        self.add_link(
+            &format!(
+                "create vxlan {} vni {} remote {} dstport {}",
+                v.name, v.vni, v.remote, v.port
+            ),
+            b.build(),
+        )
+    }
+
     /// 802.1Q sub-interface `name` on `parent` with VLAN id `id`, in this namespace.
     pub fn add_vlan(&self, name: &str, parent: u32, id: u16) -> Result<()> {
         self.add_link(
@@ -298,6 +342,22 @@ impl Ns<'_> {
         let op = format!("set link {name} alias {alias:?}");
         self.log(&op);
         let msg = LinkUnspec::new_with_name(name).alias(alias).build();
+        self.nl
+            .block_on(self.h.link().set(msg).execute())
+            .map_err(|e| self.fail(&op, e))
+    }
+
+    /// IPv6 address generation off, the link left as it is. A link with carrier from birth (a
+    /// tunnel) needs this before it comes up: the kernel applies link flags before per-family
+    /// settings, so in `finish_host_port`'s one message its link-local address would be made first.
+    pub fn addrgenmode_none(&self, name: &str) -> Result<()> {
+        let op = format!("set link {name} addrgenmode none");
+        self.log(&op);
+        let msg = LinkUnspec::new_with_name(name)
+            .append_extra_attribute(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+                vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+            )]))
+            .build();
         self.nl
             .block_on(self.h.link().set(msg).execute())
             .map_err(|e| self.fail(&op, e))

@@ -265,6 +265,141 @@ impl Session {
         Ok(true)
     }
 
+    /// Ensure a VXLAN tunnel port on a bridge of the host (`ovs`: an OVS bridge): the device in
+    /// the host, on the switch (an access port of `vlan` when given: the tunnel carries that VLAN,
+    /// untagged, as VNI `vni`), its UDP socket in `underlay` (the host when None) — so two
+    /// namespaces playing hosts can each run a switch joined by tunnels over their own underlay.
+    /// Returns the port and whether this call made it; a re-run finds its own port and changes
+    /// nothing.
+    pub fn vxlan_port(
+        &self,
+        bridge: &str,
+        ovs: bool,
+        v: &crate::net::VxlanSpec,
+        underlay: Option<&Guest>,
+        underlay_dev: Option<&str>,
+        vlan: Option<u16>,
+    ) -> Result<(LinkState, bool)> {
+        crate::parse::safe_name("interface", v.name)?;
+        if v.name.len() > 15 {
+            return Err(Error::invalid(
+                "interface name",
+                v.name,
+                "is over 15 bytes, the kernel's limit",
+            ));
+        }
+        if !(1..=0xff_ffff).contains(&v.vni) {
+            return Err(Error::invalid("VNI", v.vni, "must be 1 to 16777215"));
+        }
+        if let Some(id) = vlan {
+            crate::parse::vlan_id(id as i64)?;
+        }
+        let host = self.host();
+        let hns = self.nl.ns(&host)?;
+        let under = underlay.cloned().unwrap_or_else(|| host.clone());
+        let uns = self.nl.ns(&under)?;
+        let ctx = || format!("vxlan port {} on {bridge}", v.name);
+        // The switch first: nothing is made for a bridge that is not there.
+        let br = if ovs {
+            if !crate::driver::ovs::vsctl::is_bridge(bridge) {
+                return Err(Error::not_found("OVS bridge", bridge, None));
+            }
+            None
+        } else {
+            Some(
+                hns.link(bridge)?
+                    .filter(|b| b.is_kind("bridge"))
+                    .ok_or_else(|| Error::not_found("bridge", bridge, Some("host".into())))?,
+            )
+        };
+        let owner = self.owner();
+        let fresh = match hns.link(v.name)? {
+            Some(l)
+                if l.is_kind("vxlan")
+                    && l.alias.as_deref().and_then(marker::owner_of) == Some(owner.as_str()) =>
+            {
+                false
+            }
+            Some(l) => {
+                return Err(Error::Conflict(format!(
+                    "{} already exists in the host as {}; pick another name",
+                    v.name,
+                    match l.alias.as_deref().and_then(marker::owner_of) {
+                        Some(o) => format!(
+                            "a {} interface of owner {o}",
+                            l.kind.as_deref().unwrap_or("plain")
+                        ),
+                        None => format!("a {} interface", l.kind.as_deref().unwrap_or("plain")),
+                    }
+                )))
+            }
+            None => {
+                let mut spec = v.clone();
+                spec.dev = match underlay_dev {
+                    Some(d) => Some(uns.require(d)?.index),
+                    None => None,
+                };
+                let alias = marker::encode(&owner, &[("guest", "host"), ("bridge", bridge)]);
+                let into = (under.id != host.id).then(|| host.fd());
+                self.create_marked(
+                    &hns,
+                    &host,
+                    v.name,
+                    "vxlan",
+                    || uns.add_vxlan(&spec, into.map(std::os::fd::AsFd::as_fd)),
+                    // Up, marked, and without IPv6 addresses: a switch port needs none (its DAD and
+                    // router solicitations would cross the tunnel to every guest).
+                    || {
+                        hns.addrgenmode_none(v.name)?;
+                        hns.finish_host_port(v.name, &alias)
+                    },
+                )
+                .ctx(ctx())?;
+                self.record(Created::Link {
+                    guest: host.clone(),
+                    name: v.name.to_string(),
+                });
+                true
+            }
+        };
+        let l = hns.require(v.name)?;
+        let _lock = crate::lock::shared(crate::lock::Topic::Bridges)?;
+        match &br {
+            None => {
+                let ids = [
+                    ("owner", owner.as_str()),
+                    ("bridge", bridge),
+                    ("tunnel", "vxlan"),
+                ];
+                if fresh || crate::driver::ovs::vsctl::port_tag(v.name) != vlan {
+                    crate::driver::ovs::vsctl::add_port(bridge, v.name, vlan, &ids).ctx(ctx())?;
+                    if fresh {
+                        self.record(Created::OvsPort(v.name.to_string()));
+                    }
+                }
+            }
+            Some(br) => {
+                if l.master != Some(br.index) {
+                    hns.set_link(
+                        l.index,
+                        v.name,
+                        &crate::net::LinkChange {
+                            master: Some(Some(br.index)),
+                            ..Default::default()
+                        },
+                    )?;
+                }
+                if let Some(id) = vlan {
+                    hns.bridge_access_vlan(l.index, v.name, id).ctx(ctx())?;
+                }
+            }
+        }
+        if !l.up {
+            hns.set_link(l.index, v.name, &crate::net::link_up())?;
+        }
+        Ok((hns.require(v.name)?, fresh))
+    }
+
     /// Register the current owner as a user of an OVS bridge (the caller holds the bridges lock).
     /// Unlike a Linux bridge's, its marker costs a fork to read, so every OVS bridge is counted;
     /// leaving one pipework did not make removes nothing.

@@ -110,6 +110,93 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
             );
         }
     }
+    macro_rules! vxlan_doc { () => { "A VXLAN tunnel port on the switch, for joining switches across hosts: #{vni (required), remote (required: the other end's underlay address), local, port: 4789, name: \"vxVNI\", vlan (the VLAN it carries: an access port, so the VNI stands for that VLAN), underlay: a guest playing this host's network (its socket lives there; default the host), dev (the underlay interface)}. Marked, rolled back on failure, removed by down(); a re-run changes nothing. Returns the tunnel's link." } }
+    for ovs in [false, true] {
+        let ss = s.clone();
+        let f = move |bridge: String, o: &Map| -> RhaiResult<Link> {
+            let f = "vxlan";
+            check_keys(
+                f,
+                o,
+                &[
+                    "vni", "remote", "local", "port", "name", "vlan", "underlay", "dev",
+                ],
+            )?;
+            let vni = opt_int(f, o, "vni")?.ok_or_else(|| {
+                rt(Error::invalid(
+                    "vxlan option",
+                    "vni",
+                    "is required (1 to 16777215)",
+                ))
+            })?;
+            let vni = u32::try_from(vni)
+                .map_err(|_| rt(Error::invalid("VNI", vni, "must be 1 to 16777215")))?;
+            let remote = opt_str(f, o, "remote")?.ok_or_else(|| {
+                rt(Error::invalid(
+                    "vxlan option",
+                    "remote",
+                    "is required: the other tunnel end's underlay address",
+                ))
+            })?;
+            let remote = parse::ip(&remote).rhai()?;
+            let local = opt_str(f, o, "local")?
+                .map(|l| parse::ip(&l))
+                .transpose()
+                .rhai()?;
+            let port = match opt_int(f, o, "port")? {
+                None => 4789,
+                Some(p) => u16::try_from(p)
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| rt(Error::invalid("UDP port", p, "must be 1 to 65535")))?,
+            };
+            let vlan = opt_int(f, o, "vlan")?
+                .map(parse::vlan_id)
+                .transpose()
+                .rhai()?;
+            let name = opt_str(f, o, "name")?.unwrap_or_else(|| format!("vx{vni}"));
+            let underlay = match o.get("underlay") {
+                None => None,
+                Some(v) => match v.clone().try_cast::<Guest>() {
+                    Some(g) => Some(g),
+                    None => match v.clone().into_string() {
+                        Ok(spec) => Some(ss.guest(&spec).rhai()?),
+                        Err(_) => return err("vxlan(): `underlay` is a guest (netns(\"…\"), guest(\"…\")) or its spec"),
+                    },
+                },
+            };
+            let dev = opt_str(f, o, "dev")?;
+            let spec = crate::net::VxlanSpec {
+                name: &name,
+                vni,
+                remote,
+                local,
+                port,
+                dev: None,
+            };
+            let (l, _) = ss
+                .vxlan_port(&bridge, ovs, &spec, underlay.as_ref(), dev.as_deref(), vlan)
+                .rhai()?;
+            Ok(Link::new(ss.host(), l.name))
+        };
+        if ovs {
+            reg!(
+                engine,
+                "vxlan",
+                ["switch: OvsBridge", "opts: Map", "Link"],
+                vxlan_doc!(),
+                move |b: OvsBr, o: Map| f(b.0, &o)
+            );
+        } else {
+            reg!(
+                engine,
+                "vxlan",
+                ["switch: Bridge", "opts: Map", "Link"],
+                vxlan_doc!(),
+                move |b: Bridge, o: Map| f(b.name, &o)
+            );
+        }
+    }
     engine.register_fn("to_string", |b: &mut Bridge| format!("bridge {}", b.name));
     engine.register_fn("to_debug", |b: &mut Bridge| format!("bridge {}", b.name));
     engine.register_get("name", |b: &mut Bridge| b.name.clone());
