@@ -21,10 +21,15 @@ fn segment_with(w: &World, net: &str, dnsmasq: &[&str]) -> (String, DhcpServer) 
 }
 
 fn in_range(addr: &str, net: &str) -> bool {
+    in_hosts(addr, net, 50..=99)
+}
+
+/// `addr` is NET.H/24 with H in `hosts`.
+fn in_hosts(addr: &str, net: &str, hosts: std::ops::RangeInclusive<u8>) -> bool {
     addr.strip_prefix(&format!("{net}."))
         .and_then(|r| r.strip_suffix("/24"))
         .and_then(|h| h.parse::<u8>().ok())
-        .is_some_and(|h| (50..=99).contains(&h))
+        .is_some_and(|h| hosts.contains(&h))
 }
 
 fn default_via(ns: &str) -> Option<String> {
@@ -381,12 +386,7 @@ fn dhcp_keeper_rediscovers_after_a_nak() {
     let mut args = short.to_vec();
     args.push("--dhcp-authoritative");
     let second = DhcpServer::start_range(&w, &w.ns("s"), net, (150, 199), &args);
-    let in_new = |a: &str| {
-        a.strip_prefix(&format!("{net}."))
-            .and_then(|r| r.strip_suffix("/24"))
-            .and_then(|h| h.parse::<u8>().ok())
-            .is_some_and(|h| (150..=199).contains(&h))
-    };
+    let in_new = |a: &str| in_hosts(a, net, 150..=199);
     wait_for("a lease from the new range", 20, || {
         let now = global_addrs(Some(&c), "eth1");
         now.len() == 1 && in_new(&now[0])
@@ -843,12 +843,7 @@ fn dhcp_keeper_rediscovers_after_its_lease_expires() {
     );
     // A server again: the keeper, still discovering, takes a lease from it.
     let second = DhcpServer::start_range(&w, &w.ns("s"), net, (150, 199), &short);
-    let in_new = |a: &str| {
-        a.strip_prefix(&format!("{net}."))
-            .and_then(|r| r.strip_suffix("/24"))
-            .and_then(|h| h.parse::<u8>().ok())
-            .is_some_and(|h| (150..=199).contains(&h))
-    };
+    let in_new = |a: &str| in_hosts(a, net, 150..=199);
     wait_for("a lease from the new server", 30, || {
         let now = global_addrs(Some(&c), "eth1");
         now.len() == 1 && in_new(&now[0])

@@ -565,6 +565,34 @@ fn switch_state(bridges: &[String]) -> Vec<(String, String, String)> {
     v
 }
 
+/// `pipework run multi_host` as host SIDE of a test: its owner, guests and switch named for the
+/// side, numbered from `first` in `subnet`, with the tunnel (and underlay) arguments given.
+fn multi_host_args(
+    p: &str,
+    side: &str,
+    bridge: &str,
+    subnet: &str,
+    first: u32,
+    how: &[String],
+    peers: &str,
+) -> Vec<String> {
+    let mut args = vec![
+        "run".to_string(),
+        "multi_host".into(),
+        "--owner".into(),
+        format!("{p}{side}"),
+        format!("bridge={bridge}"),
+        format!("prefix={p}{side}"),
+        format!("subnet={subnet}"),
+        format!("first={first}"),
+    ];
+    args.extend(how.iter().cloned());
+    if !peers.is_empty() {
+        args.push(format!("peers={peers}"));
+    }
+    args
+}
+
 /// multi_host, two hosts played by two OVS switches on this machine, cabled by a veth pair made
 /// their trunk ports: each host's guests reach their VLAN on both hosts and no other VLAN on
 /// either, proven by host B's own check (its peers are A's guests) and independently by ping.
@@ -575,21 +603,9 @@ fn recipes_multi_host_vlans_span_a_trunk() {
     let (ca, cb) = (format!("{p}ca"), format!("{p}cb"));
     ip_ok(&["link", "add", &ca, "type", "veth", "peer", "name", &cb]);
     let host = |side: &str, first: u32, peers: &str| {
-        let mut args = vec![
-            "run".to_string(),
-            "multi_host".into(),
-            "--owner".into(),
-            format!("{p}{side}"),
-            format!("bridge=ovs{p}{side}"),
-            format!("tunnel=trunk:{p}c{side}"),
-            format!("prefix={p}{side}"),
-            "subnet=198.18.45.0/24".into(),
-            format!("first={first}"),
-        ];
-        if !peers.is_empty() {
-            args.push(format!("peers={peers}"));
-        }
-        args
+        let how = [format!("tunnel=trunk:{p}c{side}")];
+        let br = format!("ovs{p}{side}");
+        multi_host_args(&p, side, &br, "198.18.45.0/24", first, &how, peers)
     };
     let run = |args: &[String]| ok(&w.cmd(&args.iter().map(String::as_str).collect::<Vec<_>>()));
     let a = host("a", 1, "");
@@ -675,22 +691,12 @@ fn recipes_multi_host_vlans_span_vxlan_tunnels() {
         ip_ok(&["-n", ns, "link", "set", dev, "up"]);
     }
     let host = |side: &str, first: u32, remote: &str, under: &str, peers: &str| {
-        let mut args = vec![
-            "run".to_string(),
-            "multi_host".into(),
-            "--owner".into(),
-            format!("{p}{side}"),
-            format!("bridge=o{p}{side}"),
+        let how = [
             format!("tunnel=vxlan:{remote}"),
             format!("host=netns:{under}"),
-            format!("prefix={p}{side}"),
-            "subnet=198.18.46.0/24".into(),
-            format!("first={first}"),
         ];
-        if !peers.is_empty() {
-            args.push(format!("peers={peers}"));
-        }
-        args
+        let br = format!("o{p}{side}");
+        multi_host_args(&p, side, &br, "198.18.46.0/24", first, &how, peers)
     };
     let run = |args: &[String]| ok(&w.cmd(&args.iter().map(String::as_str).collect::<Vec<_>>()));
     let out = run(&host("a", 1, "198.51.100.2", &ua, ""));

@@ -20,3 +20,20 @@ rtt() {
 }
 reaches() { ip netns exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
 has() { echo "$1" | grep -q -- "$2" || fail "expected '$2' in: $1"; }
+# vlan_lan NS NEAR FAR VID:CIDR… — a stand-in NIC: NEAR in the host, its veth peer FAR in a new "LAN"
+# namespace NS, up, with an 802.1Q sub-interface FAR.VID holding CIDR for each VLAN given; the LAN
+# answers ARP only on the interface that holds the address, so one VLAN never answers for another.
+vlan_lan() {
+  ns=$1 near=$2 far=$3; shift 3
+  ip netns add "$ns"
+  ip link add "$near" type veth peer name "$far"
+  ip link set "$far" netns "$ns"
+  ip -n "$ns" link set "$far" up
+  ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1
+  for vc in "$@"; do
+    v=${vc%%:*}
+    ip -n "$ns" link add link "$far" name "$far.$v" type vlan id "$v"
+    ip -n "$ns" addr add "${vc#*:}" dev "$far.$v"
+    ip -n "$ns" link set "$far.$v" up
+  done
+}

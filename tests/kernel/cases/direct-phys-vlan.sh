@@ -3,17 +3,8 @@
 # nothing; down gives back what was there (the sub-interface pipework made is deleted, the parent
 # left as it was), and a sub-interface the user made is given back, not deleted.
 . ./lib.sh
-ip netns add kt-dpl; ip netns add kt-dp
-ip link add ktd0 type veth peer name ktd1
-ip link set ktd1 netns kt-dpl
-ip -n kt-dpl link set ktd1 up
-# Answer ARP only on the interface that holds the address (VLAN 20 must not answer for VLAN 21's).
-ip netns exec kt-dpl sysctl -qw net.ipv4.conf.all.arp_ignore=1
-for v in 20 21; do
-  ip -n kt-dpl link add link ktd1 name ktd1.$v type vlan id $v
-  ip -n kt-dpl addr add 198.18.$((27 + v)).1/24 dev ktd1.$v
-  ip -n kt-dpl link set ktd1.$v up
-done
+vlan_lan kt-dpl ktd0 ktd1 20:198.18.47.1/24 21:198.18.48.1/24
+ip netns add kt-dp
 pw --direct-phys ktd0 kt-dp 198.18.47.2/24 @20
 has "$(ip -n kt-dp -d link show eth1)" "vlan protocol 802.1Q id 20"
 has "$(ip -n kt-dp addr show eth1)" "198.18.47.2/24"

@@ -1,17 +1,8 @@
 # Rhai macvlan() with #{vlan}: the child sits on PARENT.VID (made by pipework), tagged traffic reaches
 # the LAN's VLAN and not another one, and down removes the child and the sub-interface it made.
 . ./lib.sh
-ip netns add kt-rpeer; ip netns add kt-rmv
-ip link add ktr0 type veth peer name ktr1
-ip link set ktr1 netns kt-rpeer
-ip -n kt-rpeer link set ktr1 up
-# Answer ARP only on the interface that holds the address, or VLAN 11 would answer for VLAN 12's.
-ip netns exec kt-rpeer sysctl -qw net.ipv4.conf.all.arp_ignore=1
-for v in 11 12; do
-  ip -n kt-rpeer link add link ktr1 name ktr1.$v type vlan id $v
-  ip -n kt-rpeer addr add 198.18.$((41 + v)).1/24 dev ktr1.$v
-  ip -n kt-rpeer link set ktr1.$v up
-done
+vlan_lan kt-rpeer ktr0 ktr1 11:198.18.52.1/24 12:198.18.53.1/24
+ip netns add kt-rmv
 pw -e 'owner("kt-rmv"); macvlan(netns("kt-rmv"), "ktr0", #{vlan: 11, ip: "198.18.52.2/24"})'
 has "$(ip -d link show ktr0.11)" "vlan protocol 802.1Q id 11"
 has "$(ip -n kt-rmv -d link show eth1)" "macvlan mode bridge"
