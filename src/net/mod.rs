@@ -107,9 +107,16 @@ impl Netlink {
             return;
         }
         let g = guest.clone();
+        // The thread enters the namespace itself and ends right after: no thread of ours stays
+        // in a guest's namespace, and no second thread is spawned as Guest::inside would.
         let spawned = std::thread::Builder::new()
             .name("netns-socket".into())
-            .spawn(move || g.inside("opening a netlink socket", || route_socket(0)));
+            .spawn(move || -> Result<OwnedFd> {
+                nix::sched::setns(g.fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| Error::guest(&g, format!("entering its namespace: {e}")))?;
+                route_socket(0)
+                    .map_err(|e| Error::io(format!("opening a netlink socket in {g}"), e))
+            });
         // No thread to be had: `ns()` opens it the usual way.
         if let Ok(h) = spawned {
             self.opening.borrow_mut().insert(guest.id, h);
