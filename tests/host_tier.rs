@@ -650,6 +650,11 @@ fn guests_lxc_found_through_their_cgroup() {
         ])
         .output()
         .unwrap();
+    // The same container by its text spec from Rhai: guest("lxc:NAME").
+    let by_spec = w.eval(&format!(
+        "veth(guest(\"lxc:{name}\"), bridge({:?}), #{{ifname: \"eth3\", ip: \"198.18.16.2/24\"}})",
+        w.br()
+    ));
     let missing = w.eval("lxc(\"pipework-no-such-ct\")");
     let _ = child.kill();
     let _ = child.wait();
@@ -657,6 +662,8 @@ fn guests_lxc_found_through_their_cgroup() {
     let out = ok(&out);
     assert!(out.contains(&format!("lxc:{name}:eth1")), "{out}");
     ok(&classic);
+    assert!(ok(&by_spec).contains(&format!("lxc:{name}:eth3")));
+    assert_eq!(global_addrs(Some(&a), "eth3"), vec!["198.18.16.2/24"]);
     assert_eq!(global_addrs(Some(&a), "eth1"), vec!["198.18.14.2/24"]);
     assert_eq!(
         global_addrs(Some(&a), "eth2"),
