@@ -371,11 +371,15 @@ impl Session {
                     ("bridge", bridge),
                     ("tunnel", "vxlan"),
                 ];
-                if fresh || crate::driver::ovs::vsctl::port_tag(v.name) != vlan {
+                if fresh {
                     crate::driver::ovs::vsctl::add_port(bridge, v.name, vlan, &ids).ctx(ctx())?;
-                    if fresh {
-                        self.record(Created::OvsPort(v.name.to_string()));
-                    }
+                    self.record(Created::OvsPort(v.name.to_string()));
+                } else if crate::driver::ovs::vsctl::port_tag(v.name) != vlan {
+                    // `add-port --may-exist` would keep the old tag without a word.
+                    return Err(Error::Conflict(format!(
+                        "{} already carries another VLAN on {bridge}; give this tunnel another name, or down() the owner first",
+                        v.name
+                    )));
                 }
             }
             Some(br) => {
