@@ -160,7 +160,9 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
                 Some(v) => match v.clone().try_cast::<Guest>() {
                     Some(g) => Some(g),
                     None => match v.clone().into_string() {
-                        Ok(spec) => Some(ss.guest(&spec).rhai()?),
+                        // Must exist: a namespace made now would hold no underlay address, and
+                        // the tunnel would carry nothing without a word.
+                        Ok(spec) => Some(ss.guest_existing(&spec).rhai()?),
                         Err(_) => return err("vxlan(): `underlay` is a guest (netns(\"…\"), guest(\"…\")) or its spec"),
                     },
                 },
