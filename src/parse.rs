@@ -304,6 +304,14 @@ const RT_TABLES: &[&str] = &[
     "/usr/lib/iproute2/rt_tables",
 ];
 
+/// The tables iproute2 knows without its files.
+const RT_BUILTIN: [(u32, &str); 4] = [
+    (0, "unspec"),
+    (253, "default"),
+    (254, "main"),
+    (255, "local"),
+];
+
 /// Every `NUMBER NAME` pair of the rt_tables files and their `.d/*.conf` drop-ins, first wins.
 fn rt_table_names() -> Vec<(u32, String)> {
     let mut files: Vec<std::path::PathBuf> = vec![];
@@ -319,12 +327,10 @@ fn rt_table_names() -> Vec<(u32, String)> {
         d.sort();
         files.extend(d);
     }
-    let mut out: Vec<(u32, String)> = vec![
-        (0, "unspec".into()),
-        (253, "default".into()),
-        (254, "main".into()),
-        (255, "local".into()),
-    ];
+    let mut out: Vec<(u32, String)> = RT_BUILTIN
+        .iter()
+        .map(|(n, s)| (*n, s.to_string()))
+        .collect();
     for f in files {
         let Ok(text) = std::fs::read_to_string(&f) else {
             continue;
@@ -354,6 +360,9 @@ pub fn route_table(v: &str) -> Result<u32> {
     if let Ok(n) = v.parse() {
         return Ok(n);
     }
+    if let Some((n, _)) = RT_BUILTIN.iter().find(|(_, name)| *name == v) {
+        return Ok(*n);
+    }
     rt_table_names()
         .into_iter()
         .find(|(_, name)| name == v)
@@ -367,8 +376,13 @@ pub fn route_table(v: &str) -> Result<u32> {
         })
 }
 
-/// The name iproute2 shows for a table number (the number itself when it has none).
+/// The name iproute2 shows for a table number (the number itself when it has none). The files
+/// are read only for a table outside the built-in ones: every rule logged and every route listed
+/// names its table, and nearly all are main or local.
 pub fn route_table_name(n: u32) -> String {
+    if let Some((_, name)) = RT_BUILTIN.iter().find(|(t, _)| *t == n) {
+        return name.to_string();
+    }
     rt_table_names()
         .into_iter()
         .find(|(t, _)| *t == n)

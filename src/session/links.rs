@@ -280,14 +280,7 @@ impl Session {
         underlay_dev: Option<&str>,
         vlan: Option<u16>,
     ) -> Result<(LinkState, bool)> {
-        crate::parse::safe_name("interface", v.name)?;
-        if v.name.len() > 15 {
-            return Err(Error::invalid(
-                "interface name",
-                v.name,
-                "is over 15 bytes, the kernel's limit",
-            ));
-        }
+        crate::parse::ifname(v.name)?;
         if !(1..=0xff_ffff).contains(&v.vni) {
             return Err(Error::invalid("VNI", v.vni, "must be 1 to 16777215"));
         }
