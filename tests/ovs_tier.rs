@@ -593,6 +593,24 @@ fn multi_host_args(
     args
 }
 
+/// Independently of the recipe's own check: host A's VLAN 100 guest reaches host B's VLAN 100
+/// guests (the control) and none of B's VLAN 200, and the other way round (guests PREFIXa1…a4 at
+/// NET.1–4, PREFIXb1…b4 at NET.11–14, two per VLAN).
+fn two_hosts_hold_their_vlans(p: &str, net: &str, how: &str) {
+    let (a1, a3, b1, b3) = (
+        format!("{p}a1"),
+        format!("{p}a3"),
+        format!("{p}b1"),
+        format!("{p}b3"),
+    );
+    let ip = |h: u8| format!("{net}.{h}");
+    assert!(ping(&a1, &ip(11)) && ping(&a1, &ip(12)));
+    assert!(ping(&b3, &ip(3)));
+    assert!(!ping(&a1, &ip(13)), "vlan 100 crossed to vlan 200 {how}");
+    assert!(!ping(&b1, &ip(3)), "vlan 100 crossed to vlan 200 {how}");
+    assert!(!ping(&a3, &ip(11)));
+}
+
 /// multi_host, two hosts played by two OVS switches on this machine, cabled by a veth pair made
 /// their trunk ports: each host's guests reach their VLAN on both hosts and no other VLAN on
 /// either, proven by host B's own check (its peers are A's guests) and independently by ping.
@@ -623,25 +641,7 @@ fn recipes_multi_host_vlans_span_a_trunk() {
         ),
         "{out}"
     );
-    // Independently: A's VLAN 100 guest reaches B's VLAN 100 guests (the control) and none of
-    // B's VLAN 200; and the other way round.
-    let (a1, a3, b1, b3) = (
-        format!("{p}a1"),
-        format!("{p}a3"),
-        format!("{p}b1"),
-        format!("{p}b3"),
-    );
-    assert!(ping(&a1, "198.18.45.11") && ping(&a1, "198.18.45.12"));
-    assert!(ping(&b3, "198.18.45.3"));
-    assert!(
-        !ping(&a1, "198.18.45.13"),
-        "vlan 100 crossed to vlan 200 over the trunk"
-    );
-    assert!(
-        !ping(&b1, "198.18.45.3"),
-        "vlan 100 crossed to vlan 200 over the trunk"
-    );
-    assert!(!ping(&a3, "198.18.45.11"));
+    two_hosts_hold_their_vlans(&p, "198.18.45", "over the trunk");
     // The cable ends are trunk ports: no tag on them.
     for (c, side) in [(&ca, "a"), (&cb, "b")] {
         assert_eq!(vsctl(&["port-to-br", c]), format!("ovs{p}{side}"));
@@ -715,17 +715,8 @@ fn recipes_multi_host_vlans_span_vxlan_tunnels() {
         ),
         "{out}"
     );
-    let (a1, a3, b1, b3) = (
-        format!("{p}a1"),
-        format!("{p}a3"),
-        format!("{p}b1"),
-        format!("{p}b3"),
-    );
-    assert!(ping(&a1, "198.18.46.11") && ping(&a1, "198.18.46.12"));
-    assert!(ping(&b3, "198.18.46.3"));
-    assert!(!ping(&a1, "198.18.46.13"), "vlan 100 crossed to vlan 200");
-    assert!(!ping(&b1, "198.18.46.3"), "vlan 100 crossed to vlan 200");
-    assert!(!ping(&a3, "198.18.46.11"));
+    two_hosts_hold_their_vlans(&p, "198.18.46", "over the tunnels");
+    let a1 = format!("{p}a1");
     // A tunnel per VLAN, an access port of its VLAN, its socket in the host's underlay namespace.
     for side in ["a", "b"] {
         for vid in ["100", "200"] {
