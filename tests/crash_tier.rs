@@ -68,8 +68,8 @@ fn leftovers(w: &World, owner: &str, ovs_br: &str, container: Option<&str>) -> V
             left.push(format!("netns record {n}"));
         }
     }
+    left.extend(journals(owner));
     for d in [
-        format!("/run/pipework/journal/{owner}"),
         format!("/run/pipework/bridges/{}", w.br()),
         format!("/run/pipework/bridges/{ovs_br}"),
     ] {

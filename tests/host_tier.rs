@@ -1203,14 +1203,13 @@ fn teardown_down_verb_and_stale() {
     assert_eq!(out.status.code(), None, "{}", text(&out));
     let half = format!("veth1pl{}2", w.prefix);
     assert!(link(None, &half).is_some());
-    let journal = format!("/run/pipework/journal/{}", w.prefix);
-    assert!(std::path::Path::new(&journal).exists());
+    assert_eq!(journals(&w.prefix).len(), 1, "the killed run's journal");
 
     let stale = w.cmd(&["down", "--stale"]);
     let said = ok(&stale);
     assert!(said.contains(&half), "{said}");
     assert!(link(None, &half).is_none(), "the unmarked port stayed");
-    assert!(!std::path::Path::new(&journal).exists());
+    assert!(journals(&w.prefix).is_empty(), "the journal stayed");
     // Finished objects stay: the bridge, the first port, both namespaces.
     assert!(link(None, &br).is_some());
     assert!(link(None, &format!("veth1pl{}1", w.prefix)).is_some());

@@ -402,7 +402,17 @@ pub fn stand_in_nic(w: &World) -> (String, String) {
     (p0, p1)
 }
 
-/// A namespace made the way users make them (classic command lines need an existing guest).
+/// The intent journals an owner's runs left (`/run/pipework/journal/OWNER@PID.START`).
+pub fn journals(owner: &str) -> Vec<String> {
+    std::fs::read_dir("/run/pipework/journal")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().display().to_string())
+        .filter(|p| p.contains(&format!("/{owner}@")))
+        .collect()
+}
+
 /// `ip ARGS…` for a test's own set-up; it must succeed.
 pub fn ip_ok(args: &[&str]) {
     assert!(
@@ -411,6 +421,7 @@ pub fn ip_ok(args: &[&str]) {
     );
 }
 
+/// A namespace made the way users make them (classic command lines need an existing guest).
 pub fn netns_add(n: &str) {
     assert!(Command::new("ip")
         .args(["netns", "add", n])
