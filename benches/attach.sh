@@ -14,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PW=${PIPEWORK:-$PWD/target/release/pipework}
 CNI_DIR=/usr/lib/cni
-[ -x "$PW" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+# The binary users build (release profile, LTO on), unless PIPEWORK names another.
+[ -n "${PIPEWORK:-}" ] || cargo build --release -q
 if [ ! -x $CNI_DIR/bridge ] || ! command -v ip >/dev/null; then
   apt-get update -qq && apt-get install -y -qq containernetworking-plugins iproute2 >/dev/null
 fi

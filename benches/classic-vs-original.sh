@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PW=${PIPEWORK:-$PWD/target/release/pipework}
 N=${1:-5}
+# The binary users build (release profile, LTO on), unless PIPEWORK names another.
+[ -n "${PIPEWORK:-}" ] || cargo build --release -q
 [ -n "${ORIGINAL:-}" ] && [ -x "$ORIGINAL" ] || { echo "set ORIGINAL to a local copy of the original pipework script" >&2; exit 2; }
 tests/docker/setup.sh
 command -v arping >/dev/null || { apt-get update -qq; apt-get install -y -qq iputils-arping >/dev/null; }
