@@ -7,12 +7,13 @@ use futures::TryStreamExt;
 use netlink_packet_core::DefaultNla;
 use netlink_packet_route::link::MacVlanMode;
 use netlink_packet_route::link::{
-    AfSpecInet, AfSpecInet6, AfSpecUnspec, BridgeVlanInfoFlags, In6AddrGenMode, InfoBridge,
-    InfoData, InfoKind, InfoVeth, InfoVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    AfSpecInet, AfSpecInet6, AfSpecUnspec, BridgeVlanInfoFlags, GreIOFlags, In6AddrGenMode,
+    InfoBridge, InfoData, InfoKind, InfoVeth, InfoVlan, LinkAttribute, LinkFlags, LinkInfo,
+    LinkMessage,
 };
 use rtnetlink::{
-    LinkBridge, LinkBridgeVlan, LinkDummy, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVlan,
-    LinkVxlan,
+    LinkBridge, LinkBridgeVlan, LinkDummy, LinkGre, LinkGre6, LinkMacVlan, LinkMessageBuilder,
+    LinkUnspec, LinkVlan, LinkVxlan,
 };
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -52,16 +53,34 @@ fn lean(r: rtnetlink::LinkGetRequest) -> rtnetlink::LinkGetRequest {
     )
 }
 
-/// A VXLAN tunnel endpoint (see `Ns::add_vxlan`).
+/// An Ethernet tunnel endpoint for joining switches across hosts (see `Ns::add_tunnel`).
 #[derive(Clone, Debug)]
-pub struct VxlanSpec<'a> {
+pub struct TunnelSpec<'a> {
     pub name: &'a str,
-    pub vni: u32,
+    pub kind: Tunnel,
     pub remote: std::net::IpAddr,
     pub local: Option<std::net::IpAddr>,
-    pub port: u16,
     /// The underlay interface (by index, in the underlay's namespace).
     pub dev: Option<u32>,
+}
+
+/// What carries the frames: VXLAN (UDP, a 24-bit network id) or GRE (gretap / ip6gretap, a
+/// 32-bit key telling several tunnels between the same two ends apart).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Tunnel {
+    Vxlan { vni: u32, port: u16 },
+    Gre { key: u32 },
+}
+
+impl TunnelSpec<'_> {
+    /// The kernel's link kind for this tunnel, as a dump reports it.
+    pub fn link_kind(&self) -> &'static str {
+        match (self.kind, self.remote) {
+            (Tunnel::Vxlan { .. }, _) => "vxlan",
+            (Tunnel::Gre { .. }, std::net::IpAddr::V4(_)) => "gretap",
+            (Tunnel::Gre { .. }, std::net::IpAddr::V6(_)) => "ip6gretap",
+        }
+    }
 }
 
 impl LinkState {
@@ -266,35 +285,71 @@ impl Ns<'_> {
         )
     }
 
-    /// A VXLAN device whose UDP socket lives in this namespace (the underlay: where `remote` is
-    /// routed), born in `into` when given — the kernel keeps a tunnel's socket in the namespace
-    /// that asked for it, so one request puts the device on a switch of the host while its
-    /// traffic leaves through a namespace playing the host's network.
-    pub fn add_vxlan(&self, v: &VxlanSpec, into: Option<std::os::fd::BorrowedFd>) -> Result<()> {
+    /// A tunnel device whose socket lives in this namespace (the underlay: where `remote` is
+    /// routed), put in `into` when given, so a switch of the host carries it while its traffic
+    /// leaves through a namespace playing the host's network. VXLAN is born there in one request
+    /// (the kernel keeps its socket in the namespace that asked); a GRE device works in the
+    /// namespace it is born in and keeps that one when moved, so it is made here, then moved
+    /// (and deleted again if it cannot be).
+    pub fn add_tunnel(&self, t: &TunnelSpec, into: Option<&OwnedFd>) -> Result<()> {
         use std::net::IpAddr;
-        let mut b = LinkVxlan::new(v.name, v.vni).port(v.port);
-        b = match v.remote {
+        let what = format!("create {} {} remote {}", t.link_kind(), t.name, t.remote);
+        let (vni, port) = match t.kind {
+            Tunnel::Vxlan { vni, port } => (vni, port),
+            Tunnel::Gre { key } => return self.add_gre(t, key, into, &what),
+        };
+        let mut b = LinkVxlan::new(t.name, vni).port(port);
+        b = match t.remote {
             IpAddr::V4(a) => b.remote(a),
             IpAddr::V6(a) => b.remote6(a),
         };
-        b = match v.local {
+        b = match t.local {
             Some(IpAddr::V4(a)) => b.local(a),
             Some(IpAddr::V6(a)) => b.local6(a),
             None => b,
         };
-        if let Some(dev) = v.dev {
+        if let Some(dev) = t.dev {
             b = b.dev(dev);
         }
         if let Some(fd) = into {
             b = b.setns_by_fd(fd.as_raw_fd());
         }
-        self.add_link(
-            &format!(
-                "create vxlan {} vni {} remote {} dstport {}",
-                v.name, v.vni, v.remote, v.port
-            ),
-            b.build(),
-        )
+        self.add_link(&format!("{what} vni {vni} dstport {port}"), b.build())
+    }
+
+    fn add_gre(&self, t: &TunnelSpec, key: u32, into: Option<&OwnedFd>, what: &str) -> Result<()> {
+        use std::net::IpAddr;
+        // gretap and ip6gretap builders differ only in their address type.
+        macro_rules! gre {
+            ($b:expr, $remote:expr, $family:path) => {{
+                let mut b = $b.remote($remote).ikey(key).okey(key);
+                b = b.iflags(GreIOFlags::Key).oflags(GreIOFlags::Key);
+                if let Some($family(l)) = t.local {
+                    b = b.local(l);
+                }
+                if let Some(dev) = t.dev {
+                    b = b.dev(dev);
+                }
+                b.build()
+            }};
+        }
+        let msg = match t.remote {
+            IpAddr::V4(r) => gre!(LinkGre::new_gretap(t.name), r, IpAddr::V4),
+            IpAddr::V6(r) => gre!(LinkGre6::new_gretap6(t.name), r, IpAddr::V6),
+        };
+        self.add_link(&format!("{what} key {key}"), msg)?;
+        let Some(fd) = into else { return Ok(()) };
+        let moved = self.require(t.name).and_then(|l| {
+            let to = LinkChange {
+                netns: Some(fd),
+                ..Default::default()
+            };
+            self.set_link(l.index, t.name, &to)
+        });
+        if moved.is_err() {
+            let _ = self.del_link_by_name(t.name);
+        }
+        moved
     }
 
     /// 802.1Q sub-interface `name` on `parent` with VLAN id `id`, in this namespace.

@@ -128,22 +128,43 @@ impl Session {
         create: impl FnOnce() -> Result<()>,
         mark: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
+        self.create_marked_via(ns, guest, None, name, kind, create, mark)
+    }
+
+    /// `create_marked` for a link that `create` makes in `via` and moves into `guest` (a GRE
+    /// tunnel, made in its underlay): a kill before the move leaves it in `via`, so the intent
+    /// names both places.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn create_marked_via(
+        &self,
+        ns: &crate::net::Ns,
+        guest: &Guest,
+        via: Option<&Guest>,
+        name: &str,
+        kind: &str,
+        create: impl FnOnce() -> Result<()>,
+        mark: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
         let owner = self.owner();
-        let key = link_key(guest, name, kind);
-        self.intents.intend(&owner, &key)?;
+        let mut keys = vec![link_key(guest, name, kind)];
+        keys.extend(via.map(|v| link_key(v, name, kind)));
+        for key in &keys {
+            self.intents.intend(&owner, key)?;
+        }
+        let settle = || keys.iter().for_each(|k| self.intents.settle(&owner, k));
         if let Err(e) = create() {
-            self.intents.settle(&owner, &key);
+            settle();
             return Err(e);
         }
         crate::crash::point("link-created");
         if let Err(e) = mark() {
             match ns.del_link_by_name(name) {
                 Err(d) if d.errno() != Some(libc::ENODEV) => {}
-                _ => self.intents.settle(&owner, &key),
+                _ => settle(),
             }
             return Err(e);
         }
-        self.intents.settle(&owner, &key);
+        settle();
         Ok(())
     }
 

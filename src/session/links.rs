@@ -265,25 +265,35 @@ impl Session {
         Ok(true)
     }
 
-    /// Ensure a VXLAN tunnel port on a bridge of the host (`ovs`: an OVS bridge): the device in
-    /// the host, on the switch (an access port of `vlan` when given: the tunnel carries that VLAN,
-    /// untagged, as VNI `vni`), its UDP socket in `underlay` (the host when None) — so two
-    /// namespaces playing hosts can each run a switch joined by tunnels over their own underlay.
-    /// Returns the port and whether this call made it; a re-run finds its own port and changes
-    /// nothing.
-    pub fn vxlan_port(
+    /// Ensure a tunnel port (VXLAN or GRE) on a bridge of the host (`ovs`: an OVS bridge): the
+    /// device in the host, on the switch (an access port of `vlan` when given: the tunnel
+    /// carries that VLAN, untagged, under its VNI or key), its socket in `underlay` (the host when
+    /// None) — so two namespaces playing hosts can each run a switch joined by tunnels over their
+    /// own underlay. Returns the port and whether this call made it; a re-run finds its own port
+    /// and changes nothing.
+    pub fn tunnel_port(
         &self,
         bridge: &str,
         ovs: bool,
-        v: &crate::net::VxlanSpec,
+        v: &crate::net::TunnelSpec,
         underlay: Option<&Guest>,
         underlay_dev: Option<&str>,
         vlan: Option<u16>,
     ) -> Result<(LinkState, bool)> {
         crate::parse::ifname(v.name)?;
-        if !(1..=0xff_ffff).contains(&v.vni) {
-            return Err(Error::invalid("VNI", v.vni, "must be 1 to 16777215"));
+        if let crate::net::Tunnel::Vxlan { vni, .. } = v.kind {
+            if !(1..=0xff_ffff).contains(&vni) {
+                return Err(Error::invalid("VNI", vni, "must be 1 to 16777215"));
+            }
         }
+        if v.local.is_some_and(|l| l.is_ipv4() != v.remote.is_ipv4()) {
+            return Err(Error::invalid(
+                "tunnel local address",
+                v.local.expect("checked"),
+                "must be of the remote's family",
+            ));
+        }
+        let kind = v.link_kind();
         if let Some(id) = vlan {
             crate::parse::vlan_id(id as i64)?;
         }
@@ -291,7 +301,7 @@ impl Session {
         let hns = self.nl.ns(&host)?;
         let under = underlay.cloned().unwrap_or_else(|| host.clone());
         let uns = self.nl.ns(&under)?;
-        let ctx = || format!("vxlan port {} on {bridge}", v.name);
+        let ctx = || format!("{kind} port {} on {bridge}", v.name);
         // The switch first: nothing is made for a bridge that is not there.
         let br = if ovs {
             if !crate::driver::ovs::vsctl::is_bridge(bridge) {
@@ -308,7 +318,7 @@ impl Session {
         let owner = self.owner();
         let fresh = match hns.link(v.name)? {
             Some(l)
-                if l.is_kind("vxlan")
+                if l.is_kind(kind)
                     && l.alias.as_deref().and_then(marker::owner_of) == Some(owner.as_str()) =>
             {
                 false
@@ -334,12 +344,15 @@ impl Session {
                 };
                 let alias = marker::encode(&owner, &[("guest", "host"), ("bridge", bridge)]);
                 let into = (under.id != host.id).then(|| host.fd());
-                self.create_marked(
+                // GRE is made in the underlay and moved (see `add_tunnel`).
+                let via = matches!(v.kind, crate::net::Tunnel::Gre { .. }).then_some(&under);
+                self.create_marked_via(
                     &hns,
                     &host,
+                    via.filter(|u| u.id != host.id),
                     v.name,
-                    "vxlan",
-                    || uns.add_vxlan(&spec, into.map(std::os::fd::AsFd::as_fd)),
+                    kind,
+                    || uns.add_tunnel(&spec, into),
                     // Up, marked, and without IPv6 addresses: a switch port needs none (its DAD and
                     // router solicitations would cross the tunnel to every guest).
                     || {
@@ -362,7 +375,7 @@ impl Session {
                 let ids = [
                     ("owner", owner.as_str()),
                     ("bridge", bridge),
-                    ("tunnel", "vxlan"),
+                    ("tunnel", kind),
                 ];
                 if fresh {
                     crate::driver::ovs::vsctl::add_port(bridge, v.name, vlan, &ids).ctx(ctx())?;

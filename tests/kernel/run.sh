@@ -60,9 +60,9 @@ r="$work/root"
 mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc,cases,lib/modules/$KV}
 cp /bin/busybox "$r/bin/"
 for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$r/bin/$a"; done
-# virtio_net: the VM's one NIC, a stand-in for a physical one (--direct-phys); mac80211_hwsim: two
-# software radios, for handing a wireless phy over.
-MODULES="8021q dummy ipvlan macvlan sch_netem sch_tbf sch_htb bridge veth vxlan virtio_net mac80211_hwsim"
+# ip_gre, ip6_gre: GRE tunnels (the host lacks them); virtio_net: the VM's one NIC, a stand-in for a
+# physical one (--direct-phys); mac80211_hwsim: two software radios, for handing a wireless phy over.
+MODULES="8021q dummy ipvlan macvlan sch_netem sch_tbf sch_htb bridge veth vxlan ip_gre ip6_gre virtio_net mac80211_hwsim"
 for m in $MODULES; do
   modprobe -d "$modbase" -S "$KV" --show-depends "$m" | awk '$1 == "insmod" {print $2}' | while read -r f; do
     rel=${f#"$modbase"}; mkdir -p "$r$(dirname "$rel")"; cp "$f" "$r$rel"

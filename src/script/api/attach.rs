@@ -110,93 +110,136 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
             );
         }
     }
-    macro_rules! vxlan_doc { () => { "A VXLAN tunnel port on the switch, for joining switches across hosts: #{vni (required), remote (required: the other end's underlay address), local, port: 4789, name: \"vxVNI\", vlan (the VLAN it carries: an access port, so the VNI stands for that VLAN), underlay: a guest playing this host's network (its socket lives there; default the host), dev (the underlay interface)}. Marked, rolled back on failure, removed by down(); a re-run changes nothing. Returns the tunnel's link." } }
-    for ovs in [false, true] {
-        let ss = s.clone();
-        let f = move |bridge: String, o: &Map| -> RhaiResult<Link> {
-            let f = "vxlan";
-            check_keys(
-                f,
-                o,
-                &[
-                    "vni", "remote", "local", "port", "name", "vlan", "underlay", "dev",
-                ],
-            )?;
-            let vni = opt_int(f, o, "vni")?.ok_or_else(|| {
-                rt(Error::invalid(
-                    "vxlan option",
-                    "vni",
-                    "is required (1 to 16777215)",
-                ))
-            })?;
-            let vni = u32::try_from(vni)
-                .map_err(|_| rt(Error::invalid("VNI", vni, "must be 1 to 16777215")))?;
-            let remote = opt_str(f, o, "remote")?.ok_or_else(|| {
-                rt(Error::invalid(
-                    "vxlan option",
-                    "remote",
-                    "is required: the other tunnel end's underlay address",
-                ))
-            })?;
-            let remote = parse::ip(&remote).rhai()?;
-            let local = opt_str(f, o, "local")?
-                .map(|l| parse::ip(&l))
-                .transpose()
-                .rhai()?;
-            let port = match opt_int(f, o, "port")? {
-                None => 4789,
-                Some(p) => u16::try_from(p)
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| rt(Error::invalid("UDP port", p, "must be 1 to 65535")))?,
-            };
-            let vlan = opt_int(f, o, "vlan")?
-                .map(parse::vlan_id)
-                .transpose()
-                .rhai()?;
-            let name = opt_str(f, o, "name")?.unwrap_or_else(|| format!("vx{vni}"));
-            let underlay = match o.get("underlay") {
-                None => None,
-                Some(v) => match v.clone().try_cast::<Guest>() {
-                    Some(g) => Some(g),
-                    None => match v.clone().into_string() {
-                        // Must exist: a namespace made now would hold no underlay address, and
-                        // the tunnel would carry nothing without a word.
-                        Ok(spec) => Some(ss.guest_existing(&spec).rhai()?),
-                        Err(_) => return err("vxlan(): `underlay` is a guest (netns(\"…\"), guest(\"…\")) or its spec"),
+    macro_rules! tunnel_doc { () => { "underlay: a guest playing this host's network (the tunnel's socket lives there; default the host), dev (the underlay interface), vlan (the VLAN it carries: an access port, so the tunnel stands for that VLAN)}. Marked, rolled back on failure, removed by down(); a re-run changes nothing. Returns the tunnel's link." } }
+    macro_rules! gre_doc { () => { concat!("A GRE tunnel port (gretap; ip6gretap for an IPv6 remote) on the switch, for joining switches across hosts: #{key (required: 0 to 4294967295; tunnels between the same two ends need different keys), remote (required: the other end's underlay address), local, name: \"gtKEY\", ", tunnel_doc!()) } }
+    macro_rules! vxlan_doc { () => { concat!("A VXLAN tunnel port on the switch, for joining switches across hosts: #{vni (required), remote (required: the other end's underlay address), local, port: 4789, name: \"vxVNI\", ", tunnel_doc!()) } }
+    for gre in [false, true] {
+        for ovs in [false, true] {
+            let ss = s.clone();
+            let f = move |bridge: String, o: &Map| -> RhaiResult<Link> {
+                let f = if gre { "gre" } else { "vxlan" };
+                let (id_key, id_what) = if gre {
+                    (
+                        "key",
+                        "a GRE key telling tunnels between the same ends apart, 0 to 4294967295",
+                    )
+                } else {
+                    ("vni", "1 to 16777215")
+                };
+                check_keys(
+                    f,
+                    o,
+                    &[
+                        id_key, "remote", "local", "port", "name", "vlan", "underlay", "dev",
+                    ],
+                )?;
+                let id = opt_int(f, o, id_key)?.ok_or_else(|| {
+                    rt(Error::invalid(
+                        if gre { "gre option" } else { "vxlan option" },
+                        id_key,
+                        format!("is required: {id_what}"),
+                    ))
+                })?;
+                let id = u32::try_from(id)
+                    .map_err(|_| rt(Error::invalid(id_key, id, format!("must be {id_what}"))))?;
+                let remote = opt_str(f, o, "remote")?.ok_or_else(|| {
+                    rt(Error::invalid(
+                        if gre { "gre option" } else { "vxlan option" },
+                        "remote",
+                        "is required: the other tunnel end's underlay address",
+                    ))
+                })?;
+                let remote = parse::ip(&remote).rhai()?;
+                let local = opt_str(f, o, "local")?
+                    .map(|l| parse::ip(&l))
+                    .transpose()
+                    .rhai()?;
+                let port = opt_int(f, o, "port")?;
+                let kind = if gre {
+                    if port.is_some() {
+                        return err("gre(): a GRE tunnel has no port (that is vxlan's UDP port)");
+                    }
+                    crate::net::Tunnel::Gre { key: id }
+                } else {
+                    let port = match port {
+                        None => 4789,
+                        Some(p) => u16::try_from(p).ok().filter(|p| *p > 0).ok_or_else(|| {
+                            rt(Error::invalid("UDP port", p, "must be 1 to 65535"))
+                        })?,
+                    };
+                    crate::net::Tunnel::Vxlan { vni: id, port }
+                };
+                let vlan = opt_int(f, o, "vlan")?
+                    .map(parse::vlan_id)
+                    .transpose()
+                    .rhai()?;
+                let name = opt_str(f, o, "name")?
+                    .unwrap_or_else(|| format!("{}{id}", if gre { "gt" } else { "vx" }));
+                let underlay = match o.get("underlay") {
+                    None => None,
+                    Some(v) => match v.clone().try_cast::<Guest>() {
+                        Some(g) => Some(g),
+                        None => match v.clone().into_string() {
+                            // Must exist: a namespace made now would hold no underlay address,
+                            // and the tunnel would carry nothing without a word.
+                            Ok(spec) => Some(ss.guest_existing(&spec).rhai()?),
+                            Err(_) => {
+                                return err(format!("{f}(): `underlay` is a guest (netns(\"…\"), guest(\"…\")) or its spec"))
+                            }
+                        },
                     },
-                },
+                };
+                let dev = opt_str(f, o, "dev")?;
+                let spec = crate::net::TunnelSpec {
+                    name: &name,
+                    kind,
+                    remote,
+                    local,
+                    dev: None,
+                };
+                let (l, _) = ss
+                    .tunnel_port(&bridge, ovs, &spec, underlay.as_ref(), dev.as_deref(), vlan)
+                    .rhai()?;
+                Ok(Link::new(ss.host(), l.name))
             };
-            let dev = opt_str(f, o, "dev")?;
-            let spec = crate::net::VxlanSpec {
-                name: &name,
-                vni,
-                remote,
-                local,
-                port,
-                dev: None,
-            };
-            let (l, _) = ss
-                .vxlan_port(&bridge, ovs, &spec, underlay.as_ref(), dev.as_deref(), vlan)
-                .rhai()?;
-            Ok(Link::new(ss.host(), l.name))
-        };
-        if ovs {
-            reg!(
-                engine,
-                "vxlan",
-                ["switch: OvsBridge", "opts: Map", "Link"],
-                vxlan_doc!(),
-                move |b: OvsBr, o: Map| f(b.0, &o)
-            );
-        } else {
-            reg!(
-                engine,
-                "vxlan",
-                ["switch: Bridge", "opts: Map", "Link"],
-                vxlan_doc!(),
-                move |b: Bridge, o: Map| f(b.name, &o)
-            );
+            match (gre, ovs) {
+                (true, true) => {
+                    reg!(
+                        engine,
+                        "gre",
+                        ["switch: OvsBridge", "opts: Map", "Link"],
+                        gre_doc!(),
+                        move |b: OvsBr, o: Map| f(b.0, &o)
+                    );
+                }
+                (true, false) => {
+                    reg!(
+                        engine,
+                        "gre",
+                        ["switch: Bridge", "opts: Map", "Link"],
+                        gre_doc!(),
+                        move |b: Bridge, o: Map| f(b.name, &o)
+                    );
+                }
+                (false, true) => {
+                    reg!(
+                        engine,
+                        "vxlan",
+                        ["switch: OvsBridge", "opts: Map", "Link"],
+                        vxlan_doc!(),
+                        move |b: OvsBr, o: Map| f(b.0, &o)
+                    );
+                }
+                (false, false) => {
+                    reg!(
+                        engine,
+                        "vxlan",
+                        ["switch: Bridge", "opts: Map", "Link"],
+                        vxlan_doc!(),
+                        move |b: Bridge, o: Map| f(b.name, &o)
+                    );
+                }
+            }
         }
     }
     engine.register_fn("to_string", |b: &mut Bridge| format!("bridge {}", b.name));
