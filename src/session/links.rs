@@ -145,7 +145,9 @@ impl Session {
     pub fn ovs_bridge(&self, name: &str) -> Result<Bridge> {
         parse::ifname(name)?;
         let _lock = crate::lock::shared(crate::lock::Topic::Bridges)?;
+        // Always asked: `ovs()` ensures, also of a bridge removed behind this session's back.
         let created = crate::driver::ovs::vsctl::ensure_bridge(name, &self.owner())?;
+        self.ovs_seen(name, true);
         let ns = self.nl.ns(&self.host)?;
         if created {
             self.record(Created::Bridge {
@@ -202,7 +204,7 @@ impl Session {
                     "is for Linux bridges: an OVS bridge's addresses live on its internal port",
                 ));
             }
-            if !crate::driver::ovs::vsctl::is_bridge(bridge) {
+            if !self.ovs_is_bridge(bridge) {
                 return Err(Error::not_found("OVS bridge", bridge, None));
             }
             if l.master.is_some() {
@@ -304,7 +306,7 @@ impl Session {
         let ctx = || format!("{kind} port {} on {bridge}", v.name);
         // The switch first: nothing is made for a bridge that is not there.
         let br = if ovs {
-            if !crate::driver::ovs::vsctl::is_bridge(bridge) {
+            if !self.ovs_is_bridge(bridge) {
                 return Err(Error::not_found("OVS bridge", bridge, None));
             }
             None

@@ -37,6 +37,8 @@ pub struct Session {
     intents: journal::Journal,
     /// Containers this session changed: their watch records are written again by `settle`.
     touched: RefCell<Vec<Guest>>,
+    /// OVS bridges OVSDB confirmed to this session (`ovs_is_bridge`).
+    ovs_known: RefCell<std::collections::HashSet<String>>,
 }
 
 #[derive(Clone, Debug)]
@@ -129,7 +131,32 @@ impl Session {
             journal: RefCell::new(vec![]),
             intents: journal::Journal::default(),
             touched: RefCell::new(vec![]),
+            ovs_known: RefCell::default(),
         })
+    }
+
+    /// Whether `name` is an OVS bridge, asking OVSDB (a forked ovs-vsctl, ~5 ms) only about a
+    /// bridge this session has not been told of yet: an attach to a bridge `ovs()` just ensured
+    /// asks nothing. Should the bridge vanish in between, adding the port fails and says so.
+    pub(crate) fn ovs_is_bridge(&self, name: &str) -> bool {
+        if self.ovs_known.borrow().contains(name) {
+            return true;
+        }
+        let yes = crate::driver::ovs::vsctl::is_bridge(name);
+        if yes {
+            self.ovs_known.borrow_mut().insert(name.to_string());
+        }
+        yes
+    }
+
+    /// Note what this session learnt of an OVS bridge: it is there, or (false) it is gone.
+    pub(crate) fn ovs_seen(&self, name: &str, there: bool) {
+        let mut known = self.ovs_known.borrow_mut();
+        if there {
+            known.insert(name.to_string());
+        } else {
+            known.remove(name);
+        }
     }
 
     /// Note that `g` is being changed, for its watch records (containers only: the others do

@@ -26,7 +26,7 @@ impl Driver for OvsBridge {
         veth::refuse_host(guest)?;
         // Held through the attach: no `down` decides the bridge is unused in the meantime.
         let _lock = crate::lock::shared(crate::lock::Topic::Bridges)?;
-        if !ovs::is_bridge(&self.name) {
+        if !s.ovs_is_bridge(&self.name) {
             return Err(Error::not_found("OVS bridge", &self.name, None));
         }
         // Like the original (and the Linux bridge): the pair inherits the bridge's MTU — the
@@ -166,6 +166,7 @@ pub(crate) fn release(s: &Session, bridge: &str, owner: &str, removed: &mut Remo
     match shared::leave(bridge, index, owner, &occ) {
         shared::Verdict::Remove => {
             ovs::del_bridge(bridge)?;
+            s.ovs_seen(bridge, false);
             shared::forget(bridge);
             removed.links.push(bridge.to_string());
         }
