@@ -137,31 +137,7 @@ fn teardown_shared_ovs_bridge_goes_to_its_last_user() {
 fn classic_linux_bridge_attach_asks_the_kernel_not_ovsdb() {
     let w = World::new("ok");
     vsctl(&["show"]); // OVS is up, so the old code path would have asked it.
-    let real = String::from_utf8(
-        Command::new("sh")
-            .args(["-c", "command -v ovs-vsctl"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let real = real.trim();
-    assert!(!real.is_empty(), "ovs-vsctl not installed");
-    let bin_dir = w.dir().join("spy");
-    std::fs::create_dir_all(&bin_dir).unwrap();
-    let log = w.dir().join("ovs-vsctl.calls");
-    std::fs::write(&log, "").unwrap();
-    let spy = bin_dir.join("ovs-vsctl");
-    std::fs::write(
-        &spy,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{real}' \"$@\"\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    Command::new("chmod").arg("+x").arg(&spy).status().unwrap();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let (path, log) = ovs_vsctl_spy(&w);
     let classic = |args: &[&str]| {
         Command::new(bin())
             .args(args)
@@ -207,6 +183,68 @@ fn classic_linux_bridge_attach_asks_the_kernel_not_ovsdb() {
         "the attach onto {obr} did not become an OVS port"
     );
     ok(&w.cmd(&["-e", &format!("down({b:?})")]));
+}
+
+/// An `ovs-vsctl` first on a PATH, which logs each call's arguments and runs the real one.
+/// Returns that PATH and the log.
+fn ovs_vsctl_spy(w: &World) -> (String, std::path::PathBuf) {
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v ovs-vsctl"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let real = real.trim();
+    assert!(!real.is_empty(), "ovs-vsctl not installed");
+    let bin_dir = w.dir().join("spy");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let log = w.dir().join("ovs-vsctl.calls");
+    std::fs::write(&log, "").unwrap();
+    let spy = bin_dir.join("ovs-vsctl");
+    std::fs::write(
+        &spy,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{real}' \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&spy).status().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    (path, log)
+}
+
+/// Tagged ports onto a bridge `ovs()` ensured: OVSDB is asked about the bridge once in the run,
+/// not again by every attach (each port costs one ovs-vsctl, its add-port); the ports are there,
+/// tagged.
+#[test]
+fn ovs_ports_ask_about_their_bridge_once_per_run() {
+    let w = World::new("oq");
+    let (path, log) = ovs_vsctl_spy(&w);
+    let obr = format!("ovs{}", w.prefix);
+    let script = format!(
+        r#"owner("{p}"); let b = ovs("{obr}"); for i in 1..4 {{ veth(netns(`{p}${{i}}`), b, #{{vlan: 10 * i, ip: `198.18.125.${{i}}/24`}}); }}"#,
+        p = w.prefix
+    );
+    let out = Command::new(bin())
+        .args(["-e", &script])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    ok(&out);
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let count = |verb: &str| calls.lines().filter(|l| l.contains(verb)).count();
+    assert_eq!(count("br-exists"), 1, "{calls}");
+    assert_eq!(count("add-port"), 3, "{calls}");
+    for i in 1..4 {
+        let port = format!("veth1pl{}{i}", w.prefix);
+        assert_eq!(vsctl(&["port-to-br", &port]), obr);
+        assert_eq!(vsctl(&["get", "Port", &port, "tag"]), (10 * i).to_string());
+    }
+    ok(&w.cmd(&["down", &w.prefix]));
+    assert!(!vsctl(&["list-br"]).lines().any(|l| l == obr));
 }
 
 /// An OVS bridge value prints like every other object, not as a Rust type path.
