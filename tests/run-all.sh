@@ -129,8 +129,9 @@ cargo test --release -- --test-threads="${TEST_THREADS:-4}" --skip watch_
 echo "== watch tier (pipework watch against dockerd and OVS; measurements)"
 cargo test --release --test watch_tier -- --nocapture 2>&1 | tee /tmp/pipework-watch-tier.log | grep -E "^(docker|dhcp|udhcpc|dockerd|adopted)|test result|panicked|FAILED" || true
 grep -q "test result: ok. 3 passed" /tmp/pipework-watch-tier.log || { cat /tmp/pipework-watch-tier.log >&2; echo "watch tier failed" >&2; exit 1; }
-echo "== benchmark smoke run (N=10)"
+echo "== benchmark smoke run (N=10; 5 OVS ports)"
 SETTLE=0 benches/attach.sh 10
+benches/ovs-ports.sh 5
 
 # A journal left now is a killed run nobody finished: a leak, whatever else the sweep below drops.
 journals=$(ls -A /run/pipework/journal 2>/dev/null || true)
