@@ -444,3 +444,35 @@ fn api_arp_announces_a_changed_mac_to_neighbours() {
         "b learnt the new MAC from arp()"
     );
 }
+
+/// `gre()` refuses what it cannot build before it makes anything: no key, a key out of range, a
+/// UDP port (that is vxlan's), a local address of the other family; each says which, and the
+/// bridge the script made first is rolled back. On this host (no gretap in the kernel) a valid
+/// request fails at the kernel, says so, and also leaves nothing (the kernel tier carries traffic).
+#[test]
+fn api_gre_refuses_bad_options_and_leaves_nothing() {
+    let w = World::new("ag");
+    let br = w.br();
+    for (opts, says) in [
+        (r#"#{remote: "198.51.100.2"}"#, "key"),
+        (r#"#{key: -1, remote: "198.51.100.2"}"#, "must be a GRE key"),
+        (
+            r#"#{key: 5, remote: "198.51.100.2", port: 4789}"#,
+            "no port",
+        ),
+        (r#"#{key: 5}"#, "remote"),
+        (
+            r#"#{key: 5, remote: "198.51.100.2", local: "fd00::1"}"#,
+            "family",
+        ),
+        (
+            r#"#{key: 5, remote: "198.51.100.2"}"#,
+            "the running kernel lacks this feature",
+        ),
+    ] {
+        let err = fails(&w.eval(&format!(r#"gre(bridge("{br}"), {opts})"#)));
+        assert!(err.contains(says), "{opts}: {err}");
+        assert!(link(None, &br).is_none(), "{opts}: the bridge stayed");
+        assert!(link(None, "gt5").is_none(), "{opts}: a tunnel stayed");
+    }
+}
