@@ -451,7 +451,7 @@ fn api_arp_announces_a_changed_mac_to_neighbours() {
 /// request fails at the kernel, says so, and also leaves nothing (the kernel tier carries traffic).
 #[test]
 fn api_gre_refuses_bad_options_and_leaves_nothing() {
-    let w = World::new("ag");
+    let w = World::new("gr");
     let br = w.br();
     for (opts, says) in [
         (r#"#{remote: "198.51.100.2"}"#, "key"),
