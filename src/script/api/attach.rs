@@ -117,7 +117,11 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         for ovs in [false, true] {
             let ss = s.clone();
             let f = move |bridge: String, o: &Map| -> RhaiResult<Link> {
-                let f = if gre { "gre" } else { "vxlan" };
+                let (f, what) = if gre {
+                    ("gre", "gre option")
+                } else {
+                    ("vxlan", "vxlan option")
+                };
                 let (id_key, id_what) = if gre {
                     (
                         "key",
@@ -135,7 +139,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
                 )?;
                 let id = opt_int(f, o, id_key)?.ok_or_else(|| {
                     rt(Error::invalid(
-                        if gre { "gre option" } else { "vxlan option" },
+                        what,
                         id_key,
                         format!("is required: {id_what}"),
                     ))
@@ -144,7 +148,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
                     .map_err(|_| rt(Error::invalid(id_key, id, format!("must be {id_what}"))))?;
                 let remote = opt_str(f, o, "remote")?.ok_or_else(|| {
                     rt(Error::invalid(
-                        if gre { "gre option" } else { "vxlan option" },
+                        what,
                         "remote",
                         "is required: the other tunnel end's underlay address",
                     ))
