@@ -26,6 +26,9 @@ pub enum GuestKind {
     Container { name: String, id: String, pid: u32 },
     /// An LXC container.
     Lxc { name: String, pid: u32 },
+    /// A namespace named by its nsfs file, as a CNI runtime hands one over (`CNI_NETNS`): a bind
+    /// mount anywhere, or `/proc/PID/ns/net`. The file is opened once; the fd is what we use.
+    Path(PathBuf),
 }
 
 /// Identity of a network namespace: (device, inode) of its nsfs file.
@@ -54,6 +57,7 @@ impl fmt::Display for Guest {
             GuestKind::Pid(p) => write!(f, "pid:{p}"),
             GuestKind::Container { name, .. } => write!(f, "container:{name}"),
             GuestKind::Lxc { name, .. } => write!(f, "lxc:{name}"),
+            GuestKind::Path(p) => write!(f, "nspath:{}", p.display()),
         }
     }
 }
@@ -100,6 +104,7 @@ pub enum Spec<'a> {
     Pid(i64),
     Container(&'a str),
     Lxc(&'a str),
+    Path(&'a str),
     Bare(&'a str),
 }
 
@@ -113,11 +118,12 @@ impl<'a> Spec<'a> {
             ),
             Some(("container" | "docker" | "podman", n)) => Spec::Container(n),
             Some(("lxc", n)) => Spec::Lxc(n),
+            Some(("nspath", p)) => Spec::Path(p),
             Some((kind, _)) => {
                 return Err(Error::invalid(
                     "guest",
                     spec,
-                    format!("unknown kind {kind:?} (use netns:NAME, pid:N, container:NAME, lxc:NAME or host)"),
+                    format!("unknown kind {kind:?} (use netns:NAME, pid:N, container:NAME, lxc:NAME, nspath:FILE or host)"),
                 ))
             }
             None if spec == "host" => Spec::Host,
@@ -192,6 +198,26 @@ impl Guest {
                 pid: pid as u32,
             },
             ..g
+        })
+    }
+
+    /// The namespace whose nsfs file is at `path` (absolute): a CNI runtime's `CNI_NETNS`.
+    pub fn at_path(path: &Path) -> Result<Guest> {
+        let label = format!("nspath:{}", path.display());
+        if !path.is_absolute() || path.to_string_lossy().contains(char::is_whitespace) {
+            return Err(Error::guest(
+                &label,
+                "the path must be absolute, without whitespace",
+            ));
+        }
+        if !is_nsfs(path) {
+            return Err(Error::not_found("network namespace", path.display(), None));
+        }
+        let (fd, id) = open_ns(path).map_err(|e| Error::guest(&label, e))?;
+        Ok(Guest {
+            kind: GuestKind::Path(path.to_path_buf()),
+            ns: Arc::new(fd),
+            id,
         })
     }
 
@@ -314,7 +340,7 @@ impl Guest {
     /// would "succeed" into nothing; named namespaces and the host do not die that way.
     pub fn alive(&self) -> bool {
         let pid = match &self.kind {
-            GuestKind::Host | GuestKind::Netns(_) => return true,
+            GuestKind::Host | GuestKind::Netns(_) | GuestKind::Path(_) => return true,
             GuestKind::Pid(p) => *p,
             GuestKind::Container { pid, .. } | GuestKind::Lxc { pid, .. } => *pid,
         };
@@ -330,6 +356,7 @@ impl Guest {
             GuestKind::Netns(n) => format!("netns:{n}"),
             GuestKind::Pid(p) => format!("pid:{p}"),
             GuestKind::Container { pid, .. } | GuestKind::Lxc { pid, .. } => format!("pid:{pid}"),
+            GuestKind::Path(p) => format!("nspath:{}", p.display()),
         }
     }
 
@@ -345,6 +372,8 @@ impl Guest {
         match &self.kind {
             GuestKind::Host => "host".into(),
             GuestKind::Netns(n) => n.clone(),
+            // Long: host-side names become a hash of it.
+            GuestKind::Path(p) => p.display().to_string(),
             // Like the original: host-side names carry the container's PID.
             GuestKind::Pid(p)
             | GuestKind::Container { pid: p, .. }
@@ -597,6 +626,10 @@ mod tests {
         assert_eq!(Spec::parse("pid:42").unwrap(), Spec::Pid(42));
         assert_eq!(Spec::parse("docker:c").unwrap(), Spec::Container("c"));
         assert_eq!(Spec::parse("lxc:l").unwrap(), Spec::Lxc("l"));
+        assert_eq!(
+            Spec::parse("nspath:/run/netns/cni-1").unwrap(),
+            Spec::Path("/run/netns/cni-1")
+        );
         assert!(Spec::parse("pid:x")
             .unwrap_err()
             .to_string()

@@ -4,6 +4,7 @@
 //! and `cli` is the command line. Every front end reaches the same `Session` operations.
 
 pub mod cli;
+pub mod cni;
 pub mod containers;
 pub mod crash;
 pub mod dhcp;

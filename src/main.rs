@@ -13,6 +13,10 @@ fn main() {
         Some(pipework::dhcp::warden::VERB) => {
             std::process::exit(pipework::dhcp::warden::main(&args[2..]))
         }
+        // A CNI runtime runs its plugins with no arguments and CNI_COMMAND set.
+        None if std::env::var_os("CNI_COMMAND").is_some() => {
+            std::process::exit(pipework::cni::main())
+        }
         _ => {}
     }
     let flags = args[1..]

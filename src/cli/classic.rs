@@ -511,7 +511,12 @@ fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
                 } => Some(dhcp_plan(client, *foreground, copts)?),
                 _ => None,
             };
-            let kind = s.host_kind(&host_name, a.direct_phys)?;
+            let declared = if a.direct_phys {
+                crate::driver::Declared::DirectPhys
+            } else {
+                crate::driver::Declared::ByName
+            };
+            let kind = s.host_kind(&host_name, declared)?;
             // The original names IPoIB children ib0 unless told otherwise (the module is fussy), and
             // reads `@…` as their partition key.
             let mut pkey = None;

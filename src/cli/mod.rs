@@ -101,6 +101,10 @@ pub enum Cmd {
         /// Print the source of this recipe
         name: Option<String>,
     },
+    /// Act as a CNI plugin (spec 1.0/1.1): the verb and container in CNI_* variables, the
+    /// network config on stdin, the result on stdout. A runtime finds it as /opt/cni/bin/pipework
+    /// (a link to this binary), which needs no verb (docs/cni.md)
+    Cni,
     /// Print a shell completion script
     Completions { shell: clap_complete::Shell },
 }
@@ -123,6 +127,7 @@ pub const VERBS: &[&str] = &[
     "doc",
     "recipes",
     "completions",
+    "cni",
     "help",
 ];
 
@@ -507,6 +512,7 @@ pub fn main_with(cli: Cli) -> i32 {
             }
             0
         }
+        Cmd::Cni => crate::cni::main(),
         Cmd::Completions { shell } => {
             clap_complete::generate(
                 shell,

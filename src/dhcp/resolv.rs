@@ -57,6 +57,12 @@ pub fn target(guest: &Guest) -> Target {
         }
         GuestKind::Pid(p) => *p,
         GuestKind::Container { pid, .. } | GuestKind::Lxc { pid, .. } => *pid,
+        GuestKind::Path(p) => {
+            return Target::Skip(format!(
+                "the namespace at {} comes with no filesystem pipework knows of",
+                p.display()
+            ))
+        }
     };
     match (mnt_ns(&pid.to_string()), mnt_ns("self")) {
         (Some(theirs), Some(ours)) if theirs != ours => Target::ProcessRoot(pid),

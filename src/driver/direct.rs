@@ -193,6 +193,10 @@ fn iw_target(guest: &Guest) -> Result<Vec<String>> {
         }
         GuestKind::Netns(n) => Ok(vec!["name".into(), n.clone()]),
         GuestKind::Host => Err(Error::guest(guest, "the interface is already in the host")),
+        GuestKind::Path(_) => Err(Error::guest(
+            guest,
+            "iw moves a wireless phy only to a process or a named namespace",
+        )),
     }
 }
 

@@ -43,35 +43,85 @@ pub enum HostKind {
     Ipoib,
 }
 
+/// What a front end declares about a host interface besides its name. The classic command line
+/// and `attach()` declare nothing (`ByName`: the original's rules); a CNI config names the kind
+/// by its key (`bridge`, `ovs`, `master`), which also lets a missing bridge have any name.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Declared {
+    #[default]
+    ByName,
+    /// `--direct-phys`: a physical interface, handed over itself.
+    DirectPhys,
+    /// A Linux bridge, created if missing whatever its name.
+    Bridge,
+    /// An Open vSwitch bridge, created if missing.
+    Ovs,
+    /// An existing interface that parents a child per guest: macvlan, or IPoIB on InfiniBand.
+    Parent,
+}
+
 impl HostKind {
     /// Decided as the original does, the kernel first (its link dump costs nothing extra): an
     /// existing bridge, or a br*/ovs*/dummy* name to create; any other existing interface is
     /// physical (InfiniBand ones get IPoIB). OVSDB (a forked ovs-vsctl, ~8 ms) is asked only about a
     /// device of the kind an OVS bridge shows as (a tap for the userspace datapath, "openvswitch"
-    /// for the kernel one), or about a name nobody shows and no prefix claims.
-    pub fn of(existing: Option<&LinkState>, name: &str, direct_phys: bool) -> Result<HostKind> {
-        Ok(match existing {
+    /// for the kernel one), or about a name nobody shows and no prefix claims. A declared kind
+    /// must agree with what exists, and decides what a missing name becomes.
+    pub fn of(existing: Option<&LinkState>, name: &str, declared: Declared) -> Result<HostKind> {
+        let is_ovs = |l: &LinkState| {
+            (l.is_kind("tun") || l.is_kind("openvswitch")) && ovs::vsctl::is_bridge(name)
+        };
+        let direct_phys = declared == Declared::DirectPhys;
+        let found = match existing {
             Some(l) if l.is_kind("bridge") => HostKind::Bridge { create: false },
-            Some(l)
-                if (l.is_kind("tun") || l.is_kind("openvswitch")) && ovs::vsctl::is_bridge(name) =>
-            {
-                HostKind::Ovs
-            }
+            Some(l) if is_ovs(l) => HostKind::Ovs,
             Some(l) if l.infiniband && !direct_phys => HostKind::Ipoib,
             Some(_) => HostKind::Phys,
-            None if direct_phys => HostKind::Phys,
-            None if name.starts_with("br") => HostKind::Bridge { create: true },
-            None if name.starts_with("dummy") => HostKind::Dummy,
-            None if name.starts_with("ovs") => HostKind::Ovs,
-            None if ovs::vsctl::is_bridge(name) => HostKind::Ovs,
             None => {
-                return Err(Error::invalid(
-                    "host interface",
-                    name,
-                    "does not exist, and only br* (Linux bridge), ovs* and dummy* names are created on demand",
-                ))
+                return match declared {
+                    Declared::Bridge => Ok(HostKind::Bridge { create: true }),
+                    Declared::Ovs => Ok(HostKind::Ovs),
+                    // Its driver looks further (a wireless phy has no interface in the host).
+                    Declared::DirectPhys => Ok(HostKind::Phys),
+                    Declared::Parent => {
+                        Err(Error::not_found("host interface", name, Some("host".into())))
+                    }
+                    Declared::ByName if name.starts_with("br") => {
+                        Ok(HostKind::Bridge { create: true })
+                    }
+                    Declared::ByName if name.starts_with("dummy") => Ok(HostKind::Dummy),
+                    Declared::ByName if name.starts_with("ovs") => Ok(HostKind::Ovs),
+                    Declared::ByName if ovs::vsctl::is_bridge(name) => Ok(HostKind::Ovs),
+                    Declared::ByName => Err(Error::invalid(
+                        "host interface",
+                        name,
+                        "does not exist, and only br* (Linux bridge), ovs* and dummy* names are created on demand",
+                    )),
+                };
             }
-        })
+        };
+        let agrees = match declared {
+            Declared::ByName | Declared::DirectPhys => true,
+            Declared::Bridge => matches!(found, HostKind::Bridge { .. }),
+            Declared::Ovs => found == HostKind::Ovs,
+            Declared::Parent => matches!(found, HostKind::Phys | HostKind::Ipoib),
+        };
+        if !agrees {
+            let is = match found {
+                HostKind::Bridge { .. } => "a Linux bridge",
+                HostKind::Ovs => "an Open vSwitch bridge",
+                _ => "not a bridge",
+            };
+            let wanted = match declared {
+                Declared::Bridge => "a Linux bridge",
+                Declared::Ovs => "an Open vSwitch bridge",
+                _ => "an interface to parent macvlan or IPoIB children",
+            };
+            return Err(Error::Conflict(format!(
+                "host interface {name} is {is}, and was named as {wanted}"
+            )));
+        }
+        Ok(found)
     }
 
     /// The driver for a host interface of this kind (`direct_phys`: hand a physical interface

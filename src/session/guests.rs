@@ -59,6 +59,7 @@ impl Session {
             guest::Spec::Pid(p) => Guest::pid(p),
             guest::Spec::Container(n) => self.container(n),
             guest::Spec::Lxc(n) => self.lxc(n),
+            guest::Spec::Path(p) => Guest::at_path(std::path::Path::new(p)),
             guest::Spec::Host => Ok(self.host()),
         }
     }
@@ -107,9 +108,10 @@ impl Session {
                 Guest::open_netns(n)?.ok_or_else(|| Error::not_found("network namespace", n, None))
             }
             // These kinds resolve only what exists anyway.
-            guest::Spec::Pid(_) | guest::Spec::Container(_) | guest::Spec::Lxc(_) => {
-                self.guest(spec)
-            }
+            guest::Spec::Pid(_)
+            | guest::Spec::Container(_)
+            | guest::Spec::Lxc(_)
+            | guest::Spec::Path(_) => self.guest(spec),
             guest::Spec::Host => Ok(self.host()),
             guest::Spec::Bare(n) => self
                 .find_bare(n)?

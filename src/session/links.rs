@@ -105,9 +105,13 @@ impl Session {
     }
 
     /// What the host interface `name` is, and so which driver attaches through it.
-    pub fn host_kind(&self, name: &str, direct_phys: bool) -> Result<crate::driver::HostKind> {
+    pub fn host_kind(
+        &self,
+        name: &str,
+        declared: crate::driver::Declared,
+    ) -> Result<crate::driver::HostKind> {
         let existing = self.nl.ns(&self.host)?.link(name)?;
-        crate::driver::HostKind::of(existing.as_ref(), name, direct_phys)
+        crate::driver::HostKind::of(existing.as_ref(), name, declared)
     }
 
     /// Attach through a host interface named by text, whatever its kind — decided as for the
@@ -122,7 +126,12 @@ impl Session {
         opts: &AttachOpts,
     ) -> Result<Attachment> {
         use crate::driver::HostKind;
-        let kind = self.host_kind(host_if, direct_phys)?;
+        let declared = if direct_phys {
+            crate::driver::Declared::DirectPhys
+        } else {
+            crate::driver::Declared::ByName
+        };
+        let kind = self.host_kind(host_if, declared)?;
         let driver = kind.driver(host_if, direct_phys, None).ok_or_else(|| {
             Error::invalid(
                 "host interface",

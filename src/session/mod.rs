@@ -149,6 +149,11 @@ impl Session {
         yes
     }
 
+    /// Whether Open vSwitch answers (its database server runs).
+    pub fn ovs_running(&self) -> bool {
+        crate::driver::ovs::vsctl::running()
+    }
+
     /// Note what this session learnt of an OVS bridge: it is there, or (false) it is gone.
     pub(crate) fn ovs_seen(&self, name: &str, there: bool) {
         let mut known = self.ovs_known.borrow_mut();

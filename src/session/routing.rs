@@ -25,6 +25,22 @@ impl Session {
         ns.apply_route(spec, oif)
     }
 
+    /// Whether the guest's main table routes `dst` out of `dev` (through `via`, when given).
+    pub fn has_route(
+        &self,
+        guest: &Guest,
+        dst: IpNetwork,
+        via: Option<std::net::IpAddr>,
+        dev: &str,
+    ) -> Result<bool> {
+        let ns = self.nl.ns(guest)?;
+        let l = ns.require(dev)?;
+        Ok(ns
+            .routes(dst.is_ipv6())?
+            .iter()
+            .any(|r| r.dst == dst && r.dev == Some(l.index) && (via.is_none() || r.via == via)))
+    }
+
     /// The policy rules of a guest, both families, each in the form `rule()` takes after `add`.
     pub fn rules(&self, guest: &Guest) -> Result<Vec<String>> {
         let ns = self.nl.ns(guest)?;

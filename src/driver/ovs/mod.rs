@@ -86,7 +86,7 @@ impl On<'_> {
             GuestKind::Pid(pid) | GuestKind::Lxc { pid, .. } => {
                 ids.push(("nspid", pid.to_string()))
             }
-            GuestKind::Host | GuestKind::Netns(_) => {}
+            GuestKind::Host | GuestKind::Netns(_) | GuestKind::Path(_) => {}
         }
         if let Some(v) = port.vlan {
             ids.push(("vlan", v.to_string()));

@@ -477,7 +477,7 @@ fn ipoib_impl(
 /// `veth(g, "br0")` and `veth(g, bridge("br0"))` do one thing.
 fn veth_named(s: &Session, g: &Guest, name: &str, opts: &AttachOpts) -> RhaiResult<Attachment> {
     use crate::driver::HostKind;
-    match s.host_kind(name, false).rhai()? {
+    match s.host_kind(name, crate::driver::Declared::ByName).rhai()? {
         HostKind::Bridge { .. } | HostKind::Ovs => s.attach_through(g, name, false, opts).rhai(),
         _ => err(format!(
             "veth(): {name} is not a bridge (nor a br*/ovs* name to create one); a host NIC takes macvlan({name:?}) or attach(), or make it a bridge port with join()"

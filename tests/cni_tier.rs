@@ -1,0 +1,479 @@
+//! CNI tier: pipework as a CNI plugin, run the way runtimes run plugins — the verb and container in
+//! `CNI_*` variables, the network config on stdin, the reference `host-local` plugin for addresses —
+//! and then by the CNI project's own libcni (tests/cni/client, chained with the reference
+//! `bandwidth` plugin) and by podman with its CNI backend. The kernel's state is read back with
+//! iproute2, and every test ends with nothing of its own left (World's leak check).
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const REFERENCE_PLUGINS: &str = "/usr/lib/cni";
+
+/// One plugin run: `(exit code, stdout as JSON or Null)`.
+fn cni(verb: &str, conf: &Value, env: &[(&str, &str)]) -> (i32, Value) {
+    cni_raw(verb, conf.to_string().as_bytes(), env)
+}
+
+fn cni_raw(verb: &str, stdin: &[u8], env: &[(&str, &str)]) -> (i32, Value) {
+    let mut c = Command::new(bin());
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CNI_COMMAND", verb)
+        .env("CNI_PATH", REFERENCE_PLUGINS)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("run pipework as a plugin");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    if !out.status.success() {
+        eprintln!("{verb}: {} / {}", text(&out), v);
+    }
+    (out.status.code().unwrap_or(-1), v)
+}
+
+/// A bridge network of this world, addresses from host-local with its state in the world's dir.
+fn bridge_conf(w: &World, version: &str, subnet: &str) -> Value {
+    json!({
+        "cniVersion": version,
+        "name": w.ns("net"),
+        "type": "pipework",
+        "bridge": w.br(),
+        "isDefaultGateway": true,
+        "ipam": {"type": "host-local", "subnet": subnet,
+                 "dataDir": w.dir().join("ipam").display().to_string()}
+    })
+}
+
+/// The runtime's variables for container `id` in namespace `ns` (a name under /run/netns).
+fn attachment<'a>(ns: &'a str, id: &'a str) -> Vec<(&'static str, String)> {
+    vec![
+        ("CNI_CONTAINERID", id.to_string()),
+        ("CNI_NETNS", format!("/run/netns/{ns}")),
+        ("CNI_IFNAME", "eth0".to_string()),
+    ]
+}
+
+fn env<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, s)| (*k, s.as_str())).collect()
+}
+
+/// Addresses host-local holds for this world (one file per address).
+fn allocated(w: &World) -> Vec<String> {
+    std::fs::read_dir(w.dir().join("ipam").join(w.ns("net")))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains('.') || n.contains(':'))
+        .filter(|n| !n.starts_with("last_reserved_ip") && n != "lock")
+        .collect()
+}
+
+fn with_prev(conf: &Value, prev: &Value) -> Value {
+    let mut c = conf.clone();
+    c["prevResult"] = prev.clone();
+    c
+}
+
+#[test]
+fn add_check_del_as_a_runtime_calls_them() {
+    let w = World::new("ca");
+    let ns = w.ns("a");
+    netns_add(&ns);
+    let vars = attachment(&ns, "c0ffee01");
+    let e = env(&vars);
+    let conf = bridge_conf(&w, "1.0.0", "198.18.40.0/24");
+
+    let (code, res) = cni("ADD", &conf, &e);
+    assert_eq!(code, 0, "{res}");
+    assert_eq!(res["cniVersion"], "1.0.0");
+    let ifs = res["interfaces"].as_array().unwrap();
+    assert_eq!(ifs.len(), 3, "bridge, host end, container end: {res}");
+    assert_eq!(ifs[0]["name"], w.br().as_str());
+    assert_eq!(ifs[2]["name"], "eth0");
+    assert_eq!(ifs[2]["sandbox"], format!("/run/netns/{ns}").as_str());
+    let ip = &res["ips"][0];
+    assert_eq!(ip["interface"], 2);
+    assert_eq!(ip["address"], "198.18.40.2/24");
+    assert_eq!(ip["gateway"], "198.18.40.1");
+    assert!(
+        ip.get("version").is_none(),
+        "1.0.0 results carry no version"
+    );
+    // The kernel agrees: the address and MAC in the container, its default route, the gateway
+    // on the bridge, the host end a port of it.
+    assert_eq!(global_addrs(Some(&ns), "eth0"), vec!["198.18.40.2/24"]);
+    let l = link(Some(&ns), "eth0").unwrap();
+    assert_eq!(l["address"], ifs[2]["mac"]);
+    let r = routes(&ns);
+    assert!(
+        r.iter()
+            .any(|r| r["dst"] == "default" && r["gateway"] == "198.18.40.1"),
+        "{r:?}"
+    );
+    assert_eq!(global_addrs(None, &w.br()), vec!["198.18.40.1/24"]);
+    let host_end = ifs[1]["name"].as_str().unwrap();
+    assert_eq!(
+        link(None, host_end).unwrap()["master"],
+        w.br().as_str(),
+        "host end on the bridge"
+    );
+    assert!(
+        ping(&ns, "198.18.40.1"),
+        "the container reaches its gateway"
+    );
+
+    let (code, out) = cni("CHECK", &with_prev(&conf, &res), &e);
+    assert_eq!(code, 0, "CHECK of a fresh ADD: {out}");
+    // CHECK fails, by name, when what ADD made has changed.
+    ip_ok(&["-n", &ns, "addr", "del", "198.18.40.2/24", "dev", "eth0"]);
+    let (code, out) = cni("CHECK", &with_prev(&conf, &res), &e);
+    assert_eq!(code, 1);
+    assert_eq!(out["code"], 101, "{out}");
+    assert!(
+        out["msg"]
+            .as_str()
+            .unwrap()
+            .contains("lacks 198.18.40.2/24"),
+        "{out}"
+    );
+
+    let (code, out) = cni("DEL", &conf, &e);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, Value::Null, "DEL prints nothing");
+    assert!(link(Some(&ns), "eth0").is_none());
+    assert!(link(None, host_end).is_none());
+    assert!(
+        link(None, &w.br()).is_none(),
+        "the bridge it made goes with its last user"
+    );
+    assert!(
+        allocated(&w).is_empty(),
+        "the address went back to the pool"
+    );
+    // DEL is idempotent.
+    let (code, out) = cni("DEL", &conf, &e);
+    assert_eq!(code, 0, "second DEL: {out}");
+}
+
+#[test]
+fn del_succeeds_when_the_namespace_is_gone() {
+    let w = World::new("cg");
+    let ns = w.ns("a");
+    netns_add(&ns);
+    let vars = attachment(&ns, "gone01");
+    let e = env(&vars);
+    let conf = bridge_conf(&w, "1.0.0", "198.18.41.0/24");
+    let (code, res) = cni("ADD", &conf, &e);
+    assert_eq!(code, 0, "{res}");
+    let host_end = res["interfaces"][1]["name"].as_str().unwrap().to_string();
+    ip_ok(&["netns", "del", &ns]);
+    let (code, out) = cni("DEL", &conf, &e);
+    assert_eq!(code, 0, "DEL after the namespace vanished: {out}");
+    assert!(link(None, &host_end).is_none());
+    assert!(link(None, &w.br()).is_none());
+    assert!(allocated(&w).is_empty());
+    // And with no CNI_NETNS at all, as the spec allows for DEL.
+    let (code, out) = cni(
+        "DEL",
+        &conf,
+        &e[..1].iter().chain(&e[2..]).copied().collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0, "DEL without CNI_NETNS: {out}");
+}
+
+#[test]
+fn bad_input_gets_the_spec_error_and_changes_nothing() {
+    let w = World::new("cb");
+    let ns = w.ns("a");
+    netns_add(&ns);
+    let vars = attachment(&ns, "bad01");
+    let e = env(&vars);
+    let good = bridge_conf(&w, "1.0.0", "198.18.42.0/24");
+    // (config, environment, the error code wanted (0: the IPAM plugin's own), what it says)
+    type Case<'a> = (Value, Vec<(&'a str, &'a str)>, u64, &'a str);
+    let mut cases: Vec<Case> = vec![];
+    let mut v = good.clone();
+    v["cniVersion"] = "0.2.0".into();
+    cases.push((v, e.clone(), 1, "not supported"));
+    let mut v = good.clone();
+    v["ipMasq"] = true.into();
+    cases.push((v, e.clone(), 2, "ipMasq"));
+    cases.push((good.clone(), vec![e[0], e[2]], 4, "CNI_NETNS"));
+    cases.push((
+        good.clone(),
+        vec![e[0], ("CNI_NETNS", "/run/netns/pipework-no-such-ns"), e[2]],
+        3,
+        "not found",
+    ));
+    let mut v = good.clone();
+    v["mtu"] = "big".into();
+    cases.push((v, e.clone(), 7, "whole number"));
+    let mut v = good.clone();
+    v["ipam"]["type"] = "no-such-ipam".into();
+    cases.push((v, e.clone(), 7, "not in CNI_PATH"));
+    let mut v = good.clone();
+    v["ipam"]["subnet"] = "not-a-subnet".into();
+    cases.push((v, e.clone(), 0, "IPAM plugin host-local"));
+    // The host side named as a bridge is an interface of another kind.
+    let (p0, _) = stand_in_nic(&w);
+    let mut v = good.clone();
+    v["bridge"] = p0.clone().into();
+    cases.push((v, e.clone(), 101, "was named as a Linux bridge"));
+    for (conf, env, code, says) in cases {
+        let (rc, out) = cni("ADD", &conf, &env);
+        assert_eq!(rc, 1, "{conf}: {out}");
+        if code != 0 {
+            assert_eq!(out["code"], code, "{conf}: {out}");
+        }
+        assert!(
+            out["msg"].as_str().unwrap_or_default().contains(says),
+            "{says}: {out}"
+        );
+        assert!(link(None, &w.br()).is_none(), "{conf}: a bridge was left");
+        assert!(link(Some(&ns), "eth0").is_none());
+        assert!(
+            allocated(&w).is_empty(),
+            "{conf}: an address stayed allocated"
+        );
+    }
+    let (rc, out) = cni_raw("ADD", b"{not json", &e);
+    assert_eq!((rc, out["code"].as_u64()), (1, Some(6)), "{out}");
+    let (rc, out) = cni_raw("FROB", b"{}", &e);
+    assert_eq!((rc, out["code"].as_u64()), (1, Some(4)), "{out}");
+    // A failure after the address was taken gives it back: the interface name is taken in the
+    // container already.
+    ip_ok(&[
+        "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", "other",
+    ]);
+    let (rc, out) = cni("ADD", &good, &e);
+    assert_eq!(rc, 1, "{out}");
+    assert_eq!(out["code"], 101, "{out}");
+    assert!(
+        allocated(&w).is_empty(),
+        "rolled back, the address went back"
+    );
+    assert!(
+        link(None, &w.br()).is_none(),
+        "rolled back, the bridge went"
+    );
+}
+
+#[test]
+fn version_lists_what_it_speaks() {
+    let (rc, out) = cni_raw("VERSION", br#"{"cniVersion":"1.0.0"}"#, &[]);
+    assert_eq!(rc, 0);
+    assert_eq!(out["cniVersion"], "1.0.0");
+    let v: Vec<&str> = out["supportedVersions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for want in ["0.3.1", "0.4.0", "1.0.0", "1.1.0"] {
+        assert!(v.contains(&want), "{v:?}");
+    }
+    let (rc, out) = cni_raw("VERSION", b"", &[]);
+    assert_eq!((rc, out["cniVersion"].as_str()), (0, Some("1.1.0")));
+    // Also as `pipework cni`.
+    let out = Command::new(bin())
+        .arg("cni")
+        .env("CNI_COMMAND", "VERSION")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(text(&out).contains("supportedVersions"), "{}", text(&out));
+}
+
+#[test]
+fn older_results_and_chained_prev_results() {
+    let w = World::new("co");
+    let ns = w.ns("a");
+    netns_add(&ns);
+    let vars = attachment(&ns, "old01");
+    let e = env(&vars);
+    // Chained after another plugin: its interfaces and addresses come first, ours after them.
+    let prev = json!({"cniVersion": "0.3.1",
+        "interfaces": [{"name": "lo0x", "sandbox": "/x"}],
+        "ips": [{"version": "4", "address": "198.51.100.9/32", "interface": 0}],
+        "dns": {"nameservers": ["198.51.100.53"]}});
+    let mut conf = bridge_conf(&w, "0.3.1", "198.18.43.0/24");
+    conf["prevResult"] = prev;
+    conf["rate"] = "10mbit".into();
+    let (code, res) = cni("ADD", &conf, &e);
+    assert_eq!(code, 0, "{res}");
+    let ifs = res["interfaces"].as_array().unwrap();
+    assert_eq!(ifs.len(), 4, "{res}");
+    assert_eq!(ifs[0]["name"], "lo0x");
+    let ips = res["ips"].as_array().unwrap();
+    assert_eq!(ips[0]["address"], "198.51.100.9/32");
+    assert_eq!(ips[1]["interface"], 3, "{res}");
+    assert_eq!(ips[1]["version"], "4", "0.3.x results say the version");
+    assert_eq!(res["dns"]["nameservers"][0], "198.51.100.53", "{res}");
+    // The rate is a tbf on the container's interface.
+    let q = ip_json(Some(&ns), &["link", "show", "eth0"]);
+    assert_eq!(q[0]["qdisc"], "tbf", "{q}");
+    let (code, out) = cni("DEL", &conf, &e);
+    assert_eq!(code, 0, "{out}");
+    // CHECK came with 0.4.0.
+    let (code, out) = cni("CHECK", &conf, &e);
+    assert_eq!((code, out["code"].as_u64()), (1, Some(1)), "{out}");
+}
+
+#[test]
+fn status_and_gc_of_spec_1_1() {
+    let w = World::new("cs");
+    // Debian's reference IPAM plugins stop at spec 1.0.0, and a plugin hands its IPAM plugin its
+    // own config version: this network wires layer 2 only.
+    let mut conf = bridge_conf(&w, "1.1.0", "198.18.44.0/24");
+    let c = conf.as_object_mut().unwrap();
+    c.remove("ipam");
+    c.remove("isDefaultGateway");
+    let (code, out) = cni("STATUS", &conf, &[]);
+    assert_eq!(code, 0, "{out}");
+    let mut nic = conf.clone();
+    nic.as_object_mut().unwrap().remove("bridge");
+    nic.as_object_mut().unwrap().remove("isDefaultGateway");
+    nic["master"] = w.ns("nonic").into();
+    let (code, out) = cni("STATUS", &nic, &[]);
+    assert_eq!((code, out["code"].as_u64()), (1, Some(50)), "{out}");
+
+    let mut ids = vec![];
+    for n in ["a", "b", "c"] {
+        let ns = w.ns(n);
+        netns_add(&ns);
+        let vars = attachment(&ns, n);
+        let (code, out) = cni("ADD", &conf, &env(&vars));
+        assert_eq!(code, 0, "{out}");
+        ids.push(n);
+    }
+    let mut gc = conf.clone();
+    gc["cni.dev/valid-attachments"] = json!([{"containerID": "b", "ifname": "eth0"}]);
+    let (code, out) = cni("GC", &gc, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(link(Some(&w.ns("a")), "eth0").is_none(), "a was not listed");
+    assert!(link(Some(&w.ns("c")), "eth0").is_none(), "c was not listed");
+    assert!(link(Some(&w.ns("b")), "eth0").is_some(), "b stays");
+    assert!(link(None, &w.br()).is_some(), "b still uses the bridge");
+    let vars = attachment(&w.ns("b"), "b");
+    let (code, out) = cni("DEL", &conf, &env(&vars));
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn macvlan_on_a_master() {
+    let w = World::new("cm");
+    let (p0, _) = stand_in_nic(&w);
+    let ns = w.ns("a");
+    netns_add(&ns);
+    let vars = attachment(&ns, "mv01");
+    let e = env(&vars);
+    let conf = json!({"cniVersion": "1.0.0", "name": w.ns("net"), "type": "pipework",
+        "master": p0, "mode": "bridge", "mtu": 1400,
+        "ipam": {"type": "static", "addresses": [{"address": "198.18.45.7/24", "gateway": "198.18.45.1"}],
+                 "routes": [{"dst": "0.0.0.0/0"}]}});
+    let (code, res) = cni("ADD", &conf, &e);
+    assert_eq!(code, 0, "{res}");
+    assert_eq!(res["interfaces"].as_array().unwrap().len(), 1, "{res}");
+    let l = link(Some(&ns), "eth0").unwrap();
+    assert_eq!(l["linkinfo"]["info_kind"], "macvlan", "{l}");
+    assert_eq!(l["mtu"], 1400);
+    assert_eq!(global_addrs(Some(&ns), "eth0"), vec!["198.18.45.7/24"]);
+    let (code, out) = cni("CHECK", &with_prev(&conf, &res), &e);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = cni("DEL", &conf, &e);
+    assert_eq!(code, 0, "{out}");
+    assert!(link(Some(&ns), "eth0").is_none());
+    assert!(link(None, &p0).is_some(), "the master stays");
+}
+
+#[test]
+fn ovs_with_a_vlan_tag() {
+    let w = World::new("cv");
+    let ns = w.ns("a");
+    netns_add(&ns);
+    let vars = attachment(&ns, "ovs01");
+    let e = env(&vars);
+    let br = format!("ovs{}", w.prefix);
+    let conf = json!({"cniVersion": "1.0.0", "name": w.ns("net"), "type": "pipework",
+        "ovs": br, "vlan": 42,
+        "ipam": {"type": "static", "addresses": [{"address": "198.18.46.7/24"}]}});
+    let (code, res) = cni("ADD", &conf, &e);
+    assert_eq!(code, 0, "{res}");
+    let host_end = res["interfaces"][1]["name"].as_str().unwrap().to_string();
+    assert_eq!(vsctl(&["get", "Port", &host_end, "tag"]).trim(), "42");
+    let (code, out) = cni("CHECK", &with_prev(&conf, &res), &e);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = cni("DEL", &conf, &e);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !vsctl(&["list-br"]).contains(&br),
+        "the OVS bridge it made went"
+    );
+}
+
+/// The CNI project's libcni runs a conflist of pipework and the reference `bandwidth` plugin:
+/// ADD (bandwidth finds the host end in our result), CHECK, DEL.
+#[test]
+fn libcni_runs_a_conflist_with_bandwidth_chained() {
+    let w = World::new("cl");
+    let client = w.dir().join("cni-client");
+    let built = Command::new("tests/cni/build-client.sh")
+        .arg(&client)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", text(&built));
+    let plugins = w.dir().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::os::unix::fs::symlink(bin(), plugins.join("pipework")).unwrap();
+    let list = json!({"cniVersion": "1.0.0", "name": w.ns("net"), "plugins": [
+        {"type": "pipework", "bridge": w.br(), "isGateway": true,
+         "ipam": {"type": "host-local", "subnet": "198.18.47.0/24", "routes": [{"dst": "0.0.0.0/0"}],
+                  "dataDir": w.dir().join("ipam").display().to_string()}},
+        {"type": "bandwidth", "ingressRate": 8000000, "ingressBurst": 100000,
+         "egressRate": 8000000, "egressBurst": 100000}]});
+    let file = w.dir().join("net.conflist");
+    std::fs::write(&file, list.to_string()).unwrap();
+    let ns = w.ns("a");
+    netns_add(&ns);
+    let run = |verb: &str| {
+        Command::new(&client)
+            .args([
+                verb,
+                file.to_str().unwrap(),
+                &format!("/run/netns/{ns}"),
+                "lib01",
+            ])
+            .env(
+                "CNI_PLUGIN_DIRS",
+                format!("{}:{REFERENCE_PLUGINS}", plugins.display()),
+            )
+            .env("CNI_CACHE_DIR", w.dir().join("cache"))
+            .output()
+            .unwrap()
+    };
+    let out = run("validate");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run("add");
+    assert!(out.status.success(), "{}", text(&out));
+    let res: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let host_end = res["interfaces"][1]["name"].as_str().unwrap().to_string();
+    // bandwidth shaped the host end pipework reported (its ingress is the container's egress).
+    let q = ip_json(None, &["link", "show", &host_end]);
+    assert_eq!(q[0]["qdisc"], "tbf", "{q}");
+    assert!(ping(&ns, "198.18.47.1"));
+    let out = run("check");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run("del");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(link(None, &host_end).is_none());
+    assert!(link(Some(&ns), "eth0").is_none());
+    assert!(link(None, &w.br()).is_none());
+    assert!(allocated(&w).is_empty());
+}
