@@ -63,9 +63,13 @@ fn env<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     v.iter().map(|(k, s)| (*k, s.as_str())).collect()
 }
 
-/// Addresses host-local holds for this world (one file per address).
+/// Addresses host-local holds for this world's network (one file per address).
 fn allocated(w: &World) -> Vec<String> {
-    std::fs::read_dir(w.dir().join("ipam").join(w.ns("net")))
+    allocated_in(w, &w.ns("net"))
+}
+
+fn allocated_in(w: &World, net: &str) -> Vec<String> {
+    std::fs::read_dir(w.dir().join("ipam").join(net))
         .into_iter()
         .flatten()
         .flatten()
@@ -82,7 +86,7 @@ fn with_prev(conf: &Value, prev: &Value) -> Value {
 }
 
 #[test]
-fn add_check_del_as_a_runtime_calls_them() {
+fn cni_add_check_del_as_a_runtime_calls_them() {
     let w = World::new("ca");
     let ns = w.ns("a");
     netns_add(&ns);
@@ -163,7 +167,7 @@ fn add_check_del_as_a_runtime_calls_them() {
 }
 
 #[test]
-fn del_succeeds_when_the_namespace_is_gone() {
+fn cni_del_succeeds_when_the_namespace_is_gone() {
     let w = World::new("cg");
     let ns = w.ns("a");
     netns_add(&ns);
@@ -189,7 +193,7 @@ fn del_succeeds_when_the_namespace_is_gone() {
 }
 
 #[test]
-fn bad_input_gets_the_spec_error_and_changes_nothing() {
+fn cni_bad_input_gets_the_spec_error_and_changes_nothing() {
     let w = World::new("cb");
     let ns = w.ns("a");
     netns_add(&ns);
@@ -266,7 +270,7 @@ fn bad_input_gets_the_spec_error_and_changes_nothing() {
 }
 
 #[test]
-fn version_lists_what_it_speaks() {
+fn cni_version_lists_what_it_speaks() {
     let (rc, out) = cni_raw("VERSION", br#"{"cniVersion":"1.0.0"}"#, &[]);
     assert_eq!(rc, 0);
     assert_eq!(out["cniVersion"], "1.0.0");
@@ -292,7 +296,7 @@ fn version_lists_what_it_speaks() {
 }
 
 #[test]
-fn older_results_and_chained_prev_results() {
+fn cni_older_results_and_chained_prev_results() {
     let w = World::new("co");
     let ns = w.ns("a");
     netns_add(&ns);
@@ -327,7 +331,7 @@ fn older_results_and_chained_prev_results() {
 }
 
 #[test]
-fn status_and_gc_of_spec_1_1() {
+fn cni_status_and_gc_of_spec_1_1() {
     let w = World::new("cs");
     // Debian's reference IPAM plugins stop at spec 1.0.0, and a plugin hands its IPAM plugin its
     // own config version: this network wires layer 2 only.
@@ -367,7 +371,7 @@ fn status_and_gc_of_spec_1_1() {
 }
 
 #[test]
-fn macvlan_on_a_master() {
+fn cni_macvlan_on_a_master() {
     let w = World::new("cm");
     let (p0, _) = stand_in_nic(&w);
     let ns = w.ns("a");
@@ -394,7 +398,7 @@ fn macvlan_on_a_master() {
 }
 
 #[test]
-fn ovs_with_a_vlan_tag() {
+fn cni_ovs_with_a_vlan_tag() {
     let w = World::new("cv");
     let ns = w.ns("a");
     netns_add(&ns);
@@ -421,7 +425,7 @@ fn ovs_with_a_vlan_tag() {
 /// The CNI project's libcni runs a conflist of pipework and the reference `bandwidth` plugin:
 /// ADD (bandwidth finds the host end in our result), CHECK, DEL.
 #[test]
-fn libcni_runs_a_conflist_with_bandwidth_chained() {
+fn cni_libcni_runs_a_conflist_with_bandwidth_chained() {
     let w = World::new("cl");
     let client = w.dir().join("cni-client");
     let built = Command::new("tests/cni/build-client.sh")
@@ -476,4 +480,103 @@ fn libcni_runs_a_conflist_with_bandwidth_chained() {
     assert!(link(Some(&ns), "eth0").is_none());
     assert!(link(None, &w.br()).is_none());
     assert!(allocated(&w).is_empty());
+}
+
+/// Podman with its CNI backend starts two containers on a `pipework` network (a containers.conf
+/// of the test's own points podman at the plugin and the conflist): they reach each other, and
+/// `podman rm` (DEL) leaves no interface, bridge or address behind.
+#[test]
+fn cni_podman_containers_on_a_pipework_network() {
+    let w = World::new("cp");
+    let plugins = w.dir().join("plugins");
+    let nets = w.dir().join("net.d");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::create_dir_all(&nets).unwrap();
+    std::os::unix::fs::symlink(bin(), plugins.join("pipework")).unwrap();
+    let conf = w.dir().join("containers.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[network]\nnetwork_backend = \"cni\"\ncni_plugin_dirs = [{:?}, {REFERENCE_PLUGINS:?}]\nnetwork_config_dir = {:?}\n",
+            plugins.display().to_string(),
+            nets.display().to_string()
+        ),
+    )
+    .unwrap();
+    let net = w.ns("pod");
+    let list = json!({"cniVersion": "1.0.0", "name": net, "plugins": [
+        {"type": "pipework", "bridge": w.br(), "isGateway": true,
+         "ipam": {"type": "host-local", "subnet": "198.18.48.0/24",
+                  "dataDir": w.dir().join("ipam").display().to_string()}}]});
+    std::fs::write(nets.join(format!("{net}.conflist")), list.to_string()).unwrap();
+    let podman = |args: &[&str]| {
+        Command::new("podman")
+            .env("CONTAINERS_CONF", &conf)
+            .args(args)
+            .output()
+            .expect("podman (tests/podman/setup.sh installs it)")
+    };
+    let names = [w.ns("c1"), w.ns("c2")];
+    struct Remove<'a>(&'a dyn Fn(&[&str]) -> std::process::Output, &'a [String]);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            for n in self.1 {
+                (self.0)(&["rm", "-f", "-t", "0", n]);
+            }
+        }
+    }
+    let _remove = Remove(&podman, &names);
+    for n in &names {
+        let out = podman(&[
+            "run",
+            "-d",
+            "--name",
+            n,
+            "--network",
+            &net,
+            "--runtime",
+            "/usr/local/sbin/pipework-test-runc",
+            "--cap-add",
+            "NET_RAW",
+            "localhost/pipework-busybox",
+            "/bin/sleep",
+            "600",
+        ]);
+        assert!(out.status.success(), "podman run {n}: {}", text(&out));
+    }
+    let addr = podman(&["exec", &names[1], "ip", "-4", "-o", "addr", "show", "eth0"]);
+    let t = String::from_utf8_lossy(&addr.stdout).to_string();
+    let ip2 = t
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .unwrap_or_else(|| panic!("no IPv4 address on c2's eth0: {t}"))
+        .to_string();
+    assert!(ip2.starts_with("198.18.48."), "{ip2}");
+    let out = podman(&["exec", &names[0], "ping", "-c", "1", "-W", "2", &ip2]);
+    assert!(out.status.success(), "c1 cannot reach c2: {}", text(&out));
+    let ports = ip_json(None, &["link", "show", "master", &w.br()]);
+    assert_eq!(ports.as_array().unwrap().len(), 2, "{ports}");
+    for n in &names {
+        let out = podman(&["rm", "-f", "-t", "0", n]);
+        assert!(out.status.success(), "podman rm {n}: {}", text(&out));
+    }
+    assert!(
+        link(None, &w.br()).is_none(),
+        "the bridge went with its last container"
+    );
+    let left: Vec<Value> = ip_json(None, &["link", "show"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["ifalias"].as_str().unwrap_or_default().contains(&net))
+        .cloned()
+        .collect();
+    assert!(
+        left.is_empty(),
+        "host interfaces left after podman rm: {left:?}"
+    );
+    let pool = allocated_in(&w, &net);
+    assert!(pool.is_empty(), "addresses still allocated: {pool:?}");
 }

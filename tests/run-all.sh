@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine, as root. Installs what it needs, builds once, then runs:
 # formatting and lint gates, unit tests, the host tier (real namespaces, veth, bridges), the container
-# tier (a real dockerd with locally built busybox containers), the Open vSwitch tier, CLI tests,
+# tier (a real dockerd with locally built busybox containers), the Open vSwitch tier, the CNI tier
+# (libcni and podman as the runtimes), CLI tests,
 # the full-kernel tier under qemu (tests/kernel), a benchmark smoke run against the peers, and a leak check (every namespace or bridge the suite made
 # must be gone afterwards).
 set -euo pipefail
@@ -32,6 +33,9 @@ need=()
 command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+# CNI tier: the CNI project's libcni, built from Debian's Go sources (tests/cni/build-client.sh).
+dpkg -s golang-go >/dev/null 2>&1 || need+=(golang-go)
+dpkg -s golang-github-appc-cni-dev >/dev/null 2>&1 || need+=(golang-github-appc-cni-dev)
 # DHCP tier: dnsmasq serves leases in a test namespace; udhcpc and dhclient are the classic clients.
 command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
 # udhcpc needs a busybox; ask for the static one in the same breath (the kernel tier and the container
@@ -122,16 +126,17 @@ stop_services() {
   [ -z "$resolv_changed" ] || exit 1
 }
 trap stop_services EXIT
-echo "== tests (unit, host tier, DHCP tier, container tier, OVS tier, classic argv, CLI)"
+echo "== tests (unit, host tier, DHCP tier, container tier, OVS tier, CNI tier, classic argv, CLI)"
 cargo test --release -- --test-threads="${TEST_THREADS:-4}" --skip watch_
 # The watch tier prints what it measured (wiring back after a restart, host side gone after rm);
 # its tests run one at a time anyway (one of them restarts dockerd).
 echo "== watch tier (pipework watch against dockerd and OVS; measurements)"
 cargo test --release --test watch_tier -- --nocapture 2>&1 | tee /tmp/pipework-watch-tier.log | grep -E "^(docker|dhcp|udhcpc|dockerd|adopted)|test result|panicked|FAILED" || true
 grep -q "test result: ok. 3 passed" /tmp/pipework-watch-tier.log || { cat /tmp/pipework-watch-tier.log >&2; echo "watch tier failed" >&2; exit 1; }
-echo "== benchmark smoke run (N=10; 5 OVS ports)"
+echo "== benchmark smoke run (N=10; 5 OVS ports; 10 CNI ADDs)"
 SETTLE=0 benches/attach.sh 10
 benches/ovs-ports.sh 5
+benches/cni-add.sh 10
 
 # A journal left now is a killed run nobody finished: a leak, whatever else the sweep below drops.
 journals=$(ls -A /run/pipework/journal 2>/dev/null || true)

@@ -202,10 +202,12 @@ fn add(s: &Session, env: &Env, conf: &NetConf, input: &[u8]) -> Result<Value, Cn
         opts.ips = addressing.ips.iter().map(|i| i.address).collect();
         driver.validate(&opts)?;
         match kind {
-            HostKind::Bridge { .. } => {
+            HostKind::Bridge { create } => {
+                // Shape a bridge only as it is made: one that exists (somebody's, or made by an
+                // earlier ADD) keeps its MTU and VLAN filtering, as with the reference plugin.
                 let b = BridgeOpts {
-                    mtu: conf.mtu,
-                    vlan_filtering: conf.vlan.map(|_| true),
+                    mtu: conf.mtu.filter(|_| create),
+                    vlan_filtering: conf.vlan.filter(|_| create).map(|_| true),
                 };
                 s.bridge(&conf.host.name, &b)?;
                 if conf.is_gateway {
