@@ -414,12 +414,21 @@ fn cni_ovs_with_a_vlan_tag() {
     assert_eq!(vsctl(&["get", "Port", &host_end, "tag"]).trim(), "42");
     let (code, out) = cni("CHECK", &with_prev(&conf, &res), &e);
     assert_eq!(code, 0, "{out}");
+    // Out of the bridge, the port fails CHECK (and is still this attachment's to remove).
+    vsctl(&["del-port", &br, &host_end]);
+    let (code, out) = cni("CHECK", &with_prev(&conf, &res), &e);
+    assert_eq!((code, out["code"].as_u64()), (1, Some(101)), "{out}");
+    assert!(
+        out["msg"].as_str().unwrap().contains("is not a port of"),
+        "{out}"
+    );
     let (code, out) = cni("DEL", &conf, &e);
     assert_eq!(code, 0, "{out}");
     assert!(
         !vsctl(&["list-br"]).contains(&br),
         "the OVS bridge it made went"
     );
+    assert!(link(None, &host_end).is_none());
 }
 
 /// The CNI project's libcni runs a conflist of pipework and the reference `bandwidth` plugin:
@@ -579,4 +588,57 @@ fn cni_podman_containers_on_a_pipework_network() {
     );
     let pool = allocated_in(&w, &net);
     assert!(pool.is_empty(), "addresses still allocated: {pool:?}");
+}
+
+/// Runtimes call plugins for many containers at once (a kubelet starting a node's pods): ADDs onto
+/// a bridge none of them finds, then DELs, all at the same time, several rounds (a race shows as a
+/// failed ADD, a port missing, or a bridge left or removed under a user).
+#[test]
+fn cni_parallel_adds_and_dels_on_one_new_bridge() {
+    let w = World::new("cx");
+    let conf = bridge_conf(&w, "1.0.0", "198.18.49.0/24");
+    const N: usize = 8;
+    let names: Vec<String> = (0..N).map(|i| w.ns(&format!("g{i}"))).collect();
+    for n in &names {
+        netns_add(n);
+    }
+    let all = |verb: &str| {
+        std::thread::scope(|sc| {
+            let runs: Vec<_> = names
+                .iter()
+                .map(|n| {
+                    let conf = &conf;
+                    sc.spawn(move || {
+                        let vars = attachment(n, n);
+                        cni(verb, conf, &env(&vars))
+                    })
+                })
+                .collect();
+            runs.into_iter()
+                .map(|r| r.join().unwrap())
+                .collect::<Vec<_>>()
+        })
+    };
+    for round in 0..4 {
+        for (code, out) in all("ADD") {
+            assert_eq!(code, 0, "round {round}: {out}");
+        }
+        let ports = ip_json(None, &["link", "show", "master", &w.br()]);
+        assert_eq!(
+            ports.as_array().map(Vec::len),
+            Some(N),
+            "round {round}: {ports}"
+        );
+        for n in &names {
+            assert_eq!(global_addrs(Some(n), "eth0").len(), 1, "round {round}: {n}");
+        }
+        for (code, out) in all("DEL") {
+            assert_eq!(code, 0, "round {round}: {out}");
+        }
+        assert!(
+            link(None, &w.br()).is_none(),
+            "round {round}: the bridge stayed"
+        );
+        assert!(allocated(&w).is_empty(), "round {round}");
+    }
 }

@@ -417,11 +417,16 @@ fn check(s: &Session, env: &Env, conf: &NetConf, input: &[u8]) -> Result<(), Cni
                         "{ifname}'s host end (a veth marked for {owner}) is gone"
                     ))
                 })?;
-            if conf.host.declared == Declared::Bridge {
-                let br = s.link(&host, &conf.host.name)?;
-                if h.master != Some(br.index) {
-                    return Err(failed(format!("{} is not a port of {}", h.name, br.name)));
-                }
+            let member = if conf.host.declared == Declared::Bridge {
+                h.master == Some(s.link(&host, &conf.host.name)?.index)
+            } else {
+                s.ovs_ports(&conf.host.name)?.contains(&h.name)
+            };
+            if !member {
+                return Err(failed(format!(
+                    "{} is not a port of {}",
+                    h.name, conf.host.name
+                )));
             }
         }
         _ if !marked(&gl) => {

@@ -154,6 +154,11 @@ impl Session {
         crate::driver::ovs::vsctl::running()
     }
 
+    /// The ports of an OVS bridge, as OVSDB lists them.
+    pub fn ovs_ports(&self, bridge: &str) -> Result<Vec<String>> {
+        crate::driver::ovs::vsctl::ports(bridge)
+    }
+
     /// Note what this session learnt of an OVS bridge: it is there, or (false) it is gone.
     pub(crate) fn ovs_seen(&self, name: &str, there: bool) {
         let mut known = self.ovs_known.borrow_mut();
