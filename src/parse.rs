@@ -177,6 +177,24 @@ pub fn vlan_id(v: i64) -> Result<u16> {
     }
 }
 
+/// A macvlan mode by the name iproute2 and the CNI macvlan plugin give it.
+pub fn macvlan_mode(s: &str) -> Result<crate::net::MacVlanMode> {
+    use crate::net::MacVlanMode;
+    Ok(match s {
+        "bridge" => MacVlanMode::Bridge,
+        "private" => MacVlanMode::Private,
+        "vepa" => MacVlanMode::Vepa,
+        "passthru" => MacVlanMode::Passthrough,
+        _ => {
+            return Err(Error::invalid(
+                "macvlan mode",
+                s,
+                "use bridge (the default), private, vepa or passthru",
+            ))
+        }
+    })
+}
+
 /// An InfiniBand partition key, in hex like iproute2 and the original pipework (`8001`, `0x8001`).
 /// The kernel sets the full-membership bit itself; 0 and 0x8000 are not partitions.
 pub fn pkey(s: &str) -> Result<u16> {

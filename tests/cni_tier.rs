@@ -251,18 +251,28 @@ fn cni_bad_input_gets_the_spec_error_and_changes_nothing() {
     assert_eq!((rc, out["code"].as_u64()), (1, Some(6)), "{out}");
     let (rc, out) = cni_raw("FROB", b"{}", &e);
     assert_eq!((rc, out["code"].as_u64()), (1, Some(4)), "{out}");
-    // A failure after the address was taken gives it back: the interface name is taken in the
-    // container already.
-    ip_ok(&[
-        "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", "other",
-    ]);
-    let (rc, out) = cni("ADD", &good, &e);
-    assert_eq!(rc, 1, "{out}");
-    assert_eq!(out["code"], 101, "{out}");
+    // A failure after the address was taken gives it back: a route the kernel refuses (its
+    // gateway is on no subnet of the container).
+    let mut v = good.clone();
+    v["ipam"]["routes"] = json!([{"dst": "198.19.0.0/16", "gw": "198.51.100.1"}]);
+    let (rc, out) = cni("ADD", &v, &e);
+    assert_eq!((rc, out["code"].as_u64()), (1, Some(100)), "{out}");
     assert!(
         allocated(&w).is_empty(),
         "rolled back, the address went back"
     );
+    assert!(
+        link(None, &w.br()).is_none(),
+        "rolled back, the bridge went"
+    );
+    assert!(link(Some(&ns), "eth0").is_none());
+    // The interface name is taken in the container already: refused before IPAM is asked.
+    ip_ok(&[
+        "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", "other",
+    ]);
+    let (rc, out) = cni("ADD", &good, &e);
+    assert_eq!((rc, out["code"].as_u64()), (1, Some(101)), "{out}");
+    assert!(allocated(&w).is_empty());
     assert!(
         link(None, &w.br()).is_none(),
         "rolled back, the bridge went"
@@ -370,30 +380,57 @@ fn cni_status_and_gc_of_spec_1_1() {
     assert_eq!(code, 0, "{out}");
 }
 
+/// macvlan children of a `master`, in the default bridge mode (two containers reach each other)
+/// and in private mode (they do not: the kernel's mode, proven by traffic).
 #[test]
 fn cni_macvlan_on_a_master() {
     let w = World::new("cm");
     let (p0, _) = stand_in_nic(&w);
-    let ns = w.ns("a");
-    netns_add(&ns);
-    let vars = attachment(&ns, "mv01");
-    let e = env(&vars);
-    let conf = json!({"cniVersion": "1.0.0", "name": w.ns("net"), "type": "pipework",
-        "master": p0, "mode": "bridge", "mtu": 1400,
-        "ipam": {"type": "static", "addresses": [{"address": "198.18.45.7/24", "gateway": "198.18.45.1"}],
-                 "routes": [{"dst": "0.0.0.0/0"}]}});
-    let (code, res) = cni("ADD", &conf, &e);
-    assert_eq!(code, 0, "{res}");
-    assert_eq!(res["interfaces"].as_array().unwrap().len(), 1, "{res}");
-    let l = link(Some(&ns), "eth0").unwrap();
-    assert_eq!(l["linkinfo"]["info_kind"], "macvlan", "{l}");
-    assert_eq!(l["mtu"], 1400);
-    assert_eq!(global_addrs(Some(&ns), "eth0"), vec!["198.18.45.7/24"]);
-    let (code, out) = cni("CHECK", &with_prev(&conf, &res), &e);
-    assert_eq!(code, 0, "{out}");
-    let (code, out) = cni("DEL", &conf, &e);
-    assert_eq!(code, 0, "{out}");
-    assert!(link(Some(&ns), "eth0").is_none());
+    let ns = [w.ns("a"), w.ns("b")];
+    for n in &ns {
+        netns_add(n);
+    }
+    let conf = |mode: Option<&str>, addr: &str| {
+        let mut c = json!({"cniVersion": "1.0.0", "name": w.ns("net"), "type": "pipework",
+            "master": p0, "mtu": 1400,
+            "ipam": {"type": "static", "addresses": [{"address": addr, "gateway": "198.18.45.1"}],
+                     "routes": [{"dst": "0.0.0.0/0"}]}});
+        if let Some(m) = mode {
+            c["mode"] = m.into();
+        }
+        c
+    };
+    for (mode, meet) in [(None, true), (Some("private"), false)] {
+        let confs = [conf(mode, "198.18.45.7/24"), conf(mode, "198.18.45.8/24")];
+        for (n, c) in ns.iter().zip(&confs) {
+            let vars = attachment(n, n);
+            let e = env(&vars);
+            let (code, res) = cni("ADD", c, &e);
+            assert_eq!(code, 0, "{res}");
+            assert_eq!(res["interfaces"].as_array().unwrap().len(), 1, "{res}");
+            let l = link(Some(n), "eth0").unwrap();
+            assert_eq!(l["linkinfo"]["info_kind"], "macvlan", "{l}");
+            assert_eq!(
+                l["linkinfo"]["info_data"]["mode"],
+                mode.unwrap_or("bridge"),
+                "{l}"
+            );
+            assert_eq!(l["mtu"], 1400);
+            let (code, out) = cni("CHECK", &with_prev(c, &res), &e);
+            assert_eq!(code, 0, "{out}");
+        }
+        assert_eq!(
+            ping(&ns[0], "198.18.45.8"),
+            meet,
+            "{mode:?}: children of one master meeting"
+        );
+        for (n, c) in ns.iter().zip(&confs) {
+            let vars = attachment(n, n);
+            let (code, out) = cni("DEL", c, &env(&vars));
+            assert_eq!(code, 0, "{out}");
+            assert!(link(Some(n), "eth0").is_none());
+        }
+    }
     assert!(link(None, &p0).is_some(), "the master stays");
 }
 
@@ -641,4 +678,76 @@ fn cni_parallel_adds_and_dels_on_one_new_bridge() {
         );
         assert!(allocated(&w).is_empty(), "round {round}");
     }
+}
+
+/// IPAM by DHCP: the reference `dhcp` plugin, its daemon running as it must, leases the
+/// container's address from a DHCP server (dnsmasq) on the network's bridge through the interface
+/// ADD made first, as the reference plugins order it; DEL releases the lease.
+#[test]
+fn cni_dhcp_ipam_leases_through_the_new_interface() {
+    let w = World::new("cd");
+    let srv = w.ns("srv");
+    // The server's side of the segment: a namespace on the bridge (the world's own owner).
+    let out = w.eval(&format!(
+        "veth(netns({srv:?}), bridge({:?}), #{{ip: \"198.18.50.1/24\"}})",
+        w.br()
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    let _server = DhcpServer::start(&w, &srv, "198.18.50");
+    let sock = w.dir().join("dhcp.sock");
+    struct Daemon(std::process::Child);
+    impl Drop for Daemon {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _daemon = Daemon(
+        Command::new(format!("{REFERENCE_PLUGINS}/dhcp"))
+            .args([
+                "daemon",
+                "-socketpath",
+                sock.to_str().unwrap(),
+                "-timeout",
+                "5s",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the reference dhcp plugin"),
+    );
+    for _ in 0..200 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(sock.exists(), "the dhcp daemon made no socket");
+    let ns = w.ns("a");
+    netns_add(&ns);
+    let vars = attachment(&ns, "dh01");
+    let e = env(&vars);
+    let conf = json!({"cniVersion": "1.0.0", "name": w.ns("net"), "type": "pipework",
+        "bridge": w.br(), "ipam": {"type": "dhcp", "daemonSocketPath": sock.display().to_string()}});
+    let (code, res) = cni("ADD", &conf, &e);
+    assert_eq!(code, 0, "{res}");
+    let addr = res["ips"][0]["address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        addr.starts_with("198.18.50."),
+        "a lease from dnsmasq's range: {res}"
+    );
+    assert_eq!(global_addrs(Some(&ns), "eth0"), vec![addr.clone()]);
+    assert!(ping(&ns, "198.18.50.1"), "the container reaches the server");
+    let (code, out) = cni("DEL", &conf, &e);
+    assert_eq!(code, 0, "{out}");
+    assert!(link(Some(&ns), "eth0").is_none());
+    assert!(
+        link(None, &w.br()).is_some(),
+        "the world's own bridge stays"
+    );
+    let log = std::fs::read_to_string(&_server.log).unwrap_or_default();
+    assert!(log.contains("DHCPRELEASE"), "DEL released the lease: {log}");
 }

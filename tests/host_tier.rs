@@ -1388,3 +1388,25 @@ fn classic_gateway_outside_the_subnet_is_reached_on_link() {
         "no traffic through the on-link gateway"
     );
 }
+
+/// macvlan(…, #{mode}) makes the child in that kernel mode (CNI's `mode` is the same option); a
+/// mode the kernel has no name for is refused before anything is made.
+#[test]
+fn links_macvlan_mode_from_a_script() {
+    let w = World::new("mo");
+    let (a, b) = (w.ns("a"), w.ns("b"));
+    let (p0, _) = stand_in_nic(&w);
+    ok(&w.eval(&format!(
+        r#"macvlan(netns({a:?}), {p0:?}, #{{ip: "198.18.131.2/24", mode: "vepa"}})"#
+    )));
+    let l = link(Some(&a), "eth1").unwrap();
+    assert_eq!(l["linkinfo"]["info_data"]["mode"], "vepa", "{l}");
+    let err = fails(&w.eval(&format!(
+        r#"macvlan(netns({b:?}), {p0:?}, #{{mode: "vpea"}})"#
+    )));
+    assert!(err.contains("private, vepa or passthru"), "{err}");
+    assert!(
+        !netns_list().contains(&b),
+        "the run's namespace was rolled back"
+    );
+}

@@ -529,7 +529,11 @@ fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
                 opts.vlan = a.vlan()?;
             }
             use crate::driver::HostKind;
-            let driver = match kind.driver(&host_name, a.direct_phys, pkey) {
+            let child = crate::driver::Child {
+                pkey,
+                ..Default::default()
+            };
+            let driver = match kind.driver(&host_name, a.direct_phys, child) {
                 Some(d) => d,
                 None => {
                     if dhcp.is_some() {

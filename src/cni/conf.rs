@@ -89,7 +89,8 @@ impl Command {
 pub struct HostSide {
     pub declared: Declared,
     pub name: String,
-    pub pkey: Option<u16>,
+    /// `pkey` and `mode` of a child of `master`.
+    pub child: crate::driver::Child,
 }
 
 #[derive(Debug, Clone)]
@@ -349,20 +350,17 @@ fn host_side(conf: &Value) -> Result<HostSide, CniError> {
             )))
         }
     };
-    match string(conf, "mode")?.as_deref() {
-        None | Some("bridge") => {}
-        Some(m) if key == "master" => {
-            return Err(CniError::new(
-                2,
-                format!("macvlan mode {m:?} is not supported: pipework's macvlan children are in bridge mode"),
-            ))
+    let macvlan_mode = match string(conf, "mode")? {
+        None => None,
+        Some(_) if key != "master" => {
+            return Err(invalid("mode (a macvlan mode) goes with master"))
         }
-        Some(_) => return Err(invalid("mode (a macvlan mode) goes with master")),
-    }
+        Some(m) => Some(checked(parse::macvlan_mode(&m))?),
+    };
     Ok(HostSide {
         declared,
         name,
-        pkey,
+        child: crate::driver::Child { pkey, macvlan_mode },
     })
 }
 
@@ -464,8 +462,14 @@ mod tests {
         let c = conf(json!({"cniVersion": "0.4.0", "name": "n", "master": "ib0", "pkey": "8001"}))
             .unwrap();
         assert_eq!(
-            (c.host.declared, c.host.pkey),
+            (c.host.declared, c.host.child.pkey),
             (Declared::Parent, Some(0x8001))
+        );
+        let c = conf(json!({"cniVersion": "1.0.0", "name": "n", "master": "e", "mode": "vepa"}))
+            .unwrap();
+        assert_eq!(
+            c.host.child.macvlan_mode,
+            Some(crate::net::MacVlanMode::Vepa)
         );
     }
 
@@ -491,9 +495,14 @@ mod tests {
                 "ipMasq",
             ),
             (
-                json!({"cniVersion": "1.0.0", "name": "n", "master": "e", "mode": "vepa"}),
-                2,
-                "bridge mode",
+                json!({"cniVersion": "1.0.0", "name": "n", "master": "e", "mode": "vpea"}),
+                7,
+                "private, vepa or passthru",
+            ),
+            (
+                json!({"cniVersion": "1.0.0", "name": "n", "bridge": "b", "mode": "vepa"}),
+                7,
+                "goes with master",
             ),
             (
                 json!({"cniVersion": "1.0.0", "name": "n", "vlan": 5000}),

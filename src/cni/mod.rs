@@ -178,9 +178,9 @@ fn add(s: &Session, env: &Env, conf: &NetConf, input: &[u8]) -> Result<Value, Cn
     // Everything that can be refused is refused before an address is taken from the pool.
     let kind = s.host_kind(&conf.host.name, conf.host.declared)?;
     let driver = kind
-        .driver(&conf.host.name, false, conf.host.pkey)
+        .driver(&conf.host.name, false, conf.host.child)
         .ok_or_else(|| CniError::new(7, "a dummy interface is no host side for a network"))?;
-    let mut opts = AttachOpts {
+    let opts = AttachOpts {
         ifname: ifname.to_string(),
         mac: conf.mac,
         mtu: conf.mtu,
@@ -188,63 +188,28 @@ fn add(s: &Session, env: &Env, conf: &NetConf, input: &[u8]) -> Result<Value, Cn
         ..Default::default()
     };
     driver.validate(&opts)?;
-    let mut addressing = match &conf.ipam {
-        Some(plugin) => {
-            let r = ipam::delegate(env, "ADD", plugin, input)?.ok_or_else(|| {
-                CniError::new(6, format!("IPAM plugin {plugin} printed no result"))
-            })?;
-            Addressing::parse(&r)?
-        }
-        None => Addressing::default(),
-    };
-    let wired = (|| {
-        plan_gateways(conf, &mut addressing);
-        opts.ips = addressing.ips.iter().map(|i| i.address).collect();
-        driver.validate(&opts)?;
-        match kind {
-            HostKind::Bridge { create } => {
-                // Shape a bridge only as it is made: one that exists (somebody's, or made by an
-                // earlier ADD) keeps its MTU and VLAN filtering, as with the reference plugin.
-                let b = BridgeOpts {
-                    mtu: conf.mtu.filter(|_| create),
-                    vlan_filtering: conf.vlan.filter(|_| create).map(|_| true),
-                };
-                s.bridge(&conf.host.name, &b)?;
-                if conf.is_gateway {
-                    for ip in &addressing.ips {
-                        let gw = ip.gateway.expect("plan_gateways gave every address one");
-                        let net = ipnetwork::IpNetwork::new(gw, ip.address.prefix())
-                            .expect("the prefix came from a valid network");
-                        s.addr_add(&s.host(), &conf.host.name, net)?;
-                    }
-                }
-            }
-            HostKind::Ovs => {
-                s.ovs_bridge(&conf.host.name)?;
-            }
-            _ => {}
-        }
-        let att = s.attach(&guest, driver.as_ref(), &opts)?;
-        for r in &addressing.routes {
-            s.route(&guest, &route_spec(r, &addressing.ips, ifname))?;
-        }
-        if let Some(tbf) = &conf.rate {
-            s.tc(&guest, ifname, &crate::net::Qdisc::Tbf(tbf.clone()))?;
-        }
-        Ok::<_, crate::Error>(att)
-    })();
-    let att = match wired {
-        Ok(att) => att,
+    let mut ipam_took = false;
+    let made = wire(
+        s,
+        &guest,
+        conf,
+        (kind, driver.as_ref()),
+        opts,
+        (env, input),
+        &mut ipam_took,
+    );
+    let (att, addressing) = match made {
+        Ok(m) => m,
         Err(e) => {
             s.rollback();
-            if let Some(plugin) = &conf.ipam {
+            if let Some(plugin) = conf.ipam.as_ref().filter(|_| ipam_took) {
                 // The addresses go back to the pool; should that fail too, the wiring error is
                 // still the one to report.
                 if let Err(back) = ipam::delegate(env, "DEL", plugin, input) {
                     eprintln!("pipework (CNI): giving the addresses back: {}", back.msg);
                 }
             }
-            return Err(e.into());
+            return Err(e);
         }
     };
     let mut interfaces = vec![];
@@ -257,6 +222,71 @@ fn add(s: &Session, env: &Env, conf: &NetConf, input: &[u8]) -> Result<Value, Cn
     }
     interfaces.push(json!({"name": ifname, "mac": att.mac, "sandbox": env.netns}));
     Ok(result(conf, interfaces, &addressing))
+}
+
+/// ADD's wiring, in the reference plugins' order: the host side and the container's interface
+/// first, then the IPAM plugin (a DHCP one leases through that interface), then the addresses,
+/// the gateway on the bridge, routes and rate. `ipam_took`: the IPAM plugin handed out addresses
+/// (a failure after that must give them back).
+fn wire(
+    s: &Session,
+    guest: &Guest,
+    conf: &NetConf,
+    (kind, driver): (HostKind, &dyn crate::driver::Driver),
+    mut opts: AttachOpts,
+    (env, input): (&Env, &[u8]),
+    ipam_took: &mut bool,
+) -> Result<(crate::driver::Attachment, Addressing), CniError> {
+    match kind {
+        HostKind::Bridge { create } => {
+            // Shape a bridge only as it is made: one that exists (somebody's, or made by an
+            // earlier ADD) keeps its MTU and VLAN filtering, as with the reference plugin.
+            let b = BridgeOpts {
+                mtu: conf.mtu.filter(|_| create),
+                vlan_filtering: conf.vlan.filter(|_| create).map(|_| true),
+            };
+            s.bridge(&conf.host.name, &b)?;
+        }
+        HostKind::Ovs => {
+            s.ovs_bridge(&conf.host.name)?;
+        }
+        _ => {}
+    }
+    let mut att = s.attach(guest, driver, &opts)?;
+    let mut addressing = match &conf.ipam {
+        Some(plugin) => {
+            let r = ipam::delegate(env, "ADD", plugin, input)?;
+            *ipam_took = true;
+            let r = r.ok_or_else(|| {
+                CniError::new(6, format!("IPAM plugin {plugin} printed no result"))
+            })?;
+            Addressing::parse(&r)?
+        }
+        None => Addressing::default(),
+    };
+    plan_gateways(conf, &mut addressing);
+    if !addressing.ips.is_empty() {
+        // The same attach again, now with its addresses: it converges the interface it made.
+        opts.ips = addressing.ips.iter().map(|i| i.address).collect();
+        driver.validate(&opts)?;
+        att = s.attach(guest, driver, &opts)?;
+    }
+    if conf.is_gateway {
+        for ip in &addressing.ips {
+            let gw = ip.gateway.expect("plan_gateways gave every address one");
+            let net = ipnetwork::IpNetwork::new(gw, ip.address.prefix())
+                .expect("the prefix came from a valid network");
+            s.addr_add(&s.host(), &conf.host.name, net)?;
+        }
+    }
+    let ifname = opts.ifname.as_str();
+    for r in &addressing.routes {
+        s.route(guest, &route_spec(r, &addressing.ips, ifname))?;
+    }
+    if let Some(tbf) = &conf.rate {
+        s.tc(guest, ifname, &crate::net::Qdisc::Tbf(tbf.clone()))?;
+    }
+    Ok((att, addressing))
 }
 
 /// The gateways a Linux bridge config asks for: with `isGateway`, every subnet's gateway (the

@@ -125,25 +125,36 @@ impl HostKind {
     }
 
     /// The driver for a host interface of this kind (`direct_phys`: hand a physical interface
-    /// over instead of a macvlan child; `pkey`: an IPoIB partition). None for `Dummy`, which makes
-    /// an interface inside the guest instead of attaching through the host.
-    pub fn driver(
-        self,
-        name: &str,
-        direct_phys: bool,
-        pkey: Option<u16>,
-    ) -> Option<Box<dyn Driver>> {
+    /// over instead of a macvlan child; `child`: how a child is made). None for `Dummy`, which
+    /// makes an interface inside the guest instead of attaching through the host.
+    pub fn driver(self, name: &str, direct_phys: bool, child: Child) -> Option<Box<dyn Driver>> {
         let name = name.to_string();
         let via = match self {
             HostKind::Bridge { .. } => Via::Bridge(name),
             HostKind::Ovs => Via::Ovs(name),
-            HostKind::Ipoib => Via::Ipoib(name, pkey),
+            HostKind::Ipoib => Via::Ipoib(name, child.pkey),
             HostKind::Phys if direct_phys => Via::DirectPhys(name),
-            HostKind::Phys => Via::Macvlan(name),
+            HostKind::Phys => match child.macvlan_mode {
+                Some(mode) => {
+                    return Some(Box::new(Macvlan {
+                        mode,
+                        ..Macvlan::on_host(&name)
+                    }))
+                }
+                None => Via::Macvlan(name),
+            },
             HostKind::Dummy => return None,
         };
         Some(via.driver())
     }
+}
+
+/// How a child of a host interface is made, when a front end says: an IPoIB partition, a
+/// macvlan mode (bridge unless told).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Child {
+    pub pkey: Option<u16>,
+    pub macvlan_mode: Option<crate::net::MacVlanMode>,
 }
 
 pub trait Driver {
@@ -180,10 +191,7 @@ impl Via {
         match self {
             Via::Bridge(n) => Box::new(LinuxBridge { name: n.clone() }),
             Via::Ovs(n) => Box::new(OvsBridge { name: n.clone() }),
-            Via::Macvlan(p) => Box::new(Macvlan {
-                parent: p.clone(),
-                on: None,
-            }),
+            Via::Macvlan(p) => Box::new(Macvlan::on_host(p)),
             Via::Ipoib(p, pkey) => Box::new(Ipoib {
                 parent: p.clone(),
                 pkey: *pkey,

@@ -64,13 +64,30 @@ pub struct Macvlan {
     /// Where the parent lives: the host (None), or a namespace playing a host (nested labs, and
     /// tests that must not touch the real one).
     pub on: Option<Guest>,
+    /// How children of one parent reach each other: bridge (the classic), private, vepa, passthru.
+    pub mode: crate::net::MacVlanMode,
+}
+
+impl Macvlan {
+    /// A bridge-mode child of a host interface, as the classic command line makes them.
+    pub fn on_host(parent: &str) -> Macvlan {
+        Macvlan {
+            parent: parent.to_string(),
+            on: None,
+            mode: crate::net::MacVlanMode::Bridge,
+        }
+    }
 }
 
 impl Driver for Macvlan {
     fn describe(&self) -> String {
+        let mode = match self.mode {
+            crate::net::MacVlanMode::Bridge => String::new(),
+            m => format!(" ({m:?} mode)").to_lowercase(),
+        };
         match &self.on {
-            Some(g) => format!("macvlan on {} in {g}", self.parent),
-            None => format!("macvlan on {}", self.parent),
+            Some(g) => format!("macvlan on {} in {g}{mode}", self.parent),
+            None => format!("macvlan on {}{mode}", self.parent),
         }
     }
 
@@ -91,7 +108,7 @@ impl Driver for Macvlan {
                 // Like the original, the child inherits the parent's MTU unless told otherwise.
                 hns.add_macvlan(
                     &opts.ifname,
-                    parent.index,
+                    (parent.index, self.mode),
                     gfd,
                     opts.mac,
                     opts.mtu.or(Some(parent.mtu)),

@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::parse::fmt_mac;
 use futures::TryStreamExt;
 use netlink_packet_core::DefaultNla;
-use netlink_packet_route::link::MacVlanMode;
+pub use netlink_packet_route::link::MacVlanMode;
 use netlink_packet_route::link::{
     AfSpecInet, AfSpecInet6, AfSpecUnspec, BridgeVlanInfoFlags, GreIOFlags, In6AddrGenMode,
     InfoBridge, InfoData, InfoKind, InfoVeth, InfoVlan, LinkAttribute, LinkFlags, LinkInfo,
@@ -238,18 +238,17 @@ impl Ns<'_> {
             .map_err(|e| self.fail(&op, e))
     }
 
-    /// A macvlan child of `parent` (bridge mode), born directly inside the namespace `netns` under its
-    /// final name — the parent stays where it is.
+    /// A macvlan child of `parent`, born directly inside the namespace `netns` under its final name
+    /// — the parent stays where it is.
     pub fn add_macvlan(
         &self,
         name: &str,
-        parent: u32,
+        (parent, mode): (u32, MacVlanMode),
         netns: &OwnedFd,
         mac: Option<[u8; 6]>,
         mtu: Option<u32>,
     ) -> Result<()> {
-        let mut b =
-            LinkMacVlan::new(name, parent, MacVlanMode::Bridge).setns_by_fd(netns.as_raw_fd());
+        let mut b = LinkMacVlan::new(name, parent, mode).setns_by_fd(netns.as_raw_fd());
         if let Some(m) = mac {
             b = b.address(m.to_vec());
         }

@@ -13,7 +13,7 @@ mod tc;
 mod wait;
 
 pub use l3::L3;
-pub use link::{link_up, LinkChange, LinkState, Tunnel, TunnelSpec, VethSpec};
+pub use link::{link_up, LinkChange, LinkState, MacVlanMode, Tunnel, TunnelSpec, VethSpec};
 pub use route::{RouteOp, RouteSpec, RouteState, PROTO as ROUTE_PROTO};
 pub use rule::RuleSpec;
 pub use tc::{parse_tc, Netem, Qdisc, RootQdisc, Tbf};

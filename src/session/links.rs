@@ -132,13 +132,15 @@ impl Session {
             crate::driver::Declared::ByName
         };
         let kind = self.host_kind(host_if, declared)?;
-        let driver = kind.driver(host_if, direct_phys, None).ok_or_else(|| {
-            Error::invalid(
+        let driver = kind
+            .driver(host_if, direct_phys, Default::default())
+            .ok_or_else(|| {
+                Error::invalid(
                 "host interface",
                 host_if,
                 "a dummy* name makes an interface inside the guest, not an attachment: use dummy()",
             )
-        })?;
+            })?;
         driver.validate(opts)?;
         match kind {
             HostKind::Bridge { create: true } => {

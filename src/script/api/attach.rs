@@ -288,10 +288,12 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         engine,
         "macvlan",
         ["guest: Guest", "parent: &str", "opts: Map", "Attachment"],
-        "Attach a guest to a host interface with a macvlan child (bridge mode) born inside the guest: #{ip, gateway, mac, ifname, mtu, vlan}.",
+        "Attach a guest to a host interface with a macvlan child born inside the guest: #{ip, gateway, mac, ifname, mtu, vlan, mode} (mode: bridge, the default, private, vepa or passthru).",
         move |g: Guest, parent: &str, o: Map| {
+            let (mode, o) = macvlan_mode(&o)?;
             let opts = attach_opts("macvlan", &o)?;
-            ss.attach(&g, &crate::driver::Macvlan { parent: parent.to_string(), on: None }, &opts).rhai()
+            let d = crate::driver::Macvlan { mode, ..crate::driver::Macvlan::on_host(parent) };
+            ss.attach(&g, &d, &opts).rhai()
         }
     );
     let ss = s.clone();
@@ -301,8 +303,9 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         ["guest: Guest", "parent: Link", "opts: Map", "Attachment"],
         "The same on a parent inside another namespace (one playing a host: nested labs, tests): macvlan(g, link(netns(\"h\"), \"eth0\"), #{..}). With the parent's own namespace as the guest, the child is that host's shim, its way to reach its macvlan guests.",
         move |g: Guest, parent: Link, o: Map| {
+            let (mode, o) = macvlan_mode(&o)?;
             let opts = attach_opts("macvlan", &o)?;
-            let d = crate::driver::Macvlan { parent: parent.name.clone(), on: Some(parent.guest.clone()) };
+            let d = crate::driver::Macvlan { parent: parent.name.clone(), on: Some(parent.guest.clone()), mode };
             ss.attach(&g, &d, &opts).rhai()
         }
     );
@@ -471,6 +474,17 @@ fn ipoib_impl(
         on,
     };
     s.attach(&g, &d, &opts).rhai()
+}
+
+/// A macvlan() map's `mode`, and the rest of the map for attach_opts.
+fn macvlan_mode(o: &Map) -> RhaiResult<(crate::net::MacVlanMode, Map)> {
+    let mut rest = o.clone();
+    rest.remove("mode");
+    let mode = match opt_str("macvlan", o, "mode")? {
+        Some(m) => crate::parse::macvlan_mode(&m).rhai()?,
+        None => crate::net::MacVlanMode::Bridge,
+    };
+    Ok((mode, rest))
 }
 
 /// A bridge named by a string: the same decision as classic argv, limited to bridges, so
