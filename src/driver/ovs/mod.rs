@@ -1,7 +1,8 @@
 //! Open vSwitch, all of it: the driver (a veth pair whose host end becomes an OVS port, optionally an
 //! access port of a VLAN: `tag`; guest end born inside the guest), bridges, and their teardown.
-//! OVSDB is reached through `vsctl` (see there why not a Rust OVSDB client).
+//! OVSDB is reached through `vsctl`, and for the port an attach adds, `ovsdb` (see there why).
 
+mod ovsdb;
 pub(crate) mod vsctl;
 
 use vsctl as ovs;

@@ -1,9 +1,9 @@
 //! Open vSwitch through `ovs-vsctl`, always with an argument vector (never a shell) and a timeout.
 //! Ports and bridges we create carry `external_ids:pipework.owner=…` so teardown finds them.
-//! Why not speak OVSDB (RFC 7047) ourselves: the Rust OVSDB crates are 0.0.x work in progress, and
 //! ovs-vsctl is on every machine that runs OVS, speaks every schema version, and handles the
-//! transactions' waits (`--may-exist`, `--if-exists`) for us; the cost is a fork per call, paid only
-//! on OVS paths.
+//! transactions' waits (`--may-exist`, `--if-exists`) for us; the cost is a fork per call. The one
+//! call every OVS attach makes, adding a port, speaks OVSDB itself instead (`ovsdb`), and comes
+//! back here only for what ovs-vsctl's `--may-exist` knows best (a port row by that name exists).
 
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
@@ -89,15 +89,7 @@ fn vswitchd_running() -> bool {
 /// and, when it does not confirm in time, the rows are taken back (without waiting for it) so
 /// they do not come to life later, behind the user's back.
 fn vsctl_confirmed(args: &[&str], undo: &[&str]) -> Result<String> {
-    if !vswitchd_running() {
-        return Err(Error::external(
-            "Open vSwitch",
-            format!(
-                "ovs-vswitchd is not running (ovsdb-server is; pid file {}); start it, e.g. `ovs-ctl start`",
-                rundir().join("ovs-vswitchd.pid").display()
-            ),
-        ));
-    }
+    require_vswitchd()?;
     run(args).unwrap_or_else(|TimedOut| {
         let mut back = vec!["--no-wait"];
         back.extend_from_slice(undo);
@@ -108,6 +100,19 @@ fn vsctl_confirmed(args: &[&str], undo: &[&str]) -> Result<String> {
             timeout()
         )))
     })
+}
+
+fn require_vswitchd() -> Result<()> {
+    if vswitchd_running() {
+        return Ok(());
+    }
+    Err(Error::external(
+        "Open vSwitch",
+        format!(
+            "ovs-vswitchd is not running (ovsdb-server is; pid file {}); start it, e.g. `ovs-ctl start`",
+            rundir().join("ovs-vswitchd.pid").display()
+        ),
+    ))
 }
 
 /// A removal: confirmed by ovs-vswitchd when it runs; without it, taking the rows out is all
@@ -170,6 +175,18 @@ pub fn ensure_bridge(name: &str, owner: &str) -> Result<bool> {
 }
 
 pub fn add_port(bridge: &str, port: &str, tag: Option<u16>, ids: &[(&str, &str)]) -> Result<()> {
+    require_vswitchd()?;
+    let marks: Vec<(String, String)> = ids
+        .iter()
+        .map(|(k, v)| (format!("pipework.{k}"), v.to_string()))
+        .collect();
+    let sock = rundir().join("db.sock");
+    let wait = std::time::Duration::from_secs(timeout());
+    if let super::ovsdb::Added::Done =
+        super::ovsdb::add_port(&sock, wait, bridge, port, tag, &marks)?
+    {
+        return Ok(());
+    }
     let mut args: Vec<String> = vec![
         "--may-exist".into(),
         "add-port".into(),
