@@ -177,6 +177,14 @@ fn cni_del_succeeds_when_the_namespace_is_gone() {
     let (code, res) = cni("ADD", &conf, &e);
     assert_eq!(code, 0, "{res}");
     let host_end = res["interfaces"][1]["name"].as_str().unwrap().to_string();
+    // An IPAM plugin that cannot be run fails DEL with its error, but our side goes all the
+    // same; the runtime's retry finds only the address left to give back.
+    let mut broken = e.clone();
+    broken.push(("CNI_PATH", "/nonexistent"));
+    let (code, out) = cni("DEL", &conf, &broken);
+    assert_eq!((code, out["code"].as_u64()), (1, Some(7)), "{out}");
+    assert!(link(None, &host_end).is_none(), "our side stayed");
+    assert_eq!(allocated(&w).len(), 1, "host-local was never asked");
     ip_ok(&["netns", "del", &ns]);
     let (code, out) = cni("DEL", &conf, &e);
     assert_eq!(code, 0, "DEL after the namespace vanished: {out}");

@@ -391,12 +391,17 @@ fn result(conf: &NetConf, ours: Vec<Value>, a: &Addressing) -> Value {
 fn del(s: &Session, env: &Env, conf: &NetConf, input: &[u8]) -> Result<(), CniError> {
     let (id, ifname) = attachment(env)?;
     let owner = conf.owner(id, ifname);
-    if let Some(plugin) = &conf.ipam {
-        ipam::delegate(env, "DEL", plugin, input)?;
-    }
+    // The IPAM plugin first, while the interface is there (a DHCP one releases the lease through
+    // it); should it fail, our side still goes, and its error is reported after: the runtime's
+    // retry then finds only the addresses left to give back.
+    let released = match &conf.ipam {
+        Some(plugin) => ipam::delegate(env, "DEL", plugin, input).map(|_| ()),
+        None => Ok(()),
+    };
     // A child interface (macvlan, IPoIB) lives only in the container: removed there while the
     // namespace is; a veth goes with its host end below. A namespace already gone took its
-    // interfaces with it, which is what DEL wants.
+    // interfaces with it, which is what DEL wants. Every step is tried; every failure is told.
+    let mut errors = vec![];
     if let Some(g) = env
         .netns
         .as_deref()
@@ -405,16 +410,17 @@ fn del(s: &Session, env: &Env, conf: &NetConf, input: &[u8]) -> Result<(), CniEr
         if let Ok(l) = s.link(&g, ifname) {
             let ours = l.alias.as_deref().and_then(crate::marker::owner_of) == Some(owner.as_str());
             if ours {
-                s.del_link(&g, ifname)?;
+                if let Err(e) = s.del_link(&g, ifname) {
+                    errors.push(e.to_string());
+                }
             }
         }
     }
-    let removed = s.down(&owner)?;
-    if removed.errors.is_empty() {
-        Ok(())
-    } else {
-        Err(CniError::new(5, removed.errors.join("; ")))
+    errors.extend(s.down(&owner)?.errors);
+    if !errors.is_empty() {
+        return Err(CniError::new(5, errors.join("; ")));
     }
+    released
 }
 
 fn check(s: &Session, env: &Env, conf: &NetConf, input: &[u8]) -> Result<(), CniError> {
