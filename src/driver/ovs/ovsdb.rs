@@ -18,6 +18,8 @@ struct Conn {
     next_id: u64,
     /// `cur_cfg` as the latest monitor message showed it.
     cur_cfg: Option<i64>,
+    /// When the whole exchange must be over: every read waits only for what is left of it.
+    deadline: Instant,
 }
 
 fn failed(what: impl std::fmt::Display) -> Error {
@@ -25,15 +27,15 @@ fn failed(what: impl std::fmt::Display) -> Error {
 }
 
 impl Conn {
-    fn open(sock: &std::path::Path, timeout: Duration) -> Result<Conn> {
+    fn open(sock: &std::path::Path, deadline: Instant) -> Result<Conn> {
         let s = UnixStream::connect(sock).map_err(|e| {
             Error::io(
                 format!("connecting to ovsdb-server at {}", sock.display()),
                 e,
             )
         })?;
-        s.set_read_timeout(Some(timeout))
-            .and_then(|_| s.set_write_timeout(Some(timeout)))
+        let left = deadline.saturating_duration_since(Instant::now());
+        s.set_write_timeout(Some(left.max(Duration::from_millis(1))))
             .map_err(|e| Error::io("setting OVSDB socket time-outs", e))?;
         let r = s.try_clone().map_err(|e| Error::io("OVSDB socket", e))?;
         Ok(Conn {
@@ -41,6 +43,7 @@ impl Conn {
             input: serde_json::Deserializer::from_reader(r).into_iter(),
             next_id: 0,
             cur_cfg: None,
+            deadline,
         })
     }
 
@@ -50,8 +53,15 @@ impl Conn {
             .map_err(|e| Error::io("writing to ovsdb-server", e))
     }
 
-    /// The next message; `Ok(None)` when the read timed out.
+    /// The next message; `Ok(None)` when the deadline came first.
     fn next(&mut self) -> Result<Option<Value>> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        self.out
+            .set_read_timeout(Some(left))
+            .map_err(|e| Error::io("setting the OVSDB read time-out", e))?;
         match self.input.next() {
             Some(Ok(v)) => Ok(Some(v)),
             Some(Err(e)) if e.is_io() => match e.io_error_kind() {
@@ -93,16 +103,15 @@ impl Conn {
         }
     }
 
-    /// One request and its reply, before `deadline`.
-    fn call(&mut self, method: &str, params: Value, deadline: Instant) -> Result<Option<Value>> {
+    /// One request and its reply, before the deadline (`Ok(None)`: none came in time).
+    fn call(&mut self, method: &str, params: Value) -> Result<Option<Value>> {
         self.next_id += 1;
         let id = self.next_id;
         self.send(&json!({"method": method, "params": params, "id": id}))?;
         loop {
-            if Instant::now() >= deadline {
+            let Some(msg) = self.next()? else {
                 return Ok(None);
-            }
-            let Some(msg) = self.next()? else { continue };
+            };
             if msg.get("method").is_some() {
                 self.notice(&msg)?;
                 continue;
@@ -156,7 +165,7 @@ pub fn add_port(
     ids: &[(String, String)],
 ) -> Result<Added> {
     let deadline = Instant::now() + timeout;
-    let mut c = Conn::open(sock, timeout)?;
+    let mut c = Conn::open(sock, deadline)?;
     let ids: Vec<Value> = ids.iter().map(|(k, v)| json!([k, v])).collect();
     let mut port_row = json!({"name": port, "interfaces": ["named-uuid", "iface"]});
     if let Some(t) = tag {
@@ -186,7 +195,7 @@ pub fn add_port(
             timeout.as_secs()
         ))
     };
-    let res = c.call("transact", txn, deadline)?.ok_or_else(no_answer)?;
+    let res = c.call("transact", txn)?.ok_or_else(no_answer)?;
     let ops = match committed(&res) {
         Ok(ops) => ops,
         Err(e) if e.starts_with("timed out") => {
@@ -205,7 +214,7 @@ pub fn add_port(
         .ok_or_else(|| failed("no next_cfg in the reply"))?;
     // As ovs-vsctl waits: until ovs-vswitchd reports having applied that configuration.
     let monitor = json!(["Open_vSwitch", "cfg", {"Open_vSwitch": {"columns": ["cur_cfg"]}}]);
-    let confirmed = match c.call("monitor", monitor, deadline)? {
+    let confirmed = match c.call("monitor", monitor)? {
         Some(initial) => {
             c.saw(&initial);
             loop {
@@ -226,7 +235,9 @@ pub fn add_port(
         let undo = json!(["Open_vSwitch",
             {"op": "mutate", "table": "Bridge", "where": [["name", "==", bridge]],
              "mutations": [["ports", "delete", ["set", [port_uuid]]]]}]);
-        let _ = c.call("transact", undo, Instant::now() + Duration::from_secs(2));
+        // Its own short allowance: the attach's is spent.
+        c.deadline = Instant::now() + Duration::from_secs(2);
+        let _ = c.call("transact", undo);
         Err(why)
     };
     if !confirmed {
@@ -242,7 +253,7 @@ pub fn add_port(
     let check = json!(["Open_vSwitch",
         {"op": "select", "table": "Interface", "where": [["name", "==", port]],
          "columns": ["ofport", "error"]}]);
-    let res = c.call("transact", check, deadline)?.ok_or_else(no_answer)?;
+    let res = c.call("transact", check)?.ok_or_else(no_answer)?;
     let row = &res[0]["rows"][0];
     if row["ofport"].as_i64() == Some(-1) {
         let why = row["error"]

@@ -182,10 +182,16 @@ pub fn add_port(bridge: &str, port: &str, tag: Option<u16>, ids: &[(&str, &str)]
         .collect();
     let sock = rundir().join("db.sock");
     let wait = std::time::Duration::from_secs(timeout());
-    if let super::ovsdb::Added::Done =
-        super::ovsdb::add_port(&sock, wait, bridge, port, tag, &marks)?
-    {
-        return Ok(());
+    match super::ovsdb::add_port(&sock, wait, bridge, port, tag, &marks) {
+        Ok(super::ovsdb::Added::Done) => return Ok(()),
+        Ok(super::ovsdb::Added::Exists) => {}
+        // Whether a transaction that got no answer committed is unknown: the port goes by name
+        // (nothing confirms a removal here either).
+        Err(e @ Error::Timeout(_)) => {
+            let _ = vsctl(&["--no-wait", "--if-exists", "del-port", port]);
+            return Err(e);
+        }
+        Err(e) => return Err(e),
     }
     let mut args: Vec<String> = vec![
         "--may-exist".into(),
