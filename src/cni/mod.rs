@@ -408,7 +408,7 @@ fn del(s: &Session, env: &Env, conf: &NetConf, input: &[u8]) -> Result<(), CniEr
         .and_then(|p| Guest::at_path(Path::new(p)).ok())
     {
         if let Ok(l) = s.link(&g, ifname) {
-            let ours = l.alias.as_deref().and_then(crate::marker::owner_of) == Some(owner.as_str());
+            let ours = l.owner() == Some(owner.as_str());
             if ours {
                 if let Err(e) = s.del_link(&g, ifname) {
                     errors.push(e.to_string());
@@ -438,9 +438,7 @@ fn check(s: &Session, env: &Env, conf: &NetConf, input: &[u8]) -> Result<(), Cni
     let gl = s
         .link(&guest, ifname)
         .map_err(|_| failed(format!("{ifname} is not in the container")))?;
-    let marked = |l: &crate::net::LinkState| {
-        l.alias.as_deref().and_then(crate::marker::owner_of) == Some(owner.as_str())
-    };
+    let marked = |l: &crate::net::LinkState| l.owner() == Some(owner.as_str());
     match s.host_kind(&conf.host.name, conf.host.declared)? {
         HostKind::Bridge { .. } | HostKind::Ovs => {
             let host = s.host();

@@ -117,7 +117,7 @@ pub(crate) fn release(
     owner: &str,
     removed: &mut Removed,
 ) -> Result<()> {
-    let Some(holder) = br.alias.as_deref().and_then(marker::owner_of) else {
+    let Some(holder) = br.owner() else {
         shared::unregister(&br.name, owner);
         return Ok(());
     };
@@ -126,18 +126,10 @@ pub(crate) fn release(
         .filter(|p| p.master == Some(br.index))
         .collect();
     let mut owners: Vec<String> = vec![holder.to_string()];
-    owners.extend(
-        ports
-            .iter()
-            .filter_map(|p| p.alias.as_deref().and_then(marker::owner_of))
-            .map(String::from),
-    );
+    owners.extend(ports.iter().filter_map(|p| p.owner()).map(String::from));
     let occ = shared::Occupants {
         owners,
-        foreign: ports
-            .iter()
-            .filter(|p| p.alias.as_deref().and_then(marker::owner_of).is_none())
-            .count(),
+        foreign: ports.iter().filter(|p| p.owner().is_none()).count(),
     };
     match shared::leave(&br.name, br.index, owner, &occ) {
         shared::Verdict::Remove => match hns.del_link(br.index, &br.name) {

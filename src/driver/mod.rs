@@ -402,7 +402,7 @@ pub(crate) fn teardown_host_links(s: &Session, owner: &str, removed: &mut Remove
     let ns = s.nl.ns(&s.host())?;
     let mut bridges = vec![];
     for l in ns.links()? {
-        if l.alias.as_deref().and_then(marker::owner_of) != Some(owner) {
+        if l.owner() != Some(owner) {
             continue;
         }
         if l.is_kind("bridge") {

@@ -137,6 +137,11 @@ impl LinkState {
         self.kind.as_deref() == Some(k)
     }
 
+    /// The owner pipework's marker on this link names, if it carries one.
+    pub fn owner(&self) -> Option<&str> {
+        self.alias.as_deref().and_then(crate::marker::owner_of)
+    }
+
     /// The Ethernet MAC as bytes (None for links without one, IPoIB among them).
     pub fn mac_bytes(&self) -> Option<[u8; 6]> {
         self.mac

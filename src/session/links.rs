@@ -41,7 +41,7 @@ impl Session {
     /// the caller holds the bridges lock. A bridge without our marker needs no count: we never
     /// remove it.
     pub(crate) fn uses_bridge(&self, br: &LinkState, created: bool) -> Result<()> {
-        if br.alias.as_deref().and_then(marker::owner_of).is_none() {
+        if br.owner().is_none() {
             return Ok(());
         }
         let owner = self.owner();
@@ -195,7 +195,7 @@ impl Session {
         let force = how.force;
         let hns = self.nl.ns(&self.host)?;
         let l = hns.require(ifname)?;
-        if l.alias.as_deref().and_then(marker::owner_of).is_some() || l.is_kind("bridge") {
+        if l.owner().is_some() || l.is_kind("bridge") {
             return Err(Error::Conflict(format!(
                 "{ifname} is {}; join() takes a host interface of your own (a NIC, an uplink)",
                 if l.is_kind("bridge") {
@@ -330,17 +330,12 @@ impl Session {
         };
         let owner = self.owner();
         let fresh = match hns.link(v.name)? {
-            Some(l)
-                if l.is_kind(kind)
-                    && l.alias.as_deref().and_then(marker::owner_of) == Some(owner.as_str()) =>
-            {
-                false
-            }
+            Some(l) if l.is_kind(kind) && l.owner() == Some(owner.as_str()) => false,
             Some(l) => {
                 return Err(Error::Conflict(format!(
                     "{} already exists in the host as {}; pick another name",
                     v.name,
-                    match l.alias.as_deref().and_then(marker::owner_of) {
+                    match l.owner() {
                         Some(o) => format!(
                             "a {} interface of owner {o}",
                             l.kind.as_deref().unwrap_or("plain")

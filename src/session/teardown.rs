@@ -48,7 +48,7 @@ impl Session {
         let mut all = std::collections::BTreeSet::new();
         let mut from_alias = |links: Vec<LinkState>| {
             for l in links {
-                if let Some(o) = l.alias.as_deref().and_then(marker::owner_of) {
+                if let Some(o) = l.owner() {
                     all.insert(o.to_string());
                 }
             }
@@ -155,9 +155,7 @@ impl Session {
             };
             let Ok(gns) = self.nl.ns(&g) else { continue };
             for l in gns.links().unwrap_or_default() {
-                if l.alias.as_deref().and_then(marker::owner_of) == Some(owner)
-                    && gns.del_link(l.index, &l.name).is_ok()
-                {
+                if l.owner() == Some(owner) && gns.del_link(l.index, &l.name).is_ok() {
                     removed.links.push(format!("{}:{}", g, l.name));
                 }
             }
