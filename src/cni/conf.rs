@@ -364,11 +364,13 @@ fn host_side(conf: &Value) -> Result<HostSide, CniError> {
     })
 }
 
-/// An address of a result (`ips[]`): the interface's address, and its gateway.
+/// An address of a result (`ips[]`): the interface's address, its gateway, and which of the
+/// result's interfaces it is on (an index into `interfaces[]`, when the result says).
 #[derive(Debug, Clone, PartialEq)]
 pub struct IpConfig {
     pub address: ipnetwork::IpNetwork,
     pub gateway: Option<IpAddr>,
+    pub interface: Option<usize>,
 }
 
 /// A route of a result (`routes[]`).
@@ -386,45 +388,50 @@ pub struct Addressing {
     pub dns: Option<Value>,
 }
 
+/// The list a result holds under `key` (none: empty).
+pub fn list<'a>(result: &'a Value, key: &str) -> &'a [Value] {
+    result
+        .get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+/// An entry's network (`address` of an ips[] entry, `dst` of a route) and its optional gateway.
+fn net_and_gateway(
+    entry: &Value,
+    (net, gw): (&str, &str),
+) -> Result<(ipnetwork::IpNetwork, Option<IpAddr>), CniError> {
+    let bad = |what: &str| CniError::new(6, format!("result: {what}: {entry}"));
+    let network = entry
+        .get(net)
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad(&format!("an entry without its {net} (network/prefix)")))?;
+    let gateway = match entry.get(gw).and_then(Value::as_str) {
+        None => None,
+        Some(g) => Some(g.parse().map_err(|_| bad(gw))?),
+    };
+    Ok((network, gateway))
+}
+
 impl Addressing {
     pub fn parse(result: &Value) -> Result<Addressing, CniError> {
-        let bad = |what: &str, v: &Value| CniError::new(6, format!("result: {what}: {v}"));
         let mut a = Addressing {
             dns: result.get("dns").filter(|d| !d.is_null()).cloned(),
             ..Default::default()
         };
-        for ip in result
-            .get("ips")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let address = ip
-                .get("address")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| bad("an ips entry without an address/prefix", ip))?;
-            let gateway = match ip.get("gateway").and_then(Value::as_str) {
-                None => None,
-                Some(g) => Some(g.parse().map_err(|_| bad("gateway", ip))?),
-            };
-            a.ips.push(IpConfig { address, gateway });
+        for ip in list(result, "ips") {
+            let (address, gateway) = net_and_gateway(ip, ("address", "gateway"))?;
+            let interface = ip["interface"].as_u64().map(|i| i as usize);
+            a.ips.push(IpConfig {
+                address,
+                gateway,
+                interface,
+            });
         }
-        for r in result
-            .get("routes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let dst = r
-                .get("dst")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| bad("a route without a dst", r))?;
-            let gw = match r.get("gw").and_then(Value::as_str) {
-                None => None,
-                Some(g) => Some(g.parse().map_err(|_| bad("route gw", r))?),
-            };
+        for r in list(result, "routes") {
+            let (dst, gw) = net_and_gateway(r, ("dst", "gw"))?;
             a.routes.push(RouteConfig { dst, gw });
         }
         Ok(a)
@@ -596,6 +603,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.mac, Some([2, 0, 0, 0, 0, 3]));
+    }
+
+    #[test]
+    fn results_are_read_once_with_their_interfaces() {
+        let a = Addressing::parse(&json!({
+            "ips": [{"address": "198.18.0.2/24", "gateway": "198.18.0.1", "interface": 2},
+                    {"address": "fd00::2/64"}],
+            "routes": [{"dst": "0.0.0.0/0"}, {"dst": "198.51.100.0/24", "gw": "198.18.0.9"}],
+            "dns": {"nameservers": ["198.51.100.53"]}}))
+        .unwrap();
+        assert_eq!(a.ips[0].interface, Some(2));
+        assert_eq!(a.ips[0].gateway, Some("198.18.0.1".parse().unwrap()));
+        assert_eq!((a.ips[1].interface, a.ips[1].gateway), (None, None));
+        assert_eq!(a.routes[1].gw, Some("198.18.0.9".parse().unwrap()));
+        assert!(a.dns.is_some());
+        for (bad, says) in [
+            (json!({"ips": [{"gateway": "198.18.0.1"}]}), "address"),
+            (
+                json!({"ips": [{"address": "198.18.0.2/24", "gateway": "x"}]}),
+                "gateway",
+            ),
+            (json!({"routes": [{"gw": "198.18.0.1"}]}), "dst"),
+            (json!({"routes": [{"dst": "0.0.0.0/0", "gw": "x"}]}), "gw"),
+        ] {
+            let e = Addressing::parse(&bad).unwrap_err();
+            assert_eq!(e.code, 6, "{bad}");
+            assert!(e.msg.contains(says), "{bad}: {}", e.msg);
+        }
     }
 
     #[test]

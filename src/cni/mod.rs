@@ -339,12 +339,7 @@ fn route_spec(r: &RouteConfig, ips: &[IpConfig], ifname: &str) -> crate::net::Ro
 /// (chained after another plugin), ours after them.
 fn result(conf: &NetConf, ours: Vec<Value>, a: &Addressing) -> Value {
     let prev = conf.prev_result.clone().unwrap_or_else(|| json!({}));
-    let list = |k: &str| {
-        prev.get(k)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
+    let list = |k: &str| conf::list(&prev, k).to_vec();
     let mut interfaces = list("interfaces");
     interfaces.extend(ours);
     let guest_if = interfaces.len() - 1;
@@ -470,11 +465,7 @@ fn check(s: &Session, env: &Env, conf: &NetConf, input: &[u8]) -> Result<(), Cni
         }
         _ => {}
     }
-    let prev_ifs = prev
-        .get("interfaces")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let prev_ifs = conf::list(prev, "interfaces");
     let idx = prev_ifs.iter().position(|i| {
         i.get("name").and_then(Value::as_str) == Some(ifname)
             && i.get("sandbox").and_then(Value::as_str) == env.netns.as_deref()
@@ -492,17 +483,8 @@ fn check(s: &Session, env: &Env, conf: &NetConf, input: &[u8]) -> Result<(), Cni
     }
     let a = Addressing::parse(prev)?;
     let have = s.addrs(&guest, ifname)?;
-    let ips = prev
-        .get("ips")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for (ip, raw) in a.ips.iter().zip(&ips) {
-        let on = raw
-            .get("interface")
-            .and_then(Value::as_u64)
-            .map(|i| i as usize);
-        if on.is_some() && on != idx {
+    for ip in &a.ips {
+        if ip.interface.is_some() && ip.interface != idx {
             continue;
         }
         if !have.contains(&ip.address) {
