@@ -511,11 +511,7 @@ fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
                 } => Some(dhcp_plan(client, *foreground, copts)?),
                 _ => None,
             };
-            let declared = if a.direct_phys {
-                crate::driver::Declared::DirectPhys
-            } else {
-                crate::driver::Declared::ByName
-            };
+            let declared = crate::driver::Declared::classic(a.direct_phys);
             let kind = s.host_kind(&host_name, declared)?;
             // The original names IPoIB children ib0 unless told otherwise (the module is fussy), and
             // reads `@…` as their partition key.
@@ -533,7 +529,7 @@ fn dispatch(s: &crate::session::Session, cmd: Classic) -> Result<()> {
                 pkey,
                 ..Default::default()
             };
-            let driver = match kind.driver(&host_name, a.direct_phys, child) {
+            let driver = match kind.driver(&host_name, declared, child) {
                 Some(d) => d,
                 None => {
                     if dhcp.is_some() {

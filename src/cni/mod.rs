@@ -178,7 +178,7 @@ fn add(s: &Session, env: &Env, conf: &NetConf, input: &[u8]) -> Result<Value, Cn
     // Everything that can be refused is refused before an address is taken from the pool.
     let kind = s.host_kind(&conf.host.name, conf.host.declared)?;
     let driver = kind
-        .driver(&conf.host.name, false, conf.host.child)
+        .driver(&conf.host.name, conf.host.declared, conf.host.child)
         .ok_or_else(|| CniError::new(7, "a dummy interface is no host side for a network"))?;
     let opts = AttachOpts {
         ifname: ifname.to_string(),

@@ -60,6 +60,18 @@ pub enum Declared {
     Parent,
 }
 
+impl Declared {
+    /// What the classic command line and `attach()` declare: the interface itself with
+    /// `--direct-phys` (`#{direct_phys: true}`), else nothing beyond the name.
+    pub fn classic(direct_phys: bool) -> Declared {
+        if direct_phys {
+            Declared::DirectPhys
+        } else {
+            Declared::ByName
+        }
+    }
+}
+
 impl HostKind {
     /// Decided as the original does, the kernel first (its link dump costs nothing extra): an
     /// existing bridge, or a br*/ovs*/dummy* name to create; any other existing interface is
@@ -124,16 +136,16 @@ impl HostKind {
         Ok(found)
     }
 
-    /// The driver for a host interface of this kind (`direct_phys`: hand a physical interface
-    /// over instead of a macvlan child; `child`: how a child is made). None for `Dummy`, which
-    /// makes an interface inside the guest instead of attaching through the host.
-    pub fn driver(self, name: &str, direct_phys: bool, child: Child) -> Option<Box<dyn Driver>> {
+    /// The driver for a host interface of this kind, as `declared` for `of` (`DirectPhys`: hand a
+    /// physical interface over instead of a macvlan child; `child`: how a child is made). None for
+    /// `Dummy`, which makes an interface inside the guest instead of attaching through the host.
+    pub fn driver(self, name: &str, declared: Declared, child: Child) -> Option<Box<dyn Driver>> {
         let name = name.to_string();
         let via = match self {
             HostKind::Bridge { .. } => Via::Bridge(name),
             HostKind::Ovs => Via::Ovs(name),
             HostKind::Ipoib => Via::Ipoib(name, child.pkey),
-            HostKind::Phys if direct_phys => Via::DirectPhys(name),
+            HostKind::Phys if declared == Declared::DirectPhys => Via::DirectPhys(name),
             HostKind::Phys => match child.macvlan_mode {
                 Some(mode) => {
                     return Some(Box::new(Macvlan {

@@ -126,14 +126,10 @@ impl Session {
         opts: &AttachOpts,
     ) -> Result<Attachment> {
         use crate::driver::HostKind;
-        let declared = if direct_phys {
-            crate::driver::Declared::DirectPhys
-        } else {
-            crate::driver::Declared::ByName
-        };
+        let declared = crate::driver::Declared::classic(direct_phys);
         let kind = self.host_kind(host_if, declared)?;
         let driver = kind
-            .driver(host_if, direct_phys, Default::default())
+            .driver(host_if, declared, Default::default())
             .ok_or_else(|| {
                 Error::invalid(
                 "host interface",
