@@ -245,30 +245,31 @@ impl Guest {
     /// thread), to an unmounted placeholder (removed), or to the mounted namespace (deleted).
     /// Pipework processes make namespaces one at a time (a lock), so two of them asked for one
     /// name never mount twice onto it.
-    /// Returns the namespace, and whether this call made it (not another process just before).
-    pub fn create_netns(name: &str, owner: &str) -> Result<(Guest, bool)> {
+    /// Returns the namespace and, when this call made it (not another process just before), a
+    /// NETLINK_ROUTE socket opened inside it while it was being made.
+    pub fn create_netns(name: &str, owner: &str) -> Result<(Guest, Option<OwnedFd>)> {
         validate_netns_name(name)?;
         let label = format!("netns:{name}");
         make_run_dir_shared().map_err(|e| Error::guest(&label, e))?;
         let _lock = crate::lock::exclusive(crate::lock::Topic::Netns)?;
         if let Some(g) = Guest::open_netns(name)? {
-            return Ok((g, false)); // made by another process while we waited
+            return Ok((g, None)); // made by another process while we waited
         }
         let path = netns_path(name);
-        let (n, o, p) = (name.to_string(), owner.to_string(), path.clone());
-        // unshare() changes only the calling thread; that thread dies right after, so no thread of
-        // ours is ever left in the new namespace.
-        let res = std::thread::spawn(move || -> Result<()> {
+        let (o, p) = (owner.to_string(), path.clone());
+        let n = name.to_string();
+        // Made by the namespace worker, which enters it by unshare() and leaves it right after:
+        // no thread of ours stays in the new namespace, and a kill before the bind mount leaves
+        // nothing of it.
+        let made = crate::hop::run(crate::hop::Where::New, move || {
             let fail = |what: &str, e: &dyn fmt::Display| {
-                Error::guest(
-                    format!("netns:{n}"),
-                    format!("creating namespace: {what}: {e}"),
-                )
+                std::io::Error::other(format!("creating namespace: {what}: {e}"))
             };
-            nix::sched::unshare(CloneFlags::CLONE_NEWNET).map_err(|e| fail("unshare", &e))?;
             let me = "/proc/thread-self/ns/net";
             let m = std::fs::metadata(me).map_err(|e| fail(me, &e))?;
-            mark_netns_owner(&n, &o, NsId(m.dev(), m.ino()))?;
+            if let Err(e) = mark_netns_owner(&n, &o, NsId(m.dev(), m.ino())) {
+                return Ok(Err(e));
+            }
             crate::crash::point("netns-recorded");
             match std::fs::OpenOptions::new()
                 .write(true)
@@ -289,21 +290,26 @@ impl Guest {
                 nix::mount::MsFlags::MS_BIND,
                 None::<&str>,
             )
-            .map_err(|e| fail("bind mount", &e))
-        })
-        .join()
-        .unwrap_or_else(|_| Err(Error::guest(&label, "namespace thread panicked")));
-        if let Err(e) = res {
-            // Only what this call made: a namespace that is there now is someone else's.
-            if !is_nsfs(&path) {
-                let _ = std::fs::remove_file(&path);
+            .map_err(|e| fail("bind mount", &e))?;
+            // The socket the session talks to it through, opened while we are in it anyway.
+            crate::net::route_socket(0)
+                .map(Ok)
+                .map_err(|e| fail("opening a netlink socket", &e))
+        });
+        let sock = match made.map_err(|e| Error::guest(&label, e)).and_then(|r| r) {
+            Ok(sock) => sock,
+            Err(e) => {
+                // Only what this call made: a namespace that is there now is someone else's.
+                if !is_nsfs(&path) {
+                    let _ = std::fs::remove_file(&path);
+                }
+                let _ = std::fs::remove_file(owner_file(name));
+                return Err(e);
             }
-            let _ = std::fs::remove_file(owner_file(name));
-            return Err(e);
-        }
+        };
         let g = Guest::open_netns(name)?
             .ok_or_else(|| Error::guest(label, "namespace vanished after creation"))?;
-        Ok((g, true))
+        Ok((g, Some(sock)))
     }
 
     pub fn delete_netns(name: &str) -> Result<()> {
@@ -385,32 +391,35 @@ impl Guest {
         &self.ns
     }
 
+    /// The namespace fd, shared: for work that outlives this borrow (the namespace worker's).
+    pub fn fd_arc(&self) -> Arc<OwnedFd> {
+        self.ns.clone()
+    }
+
     pub fn is_host(&self) -> bool {
         self.kind == GuestKind::Host
     }
 
-    /// Run `f` on a short-lived helper thread that has joined this namespace. The thread exits
-    /// afterwards, so the namespace switch can never leak into the rest of the program.
-    /// Run `f` in this guest's network namespace — on this thread for the host, else on a helper
-    /// thread (`run_inside`) — for what must be *created* inside it (a socket stays bound to the
-    /// namespace it was opened in). Failures read "{what} in {guest}: …".
-    pub fn inside<T: Send>(
+    /// Run `f` in this guest's network namespace — on this thread for the host, else on the
+    /// namespace worker (`hop`) — for what must be *created* inside it (a socket stays bound to the
+    /// namespace it was opened in). `f` must be short: the worker serves every guest in turn.
+    /// Failures read "{what} in {guest}: …".
+    pub fn inside<T: Send + 'static>(
         &self,
         what: &str,
-        f: impl FnOnce() -> std::io::Result<T> + Send,
+        f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
     ) -> Result<T> {
         let r = if self.is_host() {
             f()
         } else {
-            match self.run_inside(f) {
-                Ok(v) => Ok(v),
-                Err(Error::Guest { msg, .. }) => Err(std::io::Error::other(msg)),
-                Err(e) => return Err(e),
-            }
+            crate::hop::run(crate::hop::Where::Existing(self.ns.clone()), f)
         };
         r.map_err(|e| Error::io(format!("{what} in {self}"), e))
     }
 
+    /// Run `f` on a short-lived helper thread that has joined this namespace, for what may take
+    /// long (a connect with its time-out). The thread exits afterwards, so the namespace switch
+    /// can never leak into the rest of the program.
     pub fn run_inside<T: Send>(&self, f: impl FnOnce() -> std::io::Result<T> + Send) -> Result<T> {
         let fd = self.ns.as_fd();
         std::thread::scope(|s| {
@@ -449,6 +458,17 @@ impl Guest {
 }
 
 fn make_run_dir_shared() -> std::result::Result<(), String> {
+    // Once per process: it stays a shared mount point once it is one.
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    if DONE.get().is_some() {
+        return Ok(());
+    }
+    share_run_dir()?;
+    let _ = DONE.set(());
+    Ok(())
+}
+
+fn share_run_dir() -> std::result::Result<(), String> {
     use nix::mount::{mount, MsFlags};
     std::fs::create_dir_all(NETNS_RUN_DIR).map_err(|e| format!("creating {NETNS_RUN_DIR}: {e}"))?;
     let flags = MsFlags::MS_SHARED | MsFlags::MS_REC;

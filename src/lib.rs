@@ -11,6 +11,7 @@ pub mod dhcp;
 pub mod driver;
 pub mod error;
 pub mod guest;
+pub mod hop;
 pub mod lock;
 pub mod marker;
 pub mod net;

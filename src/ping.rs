@@ -81,7 +81,7 @@ fn sockaddr(dst: IpAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
 /// Send `count` echo requests from `guest` to `dst`, waiting up to `timeout` for each reply.
 pub fn ping(guest: &Guest, dst: IpAddr, count: u32, timeout: Duration) -> Result<PingStats> {
     let v6 = dst.is_ipv6();
-    let sock = guest.inside("opening an ICMP socket", || raw_socket(v6))?;
+    let sock = guest.inside("opening an ICMP socket", move || raw_socket(v6))?;
     let fd = sock.as_raw_fd();
     let ident = (std::process::id() as u16) ^ (fd as u16).rotate_left(8);
     let (addr, alen) = sockaddr(dst);

@@ -431,7 +431,7 @@ impl<'a> Client<'a> {
         opts: &'a DhcpOpts,
     ) -> Result<Client<'a>> {
         let label = format!("{ifname} in {guest}");
-        let sock = guest.inside(&format!("opening a packet socket on {ifname}"), || {
+        let sock = guest.inside(&format!("opening a packet socket on {ifname}"), move || {
             packet_socket(ifindex)
         })?;
         let xid = {

@@ -28,7 +28,9 @@ pub fn gratuitous(guest: &Guest, ifindex: u32, mac: [u8; 6], ips: &[Ipv4Addr]) -
         return Ok(());
     }
     let arp = libc::ETH_P_ARP as u16;
-    let sock = guest.inside("opening an AF_PACKET socket", || packet_socket(arp, None))?;
+    let sock = guest.inside("opening an AF_PACKET socket", move || {
+        packet_socket(arp, None)
+    })?;
     for ip in ips {
         send_frame(
             &sock,

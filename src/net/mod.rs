@@ -1,5 +1,5 @@
-//! Netlink plumbing: one rtnetlink connection per network namespace, opened *inside* that namespace on
-//! a helper thread and then used from the main thread (a netlink socket stays bound to the namespace it
+//! Netlink plumbing: one rtnetlink connection per network namespace, opened *inside* that namespace by
+//! the namespace worker (`hop`) and then used from the main thread (a netlink socket stays bound to the namespace it
 //! was created in). Connections are cached by namespace identity.
 
 pub mod arp;
@@ -33,8 +33,8 @@ use tokio::runtime::Runtime;
 pub struct Netlink {
     rt: Runtime,
     conns: RefCell<HashMap<NsId, Handle>>,
-    /// Sockets being opened inside a guest on a helper thread (see `prefetch`).
-    opening: RefCell<HashMap<NsId, std::thread::JoinHandle<Result<OwnedFd>>>>,
+    /// Sockets being opened inside a guest by the namespace worker (see `prefetch`).
+    opening: RefCell<HashMap<NsId, crate::hop::Pending<OwnedFd>>>,
     pub verbose: bool,
     /// For `-v`: each logged operation carries the time since the session began.
     started: std::time::Instant,
@@ -96,9 +96,9 @@ impl Netlink {
         })
     }
 
-    /// Start opening the socket of a guest's namespace on a helper thread (entering a namespace
-    /// takes a thread of its own), so the caller can talk to the host meanwhile: an attach creates
-    /// the veth pair while the guest's socket comes up, instead of one after the other.
+    /// Start opening the socket of a guest's namespace on the namespace worker, so the caller can
+    /// talk to the host meanwhile: an attach creates the veth pair while the guest's socket comes
+    /// up, instead of one after the other.
     pub fn prefetch(&self, guest: &Guest) {
         if guest.is_host()
             || self.conns.borrow().contains_key(&guest.id)
@@ -106,21 +106,9 @@ impl Netlink {
         {
             return;
         }
-        let g = guest.clone();
-        // The thread enters the namespace itself and ends right after: no thread of ours stays
-        // in a guest's namespace, and no second thread is spawned as Guest::inside would.
-        let spawned = std::thread::Builder::new()
-            .name("netns-socket".into())
-            .spawn(move || -> Result<OwnedFd> {
-                nix::sched::setns(g.fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| Error::guest(&g, format!("entering its namespace: {e}")))?;
-                route_socket(0)
-                    .map_err(|e| Error::io(format!("opening a netlink socket in {g}"), e))
-            });
-        // No thread to be had: `ns()` opens it the usual way.
-        if let Ok(h) = spawned {
-            self.opening.borrow_mut().insert(guest.id, h);
-        }
+        let ns = guest.fd_arc();
+        let pending = crate::hop::start(crate::hop::Where::Existing(ns), || route_socket(0));
+        self.opening.borrow_mut().insert(guest.id, pending);
     }
 
     /// Forget a cached connection (the namespace is going away).
@@ -132,14 +120,24 @@ impl Netlink {
     fn connect(&self, guest: &Guest) -> Result<Handle> {
         let opening = self.opening.borrow_mut().remove(&guest.id);
         let fd: OwnedFd = match opening {
-            Some(h) => h.join().unwrap_or_else(|_| {
-                Err(Error::guest(
-                    guest,
-                    "the thread opening its netlink socket panicked",
-                ))
-            })?,
+            Some(p) => p
+                .wait()
+                .map_err(|e| Error::io(format!("opening a netlink socket in {guest}"), e))?,
             None => guest.inside("opening a netlink socket", || route_socket(0))?,
         };
+        self.attach_socket(fd)
+    }
+
+    /// Talk to `guest` through `fd`, a NETLINK_ROUTE socket opened inside it (while it was being
+    /// made): cached like a connection `ns()` opens.
+    pub fn adopt(&self, guest: &Guest, fd: OwnedFd) -> Result<Ns<'_>> {
+        self.opening.borrow_mut().remove(&guest.id);
+        let h = self.attach_socket(fd)?;
+        self.conns.borrow_mut().insert(guest.id, h);
+        self.ns(guest)
+    }
+
+    fn attach_socket(&self, fd: OwnedFd) -> Result<Handle> {
         let _enter = self.rt.enter();
         // SAFETY: we own this fd and hand it over; TokioSocket takes ownership.
         let sock = unsafe { netlink_sys::TokioSocket::from_raw_fd(fd.into_raw_fd()) };

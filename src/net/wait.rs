@@ -121,7 +121,9 @@ impl Netlink {
     }
 
     fn monitor(&self, guest: &Guest, groups: u32) -> Result<LinkMonitor<'_>> {
-        let fd = guest.inside("opening a netlink monitor", || super::route_socket(groups))?;
+        let fd = guest.inside("opening a netlink monitor", move || {
+            super::route_socket(groups)
+        })?;
         let (conn, _h, messages) = {
             let _enter = self.rt.enter();
             // SAFETY: we own the fd and hand it over.

@@ -20,14 +20,14 @@ impl Session {
         if self.nl.verbose {
             eprintln!("netns: create {name}");
         }
-        let (g, made) = Guest::create_netns(name, &self.owner())?;
-        if !made {
+        let (g, sock) = Guest::create_netns(name, &self.owner())?;
+        let Some(sock) = sock else {
             return Ok(g);
-        }
+        };
         let setup = (|| {
-            let ns = self.nl.ns(&g)?;
-            let lo = ns.require("lo")?;
-            ns.set_link(lo.index, "lo", &crate::net::link_up())
+            let ns = self.nl.adopt(&g, sock)?;
+            // The loopback is interface 1 in every namespace (LOOPBACK_IFINDEX): no look-up.
+            ns.set_link(1, "lo", &crate::net::link_up())
         })();
         if let Err(e) = setup {
             self.nl.forget(&g);
