@@ -373,6 +373,19 @@ fn arp_announcement_reaches_the_bridge_and_other_ports_every_time() {
             "no gratuitous ARP on {name} for {missing:?}; capture:\n{seen}"
         );
     }
+    // One announcement per attach: each is flooded to every port of the segment, so a second
+    // one doubles the work of every attach onto a large bridge.
+    for i in 0..guests.len() {
+        let ip = format!("198.18.120.{}", 10 + i);
+        let n = seen_br
+            .lines()
+            .filter(|l| {
+                l.contains(&format!("Request who-has {ip} tell {ip},"))
+                    || l.contains(&format!("Reply {ip} is-at"))
+            })
+            .count();
+        assert_eq!(n, 1, "{ip} announced {n} times; capture:\n{seen_br}");
+    }
 }
 
 /// `-v` is global: it works in front of a classic command line and logs the netlink operations.

@@ -11,7 +11,7 @@
 //! taken — still carrying our marker; teardown finds it by that marker and gives it its name back.
 //! A VLAN sub-interface we made is deleted instead (the kernel deletes it with a dying namespace).
 
-use super::{configure_guest_end, AttachOpts, Attachment, Driver, Via};
+use super::{configure_guest_end, AttachOpts, Attachment, Driver, End, Via};
 use crate::error::{Error, Result};
 use crate::guest::{Guest, GuestKind, NsId, STATE_DIR};
 use crate::marker;
@@ -231,7 +231,7 @@ impl Driver for DirectPhys {
                     l.alias.as_deref().and_then(|a| marker::field(a, "phys")) == Some(&name)
                 });
             if let (Some(g), true) = (there, h.ifname == opts.ifname) {
-                configure_guest_end(&gns, &g, opts, false)?;
+                configure_guest_end(&gns, &g, opts, End::Existing)?;
                 att.created = false;
                 att.mac = g.mac_text().unwrap_or_default();
                 return Ok(att);
@@ -334,7 +334,7 @@ impl Driver for DirectPhys {
                 },
             )?;
             let gl = gns.require(&opts.ifname)?;
-            configure_guest_end(&gns, &gl, opts, true)?;
+            configure_guest_end(&gns, &gl, opts, End::Fresh)?;
             Ok(gl)
         });
         match result {

@@ -590,15 +590,28 @@ fn converge_declared(
     Ok(())
 }
 
+/// What `configure_guest_end` may assume of the guest end.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum End {
+    /// There before this call: converge what differs.
+    Existing,
+    /// Just created, so nothing on it can already be in place; the kernel announces its IPv4
+    /// addresses as it comes up.
+    Fresh,
+    /// Just created behind a bridge port, which drops what the guest sends until the port
+    /// forwards: the caller announces it once it does, and nothing is sent at link-up.
+    FreshAnnouncedLater,
+}
+
 /// Bring the guest end to the wanted state: up, MAC, MTU, addresses, default gateway. Used for new
 /// and re-run attachments alike, so re-running changes only what differs.
-/// `fresh`: the link was just created, so nothing on it can already be in place.
 pub(crate) fn configure_guest_end(
     gns: &Ns,
     l: &LinkState,
     opts: &AttachOpts,
-    fresh: bool,
+    end: End,
 ) -> Result<()> {
+    let fresh = end != End::Existing;
     // Addresses go on while the link is still down, then one message brings it up with arp_notify:
     // the kernel announces the IPv4 addresses itself (gratuitous ARP) at that moment — no packet
     // socket, no fixed wait (the original spent a second in arping). Behind a bridge port that
@@ -628,7 +641,8 @@ pub(crate) fn configure_guest_end(
         alias = marker::with_fields(before, &[("ips", "*".into()), ("gw", gw)]);
     }
     let alias = (Some(alias.as_str()) != l.alias.as_deref()).then_some(alias);
-    if !l.up && opts.ips.iter().any(|n| n.is_ipv4()) {
+    let notify = !l.up && opts.ips.iter().any(|n| n.is_ipv4());
+    if notify && end != End::FreshAnnouncedLater {
         // Its own message: the kernel applies IFLA_AF_SPEC after the UP flag within one request,
         // which would be too late for the announcement made at NETDEV_UP.
         let notify = LinkChange {
@@ -642,6 +656,9 @@ pub(crate) fn configure_guest_end(
         mac: opts.mac.filter(|m| Some(*m) != l.mac),
         mtu: opts.mtu.filter(|m| *m != l.mtu),
         alias: alias.as_deref(),
+        // Announced later: on with the link (after it came up, so nothing is sent now), ready for
+        // the caller's announcement.
+        arp_notify: notify && end == End::FreshAnnouncedLater,
         ..Default::default()
     };
     if change.up.is_some() || change.mac.is_some() || change.mtu.is_some() || change.alias.is_some()

@@ -2,7 +2,7 @@
 //! IPoIB child of an InfiniBand port. Handing the interface itself over is `direct`.
 
 use super::Via;
-use super::{configure_guest_end, AttachOpts, Attachment, Driver, Undo};
+use super::{configure_guest_end, AttachOpts, Attachment, Driver, End, Undo};
 use crate::error::{Error, Result};
 use crate::guest::Guest;
 use crate::marker;
@@ -209,7 +209,7 @@ fn attach_child(
     let mut att = Attachment::new(s, guest, opts, via, parent.name.clone());
     if let Some(g) = gns.link(&opts.ifname)? {
         if g.is_kind(kind) && g.peer == Some(parent.index) {
-            configure_guest_end(&gns, &g, opts, false)?;
+            configure_guest_end(&gns, &g, opts, End::Existing)?;
             att.created = false;
             att.mac = opts
                 .mac
@@ -243,7 +243,7 @@ fn attach_child(
     let mut undo = Undo::new(s);
     undo.created_link(guest, &opts.ifname);
     let gl = gns.require(&opts.ifname)?;
-    configure_guest_end(&gns, &gl, opts, true)?;
+    configure_guest_end(&gns, &gl, opts, End::Fresh)?;
     att.mac = gl.mac_text().unwrap_or_default();
     att.undo = vec![Created::Link {
         guest: guest.clone(),

@@ -3,7 +3,7 @@
 //! re-run converges what exists; a failure removes what this call made. A Linux bridge and an OVS
 //! bridge differ only in the `Switch` they pass.
 
-use super::{configure_guest_end, host_ifname, AttachOpts, Attachment, Undo};
+use super::{configure_guest_end, host_ifname, AttachOpts, Attachment, End, Undo};
 use crate::error::{Error, Result};
 use crate::guest::Guest;
 use crate::marker;
@@ -136,12 +136,15 @@ pub(crate) fn attach(
         } else {
             None
         };
-        configure_guest_end(&gns, &gl, opts, true)?;
+        let end = match monitor {
+            Some(_) => End::FreshAnnouncedLater,
+            None => End::Fresh,
+        };
+        configure_guest_end(&gns, &gl, opts, end)?;
         if let (Some(m), Some(mac)) = (monitor.as_mut(), opts.mac.or(gl.mac_bytes())) {
-            // The kernel's own announcement (arp_notify) went out when the guest end came up,
-            // before the bridge had enabled the port, and died there. Announce again once the
-            // port forwards, as the original's arping did (after a fixed second; here, at once).
-            // configure_guest_end turned arp_notify on for the fresh link.
+            // An announcement as the guest end comes up would die at the bridge, which enables
+            // the port only later: announce once the port forwards, as the original's arping did
+            // (after a fixed second; here, at once). configure_guest_end turned arp_notify on.
             if let Waited::TimedOut = m.port_forwarding(&host_if, PORT_FORWARDING_WAIT)? {
                 eprintln!(
                     "note: {} did not enable port {host_if} within {PORT_FORWARDING_WAIT:?} (STP?); announcing {} anyway",
@@ -215,7 +218,7 @@ fn rerun(
             if h.alias.as_deref() != Some(alias) {
                 hns.set_alias(&h.name, alias)?;
             }
-            configure_guest_end(gns, &g, opts, false)?;
+            configure_guest_end(gns, &g, opts, End::Existing)?;
             att.created = false;
             att.mac = opts.mac.map(|m| fmt_mac(&m)).or(g.mac_text()).unwrap_or_default();
             Ok(att)

@@ -35,7 +35,7 @@ impl Session {
             mtu: lease.mtu.map(u32::from),
             ..Default::default()
         };
-        crate::driver::configure_guest_end(&ns, &l, &want, false)
+        crate::driver::configure_guest_end(&ns, &l, &want, crate::driver::End::Existing)
             .ctx(format!("applying the DHCP lease {lease}"))?;
         // The link was up before the address existed, so the kernel announced nothing: do it now.
         let _ = crate::net::arp::gratuitous(guest, l.index, mac, &[lease.addr.ip()]);

@@ -500,7 +500,16 @@ impl Session {
                 }
             }
         };
-        if let Err(e) = crate::driver::configure_guest_end(&ns, &l, opts, fresh) {
+        if let Err(e) = crate::driver::configure_guest_end(
+            &ns,
+            &l,
+            opts,
+            if fresh {
+                crate::driver::End::Fresh
+            } else {
+                crate::driver::End::Existing
+            },
+        ) {
             if fresh {
                 let _ = ns.del_link_by_name(name);
             }
