@@ -30,9 +30,48 @@ use std::collections::HashMap;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use tokio::runtime::Runtime;
 
+/// How many namespaces keep an open connection at once. A script that wires a thousand guests
+/// touches each for a moment; holding every connection to the end would cost each its socket and
+/// buffers for nothing. The least recently used goes first; coming back to it opens a new one.
+const MAX_CONNS: usize = 64;
+
+/// The open connections, each with when it was last used.
+#[derive(Default)]
+struct Conns {
+    by_ns: HashMap<NsId, (Handle, u64)>,
+    tick: u64,
+}
+
+impl Conns {
+    fn get(&mut self, id: &NsId) -> Option<Handle> {
+        self.tick += 1;
+        let now = self.tick;
+        self.by_ns.get_mut(id).map(|(h, used)| {
+            *used = now;
+            h.clone()
+        })
+    }
+
+    fn insert(&mut self, id: NsId, h: Handle) {
+        self.tick += 1;
+        self.by_ns.insert(id, (h, self.tick));
+        if self.by_ns.len() > MAX_CONNS {
+            // Dropping the handle ends its connection task, which closes the socket.
+            let oldest = self
+                .by_ns
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| *k);
+            if let Some(k) = oldest {
+                self.by_ns.remove(&k);
+            }
+        }
+    }
+}
+
 pub struct Netlink {
     rt: Runtime,
-    conns: RefCell<HashMap<NsId, Handle>>,
+    conns: RefCell<Conns>,
     /// Sockets being opened inside a guest by the namespace worker (see `prefetch`).
     opening: RefCell<HashMap<NsId, crate::hop::Pending<OwnedFd>>>,
     pub verbose: bool,
@@ -58,7 +97,7 @@ impl Netlink {
             .map_err(|e| Error::io("starting the netlink runtime", e))?;
         Ok(Netlink {
             rt,
-            conns: RefCell::new(HashMap::new()),
+            conns: RefCell::new(Conns::default()),
             opening: RefCell::new(HashMap::new()),
             verbose,
             started: std::time::Instant::now(),
@@ -80,7 +119,7 @@ impl Netlink {
     }
 
     pub fn ns(&self, guest: &Guest) -> Result<Ns<'_>> {
-        let cached = self.conns.borrow().get(&guest.id).cloned();
+        let cached = self.conns.borrow_mut().get(&guest.id);
         let h = if let Some(h) = cached {
             h
         } else {
@@ -101,7 +140,7 @@ impl Netlink {
     /// up, instead of one after the other.
     pub fn prefetch(&self, guest: &Guest) {
         if guest.is_host()
-            || self.conns.borrow().contains_key(&guest.id)
+            || self.conns.borrow().by_ns.contains_key(&guest.id)
             || self.opening.borrow().contains_key(&guest.id)
         {
             return;
@@ -113,7 +152,7 @@ impl Netlink {
 
     /// Forget a cached connection (the namespace is going away).
     pub fn forget(&self, guest: &Guest) {
-        self.conns.borrow_mut().remove(&guest.id);
+        self.conns.borrow_mut().by_ns.remove(&guest.id);
         self.opening.borrow_mut().remove(&guest.id);
     }
 
