@@ -1410,3 +1410,32 @@ fn links_macvlan_mode_from_a_script() {
         "the run's namespace was rolled back"
     );
 }
+
+/// `announce: false` sends no gratuitous ARP; the default sends one. A capture on the bridge,
+/// started before either attach, is the witness.
+#[test]
+fn attach_announce_false_sends_no_gratuitous_arp() {
+    let w = World::new("ann");
+    let (a, b, br) = (w.ns("a"), w.ns("b"), w.br());
+    ip_ok(&["link", "add", &br, "type", "bridge"]);
+    ip_ok(&["link", "set", &br, "up"]);
+    let cap = Capture::start(&w, None, &br, "arp");
+    ok(&w.script(
+        r#"
+        veth(netns(params.a), params.br, #{ip: "198.18.63.2/24", announce: false});
+        veth(netns(params.b), params.br, #{ip: "198.18.63.3/24"});
+        "#,
+        &[&format!("a={a}"), &format!("b={b}"), &format!("br={br}")],
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let seen = cap.stop();
+    assert!(
+        seen.contains("Request who-has 198.18.63.3 tell 198.18.63.3,"),
+        "the default attach was not announced:\n{seen}"
+    );
+    assert!(
+        !seen.contains("198.18.63.2"),
+        "announce: false was announced:\n{seen}"
+    );
+    ip_ok(&["link", "del", &br]);
+}

@@ -131,7 +131,8 @@ pub(crate) fn attach(
     let rest = (|| {
         let gl = gns.require(&opts.ifname)?;
         // Subscribed before the guest end comes up, so the port's switch to forwarding is seen.
-        let mut monitor = if sw.announces() && opts.ips.iter().any(|n| n.is_ipv4()) {
+        let mut monitor = if opts.announce && sw.announces() && opts.ips.iter().any(|n| n.is_ipv4())
+        {
             Some(s.nl.link_monitor(&host)?)
         } else {
             None

@@ -252,7 +252,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
 
     let ss = s.clone();
     reg!(engine, "veth", ["guest: Guest", "bridge: Bridge", "opts: Map", "Attachment"],
-        "Attach a guest to a bridge with a veth pair: guest end `eth1` (or opts.ifname) with #{ip, gateway, mac, ifname, mtu, host_ifname}; re-running is a no-op; a failure removes what the call created.",
+        "Attach a guest to a bridge with a veth pair: guest end `eth1` (or opts.ifname) with #{ip, gateway, mac, ifname, mtu, host_ifname, announce}; the guest's IPv4 addresses are announced (gratuitous ARP) unless announce: false; re-running is a no-op; a failure removes what the call created.",
         move |g: Guest, b: Bridge, o: Map| {
             let opts = attach_opts("veth", &o)?;
             ss.attach(&g, &LinuxBridge { name: b.name }, &opts).rhai()
@@ -512,9 +512,13 @@ pub(super) fn attach_opts(func: &str, o: &Map) -> RhaiResult<AttachOpts> {
             "mtu",
             "host_ifname",
             "vlan",
+            "announce",
         ],
     )?;
     let mut a = AttachOpts::default();
+    if let Some(v) = opt_bool(func, o, "announce")? {
+        a.announce = v;
+    }
     if let Some(n) = opt_str(func, o, "ifname")? {
         a.ifname = parse::ifname(&n).rhai()?;
     }
