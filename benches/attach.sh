@@ -4,7 +4,8 @@
 #   iproute2 — `ip -batch` for everything it can batch (host side), `ip -n NS -batch` per guest;
 #   CNI      — the reference bridge plugin with host-local IPAM, invoked per the CNI spec per attach.
 # Namespaces are created before timing for every contestant; each contestant gets its own set and
-# bridge. Prints ms per attach and ratios. Usage: benches/attach.sh [N ...]   (default: 10 100 1000)
+# bridge, made just before its run and removed after it, so each runs alone. Prints ms per attach
+# and ratios. Usage: benches/attach.sh [N ...]   (default: 10 100 1000)
 #
 # GUEST_IPV6=0 disables IPv6 inside every namespace during (untimed) set-up, for all contestants alike.
 # On a large segment every guest's IPv6 link-local start-up (DAD, router solicitations, MLD) is
@@ -35,7 +36,10 @@ cleanup() {
 }
 # Namespace creation and deletion leave kernel work (RTNL-holding cleanup) running in the
 # background; let it finish so it does not land on whichever contestant runs next.
-settle() { sleep "${SETTLE:-1}"; }
+# The kernel tears namespaces down in the background, holding RTNL, at about a millisecond each:
+# after a round of 4 x 1000 of them that is seconds, which would land on the next round's first
+# contestant. The default wait grows with the round's size.
+settle() { sleep "${SETTLE:-$(( 1 + ${N:-0} / 200 ))}"; }
 trap cleanup EXIT
 cleanup; mkdir -p "$WORK"
 
@@ -63,14 +67,17 @@ verify() { # set index [address] — the guest end must exist with its address a
   grep -q "state UP" <<<"$out" || { echo "FAIL: $ns eth1 is not up: $out" >&2; exit 1; }
 }
 
+# A running ovs-vswitchd answers every link change on the host (it holds RTNL to look), which
+# slowed every contestant here by half and made the per-guest cost grow with N.
+if pgrep -x ovs-vswitchd >/dev/null; then
+  echo "note: ovs-vswitchd is running; it reacts to every new link and slows every contestant (stop it for figures comparable with the README's)"
+fi
 echo "guest IPv6: $([ "${GUEST_IPV6:-1}" = 0 ] && echo off || echo on)"
 printf '%-6s %-34s %10s %12s %10s\n' N contestant total_ms ms/attach vs_pipework
 round=0
 for N in "$@"; do
   r=$(printf "\\$(printf '%03o' $((97 + round)))"); round=$((round + 1))
   P=bp$r Q=bq$r I=bi$r C=bc$r
-  for s in $P $Q $I $C; do make_ns $s "$N"; done
-  settle
 
   # Each contestant is a function; the order rotates from round to round, so none always runs
   # first (cold caches) or last (after the others' background kernel work).
@@ -121,20 +128,12 @@ EOC
     done
     t_cni=$(( $(now_ms) - t0 ))
   }
-  contestants=(run_pw run_pq run_ip run_cni)
-  for ((k = 0; k < 4; k++)); do
-    c=${contestants[$(( (k + round - 1) % 4 ))]}
-    $c
-    settle
-  done
-  echo "round $round order: $(for ((k = 0; k < 4; k++)); do printf '%s ' "${contestants[$(( (k + round - 1) % 4 ))]#run_}"; done)"
-
-  # Everyone did the work, every guest of every set: its address, gateway and link up, its host
-  # end a port of its set's bridge; and one ping across each bridge. host-local hands out
+  # Everyone does the work, every guest of the set: its address, gateway and link up, its host
+  # end a port of the set's bridge; and one ping across the bridge. host-local hands out
   # addresses in its own order, so for CNI any address of the range will do.
   any='198[.]18[.][0-9]*[.][0-9]*'
-  for pair in "$P bbpw" "$Q bbpq" "$I bbip" "$C bbcni"; do
-    read -r set br <<<"$pair"
+  verify_set() { # set bridge
+    local set=$1 br=$2 ports i peer last
     ports=" $(ip -o link show master "$br" | awk -F': ' '{print $1}' | tr '\n' ' ')"
     for ((i = 0; i < N; i++)); do
       if [ "$set" = "$C" ]; then verify "$set" "$i" "$any"; else verify "$set" "$i"; fi
@@ -143,7 +142,24 @@ EOC
     done
     last=$(ip -n "$set$((N - 1))" -o -4 addr show dev eth1 | awk '{print $4}' | cut -d/ -f1)
     [ "$N" -lt 2 ] || ip netns exec "${set}0" ping -c 1 -W 2 "$last" >/dev/null || { echo "FAIL: $set: guest 0 does not reach $last across $br" >&2; exit 1; }
+  }
+  # Each contestant alone on the machine with its own N namespaces, made (untimed) just before
+  # its run and removed after it: another contestant's thousands of namespaces and ports would
+  # make the kernel slower for whoever runs next (its per-namespace and per-port work grows
+  # with what exists), and growth with N is what this measures.
+  contestants=(run_pw run_pq run_ip run_cni)
+  declare -A set_of=([run_pw]="$P bbpw" [run_pq]="$Q bbpq" [run_ip]="$I bbip" [run_cni]="$C bbcni")
+  for ((k = 0; k < 4; k++)); do
+    c=${contestants[$(( (k + round - 1) % 4 ))]}
+    read -r set br <<<"${set_of[$c]}"
+    make_ns "$set" "$N"
+    settle
+    $c
+    verify_set "$set" "$br"
+    cleanup; mkdir -p "$WORK"
+    settle
   done
+  echo "round $round order: $(for ((k = 0; k < 4; k++)); do printf '%s ' "${contestants[$(( (k + round - 1) % 4 ))]#run_}"; done)"
 
   row() { awk -v n="$N" -v name="$1" -v t="$2" -v pw="$t_pw" 'BEGIN {
     printf "%-6d %-34s %10d %12.2f %9.2fx\n", n, name, t, t / n, (pw > 0 ? t / pw : 0) }'; }
@@ -154,7 +170,6 @@ EOC
   # The headline: a process per attach, as an orchestrator or a shell loop calls either tool.
   awk -v n="$N" -v pq="$t_pq" -v cni="$t_cni" 'BEGIN {
     printf "headline N=%d: a process per attach, pipework -e %.2f ms vs CNI bridge %.2f ms: CNI takes %.2fx\n", n, pq / n, cni / n, (pq > 0 ? cni / pq : 0) }'
-  cleanup; mkdir -p "$WORK"; settle
 done
 
 # Start-up latency of a one-liner (target < 20 ms).
