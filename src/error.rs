@@ -48,6 +48,10 @@ pub enum Error {
     #[error("{0}")]
     Privilege(String),
 
+    /// The user stopped the run (SIGINT, SIGTERM) while a timeline played.
+    #[error("{0}")]
+    Interrupted(String),
+
     /// A program or service pipework drives (ovs-vsctl, a DHCP client, a DHCP server) failed or
     /// refused; the message carries its own words.
     #[error("{tool}: {msg}")]
@@ -71,8 +75,8 @@ pub enum Error {
 
 impl Error {
     /// The kind of failure, one word a script can tell apart (`catch (e) { if e.kind == "timeout" … }`):
-    /// invalid, netlink, guest, not_found, conflict, timeout, privilege, external, io. Context layers keep the
-    /// kind of what they wrap.
+    /// invalid, netlink, guest, not_found, conflict, timeout, privilege, interrupted, external, io.
+    /// Context layers keep the kind of what they wrap.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Invalid { .. } => "invalid",
@@ -82,6 +86,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::Timeout(_) => "timeout",
             Error::Privilege(_) => "privilege",
+            Error::Interrupted(_) => "interrupted",
             Error::External { .. } => "external",
             Error::Io { .. } => "io",
             Error::Context { source, .. } => source.kind(),

@@ -20,6 +20,7 @@ pub mod ping;
 pub mod privilege;
 pub mod script;
 pub mod session;
+pub mod timeline;
 pub mod view;
 pub mod watch;
 

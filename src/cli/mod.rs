@@ -47,6 +47,10 @@ pub enum Cmd {
         /// more than once side by side; `pipework down OWNER` removes one of them
         #[arg(long)]
         owner: Option<String>,
+        /// Write every event of the script's timeline (`play()`: actions, flaps, what was put
+        /// back) to FILE, one JSON object per line
+        #[arg(long, value_name = "FILE")]
+        timeline: Option<std::path::PathBuf>,
     },
     /// Remove everything owners created, as `down(owner)` does in a script; every error is
     /// reported, none stops the rest
@@ -168,8 +172,10 @@ pub(crate) fn run_source(
     keep: bool,
 ) -> Result<(), ()> {
     let engine = script::engine(s.clone());
-    let res = script::compile(&engine, src, name)
-        .and_then(|ast| script::run(&engine, &ast, script::params_map(params)));
+    let res = script::compile(&engine, src, name).and_then(|ast| {
+        let r = script::run(&engine, &ast, script::params_map(params));
+        script::end_of_run(&engine, &ast, s, r)
+    });
     let out = match res {
         Ok(_) => Ok(()),
         Err(e) => {
@@ -286,7 +292,11 @@ pub fn main_with(cli: Cli) -> i32 {
             return 1;
         };
         let engine = script::engine(s.clone());
-        let code = match engine.eval::<rhai::Dynamic>(&expr) {
+        let res = script::compile(&engine, &expr, "-e").and_then(|ast| {
+            let r = engine.eval_ast::<rhai::Dynamic>(&ast);
+            script::end_of_run(&engine, &ast, &s, r)
+        });
+        let code = match res {
             Ok(v) => {
                 if !v.is_unit() {
                     println!("{}", script::api::display(&s, &v));
@@ -312,6 +322,7 @@ pub fn main_with(cli: Cli) -> i32 {
             params,
             keep,
             owner,
+            timeline,
         } => {
             let params = match parse_params(&params) {
                 Ok(p) => p,
@@ -346,6 +357,12 @@ pub fn main_with(cli: Cli) -> i32 {
             if let Err(e) = s.set_owner(&owner.unwrap_or_else(|| owner_for(&name))) {
                 eprintln!("pipework: {e}");
                 return 1;
+            }
+            if let Some(path) = timeline {
+                if let Err(e) = script::api::time::log_to(&path) {
+                    eprintln!("pipework: --timeline: {e}");
+                    return 1;
+                }
             }
             match run_source(&s, &src, &name, &params, keep) {
                 Ok(()) => 0,

@@ -55,7 +55,8 @@ impl From<crate::Error> for CniError {
             "not_found" => 102,
             "external" => 103,
             "privilege" => 104,
-            _ => 105, // guest
+            // guest; a CNI verb plays no timeline, so nothing here is "interrupted"
+            _ => 105,
         };
         CniError {
             code,

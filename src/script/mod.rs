@@ -65,6 +65,28 @@ pub fn run(engine: &Engine, ast: &AST, params: Map) -> Result<Dynamic, Box<EvalA
     Ok(v)
 }
 
+/// The end of a run, whatever its outcome, for the timeline (`api::time`): after a script that
+/// succeeded, actions it registered and never played are played now (so a one-liner that only
+/// registers works); then, or after a failure, whatever the timeline still has in force is put
+/// back.
+pub fn end_of_run(
+    engine: &Engine,
+    ast: &AST,
+    s: &Session,
+    result: Result<Dynamic, Box<EvalAltResult>>,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    match result {
+        Ok(v) => api::time::finish(engine, ast, s).map(|()| v),
+        Err(e) => {
+            let restored = api::time::restore(s, None);
+            if !restored.is_empty() {
+                eprintln!("pipework: timeline: {}", restored.join("; "));
+            }
+            Err(e)
+        }
+    }
+}
+
 /// Render an evaluation error with its script position, e.g.
 /// `demo.rhai line 12: veth(): unknown option `gatway``.
 pub fn describe_error(e: &EvalAltResult) -> String {

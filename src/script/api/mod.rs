@@ -8,7 +8,7 @@ use crate::guest::Guest;
 use crate::net::{LinkChange, LinkState, RouteOp, RouteSpec};
 use crate::parse;
 use crate::session::{Bridge, BridgeOpts, Session};
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, NativeCallContext};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, NativeCallContext, AST};
 use std::rc::Rc;
 
 /// An Open vSwitch bridge (a distinct type so `veth()` picks the OVS driver).
@@ -96,6 +96,7 @@ mod local;
 mod recipes;
 mod routes;
 mod teardown;
+pub mod time;
 
 pub fn register(engine: &mut Engine, s: Rc<Session>) {
     engine.register_type_with_name::<Guest>("Guest");
@@ -112,6 +113,7 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
     routes::register(engine, &s);
     exec::register(engine, &s);
     teardown::register(engine, &s);
+    time::register(engine, &s);
 }
 
 /// The guest end of an attachment, as a script's Link.

@@ -1,0 +1,309 @@
+//! Scripted time in Rhai: `at`, `every`, `flap` register actions; `play` runs them (see
+//! `crate::timeline`). The timeline of a run lives here, with the engine: its actions are script
+//! callbacks. Whatever it still has in force when the run ends, fails or is interrupted is put back
+//! by `finish`.
+
+use super::*;
+use crate::timeline::{Action, Change, Event, Every, Timeline};
+use rhai::FnPtr;
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
+thread_local! {
+    static TIMELINE: RefCell<Timeline<FnPtr>> = RefCell::new(Timeline::default());
+}
+
+/// `--timeline FILE`: write the events of this run's plays there, one JSON object per line.
+pub fn log_to(path: &std::path::Path) -> crate::Result<()> {
+    TIMELINE.with(|t| t.borrow_mut().log_to(path))
+}
+
+fn duration(func: &str, what: &str, v: &str) -> RhaiResult<Duration> {
+    parse::duration(v).map_err(|e| rt(e.context(format!("{func}(): {what}"))))
+}
+
+fn opt_duration(func: &str, m: &Map, key: &str) -> RhaiResult<Option<Duration>> {
+    opt_str(func, m, key)?
+        .map(|v| duration(func, key, &v))
+        .transpose()
+}
+
+fn json_change(c: &Change) -> serde_json::Value {
+    match c {
+        Change::LinkDown { guest, name } => {
+            serde_json::json!({"link": format!("{guest}:{name}"), "state": "up", "restored": true})
+        }
+    }
+}
+
+/// Put back everything the timeline still has in force, saying so on stderr; also drops what is
+/// still queued. Called when a run ends (played or not), fails, or is interrupted.
+pub fn restore(s: &Session, origin: Option<Instant>) -> Vec<String> {
+    let changes = TIMELINE.with(|t| {
+        let mut t = t.borrow_mut();
+        t.clear();
+        t.in_force().to_vec()
+    });
+    let mut said = vec![];
+    for c in changes.iter().rev() {
+        let done = match c {
+            Change::LinkDown { guest, name } => s.set_link(guest, name, &crate::net::link_up()),
+        };
+        match done {
+            Ok(()) => {
+                TIMELINE.with(|t| {
+                    let mut t = t.borrow_mut();
+                    t.forget(c);
+                    let at = origin.map(|o| o.elapsed()).unwrap_or_default();
+                    t.record(&Event {
+                        planned: at,
+                        applied: at,
+                        what: "restore",
+                        detail: json_change(c),
+                    });
+                });
+                said.push(c.to_string());
+            }
+            Err(e) => said.push(format!("{c}: FAILED: {e}")),
+        }
+    }
+    TIMELINE.with(|t| t.borrow_mut().flush());
+    said
+}
+
+/// The end of a run: actions registered and never played are played now (so a one-liner that only
+/// registers works), then whatever is still in force is put back.
+pub fn finish(engine: &Engine, ast: &AST, s: &Session) -> Result<(), Box<EvalAltResult>> {
+    let pending = TIMELINE.with(|t| t.borrow().pending());
+    let played = if pending {
+        play_with(s, None, |f, n| {
+            match n {
+                Some(n) => f.call::<Dynamic>(engine, ast, (n,)),
+                None => f.call::<Dynamic>(engine, ast, ()),
+            }
+            .map(|_| ())
+        })
+    } else {
+        Ok(Map::new())
+    };
+    let restored = restore(s, None);
+    if !restored.is_empty() {
+        eprintln!("pipework: timeline: {}", restored.join("; "));
+    }
+    played.map(|_| ())
+}
+
+/// Play the queued actions (up to `limit` after the start); `call` runs a script callback. Returns
+/// a summary map: #{actions, p50_ms, p99_ms}.
+fn play_with(
+    s: &Session,
+    limit: Option<Duration>,
+    mut call: impl FnMut(&FnPtr, Option<i64>) -> Result<(), Box<EvalAltResult>>,
+) -> RhaiResult<Map> {
+    let _catch = crate::timeline::Catch::install();
+    let origin = Instant::now();
+    let mut late = vec![];
+    let fail = |e: Box<EvalAltResult>| {
+        let restored = restore(s, Some(origin));
+        if !restored.is_empty() {
+            eprintln!("pipework: timeline stopped; {}", restored.join("; "));
+        }
+        e
+    };
+    loop {
+        let next = TIMELINE.with(|t| t.borrow_mut().next(origin, limit));
+        let (planned, action) = match next {
+            Ok(Some(x)) => x,
+            Ok(None) => break,
+            Err(i) => return Err(fail(rt(Error::Interrupted(i.to_string())))),
+        };
+        let applied = origin.elapsed();
+        late.push(applied.saturating_sub(planned));
+        let (what, detail) = match &action {
+            Action::Call { n, .. } => ("call", serde_json::json!({ "n": n })),
+            Action::Link {
+                guest,
+                name,
+                down,
+                which,
+            } => (
+                "flap",
+                serde_json::json!({
+                    "link": format!("{guest}:{name}"),
+                    "end": which,
+                    "state": if *down { "down" } else { "up" },
+                }),
+            ),
+        };
+        TIMELINE.with(|t| {
+            t.borrow_mut().record(&Event {
+                planned,
+                applied,
+                what,
+                detail,
+            })
+        });
+        let done = match action {
+            Action::Call { f, n } => call(&f, n),
+            Action::Link {
+                guest, name, down, ..
+            } => {
+                let change = LinkChange {
+                    up: Some(!down),
+                    ..Default::default()
+                };
+                let c = Change::LinkDown {
+                    guest: guest.clone(),
+                    name: name.clone(),
+                };
+                // Remembered before the change: a link set down and then lost track of would stay
+                // down after the run.
+                if down {
+                    TIMELINE.with(|t| t.borrow_mut().remember(c.clone()));
+                }
+                let r = s.set_link(&guest, &name, &change).rhai();
+                if r.is_ok() && !down {
+                    TIMELINE.with(|t| t.borrow_mut().forget(&c));
+                }
+                r
+            }
+        };
+        if let Err(e) = done {
+            return Err(fail(e));
+        }
+    }
+    TIMELINE.with(|t| {
+        let mut t = t.borrow_mut();
+        t.lateness.extend(late.iter().copied());
+        t.flush();
+    });
+    let mut m = Map::new();
+    m.insert("actions".into(), (late.len() as i64).into());
+    if let Some((p50, p99)) = crate::timeline::percentiles(&late) {
+        m.insert("p50_ms".into(), (p50.as_secs_f64() * 1e3).into());
+        m.insert("p99_ms".into(), (p99.as_secs_f64() * 1e3).into());
+    }
+    Ok(m)
+}
+
+/// A callback from inside a script's own `play()`: `every`'s take the call count, `at`'s nothing.
+fn call_in(ctx: &NativeCallContext, f: &FnPtr, n: Option<i64>) -> Result<(), Box<EvalAltResult>> {
+    match n {
+        Some(n) => f.call_within_context::<Dynamic>(ctx, (n,)),
+        None => f.call_within_context::<Dynamic>(ctx, ()),
+    }
+    .map(|_| ())
+}
+
+pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
+    reg!(
+        engine,
+        "at",
+        ["when: &str", "f: FnPtr", "()"],
+        "Register f() to run `when` (\"2s\", \"500ms\") after play() starts.",
+        |when: &str, f: FnPtr| {
+            let d = duration("at", "when", when)?;
+            TIMELINE.with(|t| t.borrow_mut().at(d, f));
+            Ok::<_, Box<EvalAltResult>>(())
+        }
+    );
+    let every = |period: &str, f: FnPtr, o: Map| -> RhaiResult<()> {
+        check_keys("every", &o, &["count", "until"])?;
+        let d = duration("every", "period", period)?;
+        let e = Every {
+            count: opt_int("every", &o, "count")?,
+            until: opt_duration("every", &o, "until")?,
+        };
+        TIMELINE.with(|t| t.borrow_mut().every(d, f, e)).rhai()
+    };
+    reg!(
+        engine,
+        "every",
+        ["period: &str", "f: FnPtr", "opts: Map", "()"],
+        "Register f(n) to run every `period` after play() starts (n = 0, 1, …), #{count, until}; without either it runs until play's limit.",
+        every
+    );
+    reg!(
+        engine,
+        "every",
+        ["period: &str", "f: FnPtr", "()"],
+        "every(period, f, #{}) until play's limit.",
+        move |period: &str, f: FnPtr| every(period, f, Map::new())
+    );
+    let ss = s.clone();
+    let host = s.host();
+    let flap_link = move |l: Link, which: String, o: Map| -> RhaiResult<()> {
+        check_keys("flap", &o, &["down", "up", "count", "at", "end"])?;
+        let down = opt_duration("flap", &o, "down")?.unwrap_or(Duration::from_secs(1));
+        let up = opt_duration("flap", &o, "up")?.unwrap_or(Duration::from_secs(1));
+        let start = opt_duration("flap", &o, "at")?.unwrap_or_default();
+        let count = opt_int("flap", &o, "count")?.unwrap_or(1);
+        // Refused now, not half-way through the play.
+        ss.link(&l.guest, &l.name).rhai()?;
+        TIMELINE
+            .with(|t| {
+                t.borrow_mut()
+                    .flap(&l.guest, &l.name, &which, start, down, up, count)
+            })
+            .rhai()
+    };
+    let f = flap_link.clone();
+    reg!(
+        engine,
+        "flap",
+        ["link: Link", "opts: Map", "()"],
+        "Flap a link's carrier during play(): #{down: \"1s\", up: \"1s\", count: 1, at: \"0s\"}; the link goes down at `at`, stays down `down`, comes up for `up`, `count` times. Its peer sees the carrier go.",
+        move |l: Link, o: Map| {
+            let which = if l.guest.is_host() { "host end" } else { "guest end" };
+            f(l, which.to_string(), o)
+        }
+    );
+    let f = flap_link;
+    reg!(
+        engine,
+        "flap",
+        ["attachment: Attachment", "opts: Map", "()"],
+        "Flap an attachment during play(), as flap(link, ..); #{end: \"guest\"} (default) sets the guest's interface down, #{end: \"host\"} the host end of its pair.",
+        move |a: Attachment, o: Map| {
+            let end = opt_str("flap", &o, "end")?.unwrap_or_else(|| "guest".into());
+            let mut o = o;
+            o.remove("end");
+            match end.as_str() {
+                "guest" => f(
+                    Link::new(a.guest.clone(), a.ifname.clone()),
+                    format!("guest end, peer of host:{}", a.host_ifname),
+                    o,
+                ),
+                "host" => f(
+                    Link::new(host.clone(), a.host_ifname.clone()),
+                    format!("host end, peer of {}:{}", a.guest, a.ifname),
+                    o,
+                ),
+                other => err(format!(
+                    "flap(): end must be \"guest\" or \"host\", not {other:?}"
+                )),
+            }
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "play",
+        ["Map"],
+        "Run the registered actions in time order against absolute deadlines; returns #{actions, p50_ms, p99_ms} (how late they ran). Ctrl-C or a failure puts back what the timeline changed.",
+        move |ctx: NativeCallContext| {
+            play_with(&ss, None, |f, n| call_in(&ctx, f, n))
+        }
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "play",
+        ["limit: &str", "Map"],
+        "play() up to `limit` after its start; later actions stay registered for the next play().",
+        move |ctx: NativeCallContext, limit: &str| {
+            let l = duration("play", "limit", limit)?;
+            play_with(&ss, Some(l), |f, n| call_in(&ctx, f, n))
+        }
+    );
+}

@@ -1,0 +1,250 @@
+//! Scripted time (root): `at`/`every`/`flap`/`play` against real links. Effects are read by an
+//! independent observer (`ip -ts monitor`), timing from the `--timeline` record, and an interrupted
+//! play must leave the links as they were.
+
+mod common;
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn timeline_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// 200 actions 50 ms apart: each runs at its own deadline from the play's start, not 50 ms after
+/// the one before, so lateness does not add up; the record has every one, in order.
+#[test]
+fn time_two_hundred_actions_keep_their_deadlines() {
+    let w = World::new("tm");
+    let log = w.dir().join("timeline.jsonl");
+    let script = w.dir().join("t.rhai");
+    std::fs::write(
+        &script,
+        r#"
+        let hits = [];
+        every("50ms", |n| { hits.push(n); }, #{count: 200});
+        let r = play();
+        print(`p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${r.actions} actions`);
+        "#,
+    )
+    .unwrap();
+    let out = ok(&w.cmd(&[
+        "run",
+        "--timeline",
+        log.to_str().unwrap(),
+        script.to_str().unwrap(),
+    ]));
+    let lines = timeline_lines(&log);
+    assert_eq!(lines.len(), 200, "{out}");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["event"], "call");
+        assert_eq!(l["n"], i as i64);
+        let planned = l["planned_ms"].as_f64().unwrap();
+        assert!((planned - 50.0 * (i + 1) as f64).abs() < 1e-6, "{l}");
+        assert!(l["applied_ms"].as_f64().unwrap() >= planned, "early: {l}");
+    }
+    // No drift: the last action is late by about what any one is, not by 200 of them. (A 50 ms
+    // sleep after each action would put it several hundred ms behind.)
+    let last = &lines[199];
+    let late = last["applied_ms"].as_f64().unwrap() - last["planned_ms"].as_f64().unwrap();
+    assert!(late < 50.0, "the 200th action ran {late} ms late: {out}");
+    println!("{out}");
+}
+
+/// A guest end flapped three times: an `ip monitor` in the host, started before, sees its host end
+/// lose and regain carrier three times, each outage about as long as asked.
+#[test]
+fn time_flaps_seen_by_ip_monitor() {
+    let w = World::new("tf");
+    let (a, br) = (w.ns("a"), w.br());
+    let host_end = format!("veth1pl{a}");
+    let mon_out = w.dir().join("monitor.txt");
+    let mut mon = Command::new("ip")
+        .args(["-ts", "monitor", "link"])
+        .stdout(std::fs::File::create(&mon_out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ip monitor");
+    let out = w.script(
+        r#"
+        let x = veth(netns(params.a), bridge(params.br), #{ip: "198.18.61.2/24"});
+        flap(x, #{down: "300ms", up: "400ms", count: 3, at: "100ms"});
+        play();
+        "#,
+        &[&format!("a={a}"), &format!("br={br}")],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = mon.kill();
+    let _ = mon.wait();
+    ok(&out);
+    // "[2026-12-03T23:59:01.123456] 12: veth1pl…@if2: <NO-CARRIER,…,UP> … state LOWERLAYERDOWN"
+    let text = std::fs::read_to_string(&mon_out).unwrap();
+    let mut edges: Vec<(f64, bool)> = vec![];
+    for l in text
+        .lines()
+        .filter(|l| l.contains(&format!(" {host_end}@")))
+    {
+        let Some(ts) = l.strip_prefix('[').and_then(|r| r.split(']').next()) else {
+            continue;
+        };
+        let t = ts.rsplit('T').next().unwrap();
+        let secs: f64 = t
+            .split(':')
+            .map(|p| p.parse::<f64>().unwrap())
+            .fold(0.0, |acc, p| acc * 60.0 + p);
+        let carrier = l.contains("LOWER_UP");
+        if edges.last().map(|e| e.1) != Some(carrier) {
+            edges.push((secs, carrier));
+        }
+    }
+    // After the attach first brought carrier: down, up, down, up, down, up.
+    let first = edges
+        .iter()
+        .position(|e| e.1)
+        .unwrap_or_else(|| panic!("no carrier ever seen:\n{text}"));
+    let flaps = &edges[first + 1..];
+    assert_eq!(
+        flaps.iter().map(|e| e.1).collect::<Vec<_>>(),
+        [false, true, false, true, false, true],
+        "{text}"
+    );
+    for pair in flaps.chunks(2) {
+        let down_ms = (pair[1].0 - pair[0].0) * 1e3;
+        assert!(
+            (150.0..900.0).contains(&down_ms),
+            "an outage of {down_ms} ms for a 300 ms flap:\n{text}"
+        );
+    }
+    let l = link(Some(&a), "eth1").unwrap();
+    assert!(
+        l["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+        "{l}"
+    );
+}
+
+fn start_play(w: &World, src: &str, keep: bool, a: &str, br: &str) -> std::process::Child {
+    let path = w.dir().join(format!("{}.rhai", w.prefix));
+    std::fs::write(&path, src).unwrap();
+    let mut args = vec!["run".to_string()];
+    if keep {
+        args.push("--keep".into());
+    }
+    args.push(path.to_str().unwrap().into());
+    args.push(format!("a={a}"));
+    args.push(format!("br={br}"));
+    Command::new(bin())
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Whether eth1 in `ns` is up; None while there is no such namespace or link yet.
+fn is_up(ns: &str) -> Option<bool> {
+    let out = Command::new("ip")
+        .args(["-n", ns, "-o", "link", "show", "dev", "eth1"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let flags = text.split('<').nth(1)?.split('>').next()?.to_string();
+    Some(flags.split(',').any(|f| f == "UP"))
+}
+
+/// SIGINT and SIGTERM in the middle of a play: the link the timeline set down comes up again
+/// (said on stderr) before the process ends; without --keep the run's topology is rolled back.
+#[test]
+fn time_interrupt_puts_links_back() {
+    let mut w = World::new("ti");
+    let (a, br) = (w.ns("a"), w.br());
+    let src = r#"
+        let x = veth(netns(params.a), bridge(params.br), #{ip: "198.18.62.2/24"});
+        flap(x, #{down: "60s", at: "300ms"});
+        play();
+    "#;
+    for (sig, keep) in [(libc::SIGINT, true), (libc::SIGTERM, false)] {
+        let child = start_play(&w, src, keep, &a, &br);
+        let t0 = Instant::now();
+        // Up first (attached; a new eth1 is down for a moment before that), then down: the flap,
+        // 300 ms into the play.
+        for want in [true, false] {
+            while is_up(&a) != Some(want) {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(20),
+                    "eth1 never went {}",
+                    if want { "up" } else { "down" }
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success(), "{err}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the play was not cut short"
+        );
+        let name = if sig == libc::SIGINT {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        };
+        assert!(err.contains(&format!("interrupted by {name}")), "{err}");
+        assert!(
+            err.contains(&format!("link netns:{a}:eth1 set up again")),
+            "{err}"
+        );
+        if keep {
+            assert_eq!(is_up(&a), Some(true), "{err}");
+            ok(&w.cmd(&["down", &w.prefix]));
+        } else {
+            assert!(link(None, &br).is_none(), "not rolled back: {err}");
+            assert!(!netns_list().contains(&a), "not rolled back: {err}");
+        }
+    }
+    // The World's own check finds nothing of ours left.
+    let _ = &mut w;
+}
+
+/// A flap of something that does not exist is refused when it is registered, before anything
+/// plays; a bad option names itself.
+#[test]
+fn time_bad_input_is_refused_before_play() {
+    let w = World::new("tb");
+    let a = w.ns("a");
+    netns_add(&a);
+    let err = fails(&w.eval(&format!(
+        "flap(link(netns({a:?}), \"nope0\"), #{{down: \"1s\"}}); play()"
+    )));
+    assert!(err.contains("nope0"), "{err}");
+    // `lo` of a namespace `ip netns add` made is down; the refused flap below must not play
+    // what an earlier, valid one registered in the same script.
+    let err = fails(&w.eval(&format!(
+        "flap(link(netns({a:?}), \"lo\"), #{{down: \"10ms\"}}); flap(link(netns({a:?}), \"lo\"), #{{dwon: \"1s\"}})"
+    )));
+    assert!(err.contains("dwon"), "{err}");
+    let lo = link(Some(&a), "lo").unwrap();
+    assert!(
+        !lo["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+        "a failed script played its timeline: {lo}"
+    );
+    let err = fails(&w.eval("every(\"0ms\", |n| 1)"));
+    assert!(err.contains("above zero"), "{err}");
+    let err = fails(&w.eval("at(\"soon\", || 1)"));
+    assert!(err.contains("soon"), "{err}");
+    ip_ok(&["netns", "del", &a]);
+}
+
+/// A one-liner that only registers: its actions play when it ends.
+#[test]
+fn time_registered_actions_play_at_the_end() {
+    let w = World::new("te");
+    let out = ok(&w.eval("let t = []; at(\"20ms\", || print(\"late\")); every(\"10ms\", |n| print(`tick ${n}`), #{count: 2}); print(\"first\")"));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, ["first", "tick 0", "late", "tick 1"], "{out}");
+}
