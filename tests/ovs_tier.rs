@@ -132,16 +132,20 @@ fn teardown_shared_ovs_bridge_goes_to_its_last_user() {
 
 /// With Open vSwitch running, a classic attach onto an existing *Linux* bridge asks the kernel and
 /// never OVSDB (it used to fork `ovs-vsctl br-exists` on every attach); an attach onto an OVS bridge
-/// still finds it. A spy ovs-vsctl first in PATH records every call and passes it on.
+/// still finds it. Two witnesses: a spy ovs-vsctl first in PATH records every call and passes it
+/// on, and a proxy in front of ovsdb-server's socket (OVS_RUNDIR) records every connection, ours
+/// and ovs-vsctl's.
 #[test]
 fn classic_linux_bridge_attach_asks_the_kernel_not_ovsdb() {
     let w = World::new("ok");
     vsctl(&["show"]); // OVS is up, so the old code path would have asked it.
     let (path, log) = ovs_vsctl_spy(&w);
+    let proxy = OvsdbProxy::start(&w);
     let classic = |args: &[&str]| {
         Command::new(bin())
             .args(args)
             .env("PATH", &path)
+            .env("OVS_RUNDIR", &proxy.dir)
             .output()
             .unwrap()
     };
@@ -161,6 +165,12 @@ fn classic_linux_bridge_attach_asks_the_kernel_not_ovsdb() {
         "attach onto Linux bridge {br} called ovs-vsctl:\n{calls}"
     );
     assert_eq!(
+        proxy.connections(),
+        0,
+        "attach onto Linux bridge {br} asked OVSDB:\n{}",
+        proxy.said()
+    );
+    assert_eq!(
         link(None, &format!("veth1pl{a}")).unwrap()["master"],
         br.as_str()
     );
@@ -176,13 +186,80 @@ fn classic_linux_bridge_attach_asks_the_kernel_not_ovsdb() {
         "datapath_type=netdev",
     ]);
     ok(&classic(&[&obr, &b, "198.18.124.2/24"]));
+    // Asked on the socket (a select on the Bridge table), not by ovs-vsctl.
+    let said = proxy.said();
+    assert!(
+        said.contains(r#""op":"select","table":"Bridge""#) && said.contains(&obr),
+        "{said}"
+    );
     let calls = std::fs::read_to_string(&log).unwrap();
-    assert!(calls.contains("br-exists"), "{calls}");
+    assert!(!calls.contains("br-exists"), "{calls}");
     assert!(
         vsctl(&["list-ports", &obr]).contains(&format!("veth1pl{b}")),
         "the attach onto {obr} did not become an OVS port"
     );
     ok(&w.cmd(&["-e", &format!("down({b:?})")]));
+}
+
+/// A proxy in front of ovsdb-server's socket: point OVS_RUNDIR at `dir` and every OVSDB client
+/// (pipework's own, ovs-vsctl) goes through it; what clients send is kept.
+struct OvsdbProxy {
+    dir: std::path::PathBuf,
+    conns: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    said: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl OvsdbProxy {
+    fn start(w: &World) -> OvsdbProxy {
+        use std::io::{Read, Write};
+        use std::os::unix::net::{UnixListener, UnixStream};
+        let dir = w.dir().join("ovs-rundir");
+        std::fs::create_dir_all(&dir).unwrap();
+        // Everything else of the real run directory (ovs-vswitchd's pid file, its control
+        // sockets) stays reachable under the same names.
+        for e in std::fs::read_dir("/var/run/openvswitch").unwrap().flatten() {
+            if e.file_name() != "db.sock" {
+                let _ = std::os::unix::fs::symlink(e.path(), dir.join(e.file_name()));
+            }
+        }
+        let listener = UnixListener::bind(dir.join("db.sock")).unwrap();
+        let conns = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let said = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let (c, s) = (conns.clone(), said.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let server = UnixStream::connect("/var/run/openvswitch/db.sock").unwrap();
+                let (mut from_server, mut to_client) =
+                    (server.try_clone().unwrap(), client.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_server, &mut to_client);
+                    let _ = to_client.shutdown(std::net::Shutdown::Both);
+                });
+                let (mut from_client, mut to_server) = (client, server);
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    while let Ok(n) = from_client.read(&mut buf) {
+                        if n == 0 || to_server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        s.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                    let _ = to_server.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        OvsdbProxy { dir, conns, said }
+    }
+
+    fn connections(&self) -> usize {
+        self.conns.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn said(&self) -> String {
+        String::from_utf8_lossy(&self.said.lock().unwrap()).to_string()
+    }
 }
 
 /// An `ovs-vsctl` first on a PATH, which logs each call's arguments and runs the real one.
@@ -223,6 +300,7 @@ fn ovs_vsctl_spy(w: &World) -> (String, std::path::PathBuf) {
 fn ovs_ports_ask_about_their_bridge_once_per_run() {
     let w = World::new("oq");
     let (path, log) = ovs_vsctl_spy(&w);
+    let proxy = OvsdbProxy::start(&w);
     let obr = format!("ovs{}", w.prefix);
     let script = format!(
         r#"owner("{p}"); let b = ovs("{obr}"); for i in 1..4 {{ veth(netns(`{p}${{i}}`), b, #{{vlan: 10 * i, ip: `198.18.125.${{i}}/24`}}); }}"#,
@@ -231,18 +309,19 @@ fn ovs_ports_ask_about_their_bridge_once_per_run() {
     let out = Command::new(bin())
         .args(["-e", &script])
         .env("PATH", &path)
+        .env("OVS_RUNDIR", &proxy.dir)
         .output()
         .unwrap();
     ok(&out);
     let calls = std::fs::read_to_string(&log).unwrap();
     let count = |verb: &str| calls.lines().filter(|l| l.contains(verb)).count();
-    assert_eq!(count("br-exists"), 1, "{calls}");
     assert_eq!(count("add-port"), 0, "{calls}");
-    assert_eq!(
-        calls.lines().count(),
-        2,
-        "br-exists and add-br only: {calls}"
-    );
+    assert_eq!(calls.lines().count(), 1, "add-br only: {calls}");
+    // Asked about the bridge once per run, on OVSDB's socket; three port transactions.
+    let said = proxy.said();
+    let count = |what: &str| said.matches(what).count();
+    assert_eq!(count(r#""op":"select","table":"Bridge""#), 1, "{said}");
+    assert_eq!(count(r#""uuid-name":"port""#), 3, "{said}");
     for i in 1..4 {
         let port = format!("veth1pl{}{i}", w.prefix);
         assert_eq!(vsctl(&["port-to-br", &port]), obr);

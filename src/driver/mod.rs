@@ -75,7 +75,7 @@ impl Declared {
 impl HostKind {
     /// Decided as the original does, the kernel first (its link dump costs nothing extra): an
     /// existing bridge, or a br*/ovs*/dummy* name to create; any other existing interface is
-    /// physical (InfiniBand ones get IPoIB). OVSDB (a forked ovs-vsctl, ~8 ms) is asked only about a
+    /// physical (InfiniBand ones get IPoIB). OVSDB (one query on its socket) is asked only about a
     /// device of the kind an OVS bridge shows as (a tap for the userspace datapath, "openvswitch"
     /// for the kernel one), or about a name nobody shows and no prefix claims. A declared kind
     /// must agree with what exists, and decides what a missing name becomes.

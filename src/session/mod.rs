@@ -135,7 +135,7 @@ impl Session {
         })
     }
 
-    /// Whether `name` is an OVS bridge, asking OVSDB (a forked ovs-vsctl, ~5 ms) only about a
+    /// Whether `name` is an OVS bridge, asking OVSDB (one query on its socket) only about a
     /// bridge this session has not been told of yet: an attach to a bridge `ovs()` just ensured
     /// asks nothing. Should the bridge vanish in between, adding the port fails and says so.
     pub(crate) fn ovs_is_bridge(&self, name: &str) -> bool {

@@ -1,9 +1,10 @@
-//! The one OVS call on every OVS attach — a port onto a bridge — spoken to ovsdb-server directly, in
+//! The OVS calls on every OVS attach — is it a bridge, a port onto it — spoken to ovsdb-server directly, in
 //! OVSDB's own JSON-RPC (RFC 7047) over its unix socket: one transaction, then the same wait
 //! `ovs-vsctl` does (until ovs-vswitchd reports the configuration, `cur_cfg`, it was asked for) and
 //! the same check (the interface got an OpenFlow port, not an error). It saves the fork and exec
 //! of ovs-vsctl per port. Hand-written on serde_json because the Rust OVSDB crates are 0.0.x work
-//! in progress; everything else (bridges, removal, queries) stays with `vsctl`, off the hot path.
+//! in progress. Whether a bridge exists is asked here too (every classic OVS attach asks it); making
+//! and removing bridges and the other queries stay with `vsctl`, off the hot path.
 
 use crate::error::{Error, Result};
 use serde_json::{json, Value};
@@ -144,6 +145,24 @@ fn committed(results: &Value) -> std::result::Result<&Vec<Value>, String> {
         )),
         None => Ok(ops),
     }
+}
+
+/// Whether OVSDB has a bridge called `name`: one `select` on the Bridge table, what
+/// `ovs-vsctl br-exists` asks, without its fork and exec.
+pub fn bridge_exists(sock: &std::path::Path, timeout: Duration, name: &str) -> Result<bool> {
+    let mut c = Conn::open(sock, Instant::now() + timeout)?;
+    let select = json!({"op": "select", "table": "Bridge", "where": [["name", "==", name]],
+        "columns": ["name"]});
+    let Some(r) = c.call("transact", json!(["Open_vSwitch", select]))? else {
+        return Err(Error::Timeout(format!(
+            "ovsdb-server did not answer within {timeout:?} whether bridge {name} exists"
+        )));
+    };
+    let ops = committed(&r).map_err(failed)?;
+    Ok(ops
+        .first()
+        .and_then(|o| o["rows"].as_array())
+        .is_some_and(|rows| !rows.is_empty()))
 }
 
 /// What `add_port` did.

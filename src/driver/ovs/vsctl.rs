@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 /// Where the OVS daemons keep their sockets and pid files (`OVS_RUNDIR`, as ovs-vsctl reads it).
 fn rundir() -> PathBuf {
@@ -132,13 +133,20 @@ pub fn running() -> bool {
     rundir().join("db.sock").exists()
 }
 
-/// Whether `name` is an OVS bridge; false also when OVS is not installed or not running.
+/// Whether `name` is an OVS bridge; false also when OVS is not installed or not running. Asked of
+/// ovsdb-server directly; should that fail, ovs-vsctl has its say.
 pub fn is_bridge(name: &str) -> bool {
-    running()
-        && command(&["br-exists", name])
+    if !running() {
+        return false;
+    }
+    let sock = rundir().join("db.sock");
+    match super::ovsdb::bridge_exists(&sock, Duration::from_secs(timeout()), name) {
+        Ok(yes) => yes,
+        Err(_) => command(&["br-exists", name])
             .output()
             .map(|o| o.status.success())
-            .unwrap_or(false)
+            .unwrap_or(false),
+    }
 }
 
 /// Without the kernel module, only the userspace datapath works.
