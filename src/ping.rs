@@ -78,15 +78,47 @@ fn sockaddr(dst: IpAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     (ss, len as libc::socklen_t)
 }
 
-/// Send `count` echo requests from `guest` to `dst`, waiting up to `timeout` for each reply.
-pub fn ping(guest: &Guest, dst: IpAddr, count: u32, timeout: Duration) -> Result<PingStats> {
-    let v6 = dst.is_ipv6();
-    let sock = guest.inside("opening an ICMP socket", move || raw_socket(v6))?;
-    let fd = sock.as_raw_fd();
-    let ident = (std::process::id() as u16) ^ (fd as u16).rotate_left(8);
-    let (addr, alen) = sockaddr(dst);
-    let mut stats = PingStats::default();
-    for seq in 1..=count as u16 {
+/// An ICMP echo socket inside a guest, aimed at one destination: `ping` sends a few through it, a
+/// timeline probe one per period. The socket is opened once (in the guest's namespace) and can then
+/// be used from any thread.
+pub struct Echo {
+    sock: OwnedFd,
+    dst: IpAddr,
+    ident: u16,
+    /// Where the socket was opened, for messages.
+    label: String,
+}
+
+/// What one echo request came to.
+pub enum Reply {
+    Rtt(Duration),
+    /// No reply within the time-out, or the network was unreachable.
+    Lost,
+}
+
+impl Echo {
+    pub fn open(guest: &Guest, dst: IpAddr) -> Result<Echo> {
+        let v6 = dst.is_ipv6();
+        let sock = guest.inside("opening an ICMP socket", move || raw_socket(v6))?;
+        let fd = sock.as_raw_fd();
+        let ident = (std::process::id() as u16) ^ (fd as u16).rotate_left(8);
+        Ok(Echo {
+            sock,
+            dst,
+            ident,
+            label: guest.to_string(),
+        })
+    }
+
+    /// Send request `seq` and wait up to `timeout` for its reply.
+    pub fn once(&self, seq: u16, timeout: Duration) -> Result<Reply> {
+        let (v6, dst, ident, fd) = (
+            self.dst.is_ipv6(),
+            self.dst,
+            self.ident,
+            self.sock.as_raw_fd(),
+        );
+        let (addr, alen) = sockaddr(dst);
         let mut pkt = vec![if v6 { 128 } else { 8 }, 0, 0, 0];
         pkt.extend_from_slice(&ident.to_be_bytes());
         pkt.extend_from_slice(&seq.to_be_bytes());
@@ -107,20 +139,38 @@ pub fn ping(guest: &Guest, dst: IpAddr, count: u32, timeout: Duration) -> Result
                 alen,
             )
         };
-        stats.sent += 1;
         if n < 0 {
             let e = std::io::Error::last_os_error();
             // Unreachable networks are a ping failure, not an error of the tool.
             if matches!(
                 e.raw_os_error(),
-                Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EINVAL)
+                Some(
+                    libc::ENETUNREACH
+                        | libc::EHOSTUNREACH
+                        | libc::ENETDOWN
+                        | libc::EINVAL
+                        | libc::ENOBUFS
+                )
             ) {
                 std::thread::sleep(Duration::from_millis(20).min(timeout));
-                continue;
+                return Ok(Reply::Lost);
             }
-            return Err(Error::io(format!("ping {dst} from {guest}"), e));
+            return Err(Error::io(format!("ping {dst} from {}", self.label), e));
         }
-        if let Some(rtt) = wait_reply(fd, v6, ident, seq, dst, start, timeout) {
+        Ok(match wait_reply(fd, v6, ident, seq, dst, start, timeout) {
+            Some(rtt) => Reply::Rtt(rtt),
+            None => Reply::Lost,
+        })
+    }
+}
+
+/// Send `count` echo requests from `guest` to `dst`, waiting up to `timeout` for each reply.
+pub fn ping(guest: &Guest, dst: IpAddr, count: u32, timeout: Duration) -> Result<PingStats> {
+    let echo = Echo::open(guest, dst)?;
+    let mut stats = PingStats::default();
+    for seq in 1..=count as u16 {
+        stats.sent += 1;
+        if let Reply::Rtt(rtt) = echo.once(seq, timeout)? {
             stats.received += 1;
             stats.rtts.push(rtt);
         }
