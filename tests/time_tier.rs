@@ -248,3 +248,66 @@ fn time_registered_actions_play_at_the_end() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines, ["first", "tick 0", "late", "tick 1"], "{out}");
 }
+
+/// A probe across a flapping link: its echoes are lost while the link is down and answered while it
+/// is up, which the record shows echo by echo.
+#[test]
+fn time_probes_see_the_flaps() {
+    let w = World::new("tp");
+    let (a, b, br) = (w.ns("a"), w.ns("b"), w.br());
+    let log = w.dir().join("probe.jsonl");
+    let script = w.dir().join("p.rhai");
+    std::fs::write(
+        &script,
+        r#"
+        let br = bridge(params.br);
+        veth(netns(params.a), br, #{ip: "198.18.64.2/24"});
+        let y = veth(netns(params.b), br, #{ip: "198.18.64.3/24"});
+        probe(netns(params.a), "198.18.64.3", #{every: "40ms", "until": "1600ms"});
+        flap(y, #{down: "400ms", up: "400ms", count: 2, at: "200ms"});
+        let r = play();
+        print(r.probes[0].loss_pct);
+        "#,
+    )
+    .unwrap();
+    let out = ok(&w.cmd(&[
+        "run",
+        "--timeline",
+        log.to_str().unwrap(),
+        script.to_str().unwrap(),
+        &format!("a={a}"),
+        &format!("b={b}"),
+        &format!("br={br}"),
+    ]));
+    let lines = timeline_lines(&log);
+    let at = |l: &serde_json::Value| l["applied_ms"].as_f64().unwrap();
+    let flaps: Vec<f64> = lines
+        .iter()
+        .filter(|l| l["event"] == "flap")
+        .map(at)
+        .collect();
+    assert_eq!(flaps.len(), 4, "{out}");
+    let windows: Vec<(f64, f64)> = flaps.chunks(2).map(|p| (p[0], p[1])).collect();
+    let probes: Vec<&serde_json::Value> = lines.iter().filter(|l| l["event"] == "probe").collect();
+    assert_eq!(probes.len(), 41, "every 40 ms from 0 to 1600 ms: {out}");
+    for p in &probes {
+        let t = at(p);
+        let lost = p["lost"] == true;
+        let inside = windows.iter().any(|(d, u)| t > d + 5.0 && t < u - 5.0);
+        let clear = windows.iter().all(|(d, u)| t < d - 5.0 || t > u + 60.0);
+        if inside {
+            assert!(
+                lost,
+                "answered while the link was down: {p}\nflaps at {flaps:?}"
+            );
+        }
+        if clear {
+            assert!(!lost, "lost while the link was up: {p}\nflaps at {flaps:?}");
+        }
+    }
+    let loss: f64 = out.trim().parse().unwrap();
+    assert!(
+        (30.0..70.0).contains(&loss),
+        "loss {loss}% for 800 of 1600 ms down"
+    );
+}

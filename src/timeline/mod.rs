@@ -6,8 +6,10 @@
 //! planned, when it was applied, what changed.
 
 mod clock;
+mod probe;
 
-pub use clock::{interrupted, Catch, Interrupt};
+pub use clock::{interrupted, sleep_until, Catch, Interrupt};
+pub use probe::{ProbeSpec, Running, Sample};
 
 use crate::error::{Error, Result};
 use crate::guest::Guest;
@@ -81,6 +83,8 @@ pub struct Event<'a> {
 
 pub struct Timeline<C> {
     queue: BinaryHeap<Entry<C>>,
+    /// Probes for the next play.
+    probes: Vec<ProbeSpec>,
     seq: u64,
     in_force: Vec<Change>,
     log: Option<std::io::BufWriter<std::fs::File>>,
@@ -92,6 +96,7 @@ impl<C> Default for Timeline<C> {
     fn default() -> Self {
         Timeline {
             queue: BinaryHeap::new(),
+            probes: vec![],
             seq: 0,
             in_force: vec![],
             log: None,
@@ -118,7 +123,28 @@ impl<C> Timeline<C> {
     }
 
     pub fn pending(&self) -> bool {
-        !self.queue.is_empty()
+        !self.queue.is_empty() || !self.probes.is_empty()
+    }
+
+    /// Probe `spec.dst` from `spec.guest` during the next play.
+    pub fn probe(&mut self, spec: ProbeSpec) -> Result<()> {
+        if spec.every.is_zero() {
+            return Err(Error::invalid(
+                "probe",
+                "every",
+                "the period must be above zero",
+            ));
+        }
+        if spec.count.is_some_and(|c| c < 1) {
+            return Err(Error::invalid("probe", "count", "count must be at least 1"));
+        }
+        self.probes.push(spec);
+        Ok(())
+    }
+
+    /// The probes registered for the next play (handed over: a play runs them once).
+    pub fn take_probes(&mut self) -> Vec<ProbeSpec> {
+        std::mem::take(&mut self.probes)
     }
 
     fn push(
@@ -279,6 +305,7 @@ impl<C> Timeline<C> {
     /// Drop whatever is still queued (a failed or interrupted play does not go on later).
     pub fn clear(&mut self) {
         self.queue.clear();
+        self.probes.clear();
     }
 }
 

@@ -100,10 +100,27 @@ fn play_with(
     limit: Option<Duration>,
     mut call: impl FnMut(&FnPtr, Option<i64>) -> Result<(), Box<EvalAltResult>>,
 ) -> RhaiResult<Map> {
+    let specs = TIMELINE.with(|t| t.borrow_mut().take_probes());
+    let actions = TIMELINE.with(|t| t.borrow().pending());
+    if limit.is_none() && !actions && specs.iter().any(|p| p.end().is_none()) {
+        return err(
+            "play(): a probe without `count` or `until` needs actions to play alongside, or play(limit)",
+        );
+    }
     let _catch = crate::timeline::Catch::install();
     let origin = Instant::now();
+    let has_probes = !specs.is_empty();
+    let mut probes = Some(crate::timeline::Running::start(specs, origin).rhai()?);
     let mut late = vec![];
-    let fail = |e: Box<EvalAltResult>| {
+    // Probes stop with the play (all of them when it is cut short), and what they saw is recorded.
+    let mut end_probes = |all: bool| -> Array {
+        probes
+            .take()
+            .map(|p| record_probes(&p.specs.clone(), p.finish(all)))
+            .unwrap_or_default()
+    };
+    let mut fail = |e: Box<EvalAltResult>| {
+        end_probes(true);
         let restored = restore(s, Some(origin));
         if !restored.is_empty() {
             eprintln!("pipework: timeline stopped; {}", restored.join("; "));
@@ -172,6 +189,13 @@ fn play_with(
             return Err(fail(e));
         }
     }
+    // With a limit, probes run to it; the play lasts that long.
+    if let Some(l) = limit.filter(|_| has_probes) {
+        if let Err(i) = crate::timeline::sleep_until(origin + l) {
+            return Err(fail(rt(Error::Interrupted(i.to_string()))));
+        }
+    }
+    let probed = end_probes(limit.is_some());
     TIMELINE.with(|t| {
         let mut t = t.borrow_mut();
         t.lateness.extend(late.iter().copied());
@@ -179,11 +203,72 @@ fn play_with(
     });
     let mut m = Map::new();
     m.insert("actions".into(), (late.len() as i64).into());
+    m.insert("probes".into(), probed.into());
     if let Some((p50, p99)) = crate::timeline::percentiles(&late) {
         m.insert("p50_ms".into(), (p50.as_secs_f64() * 1e3).into());
         m.insert("p99_ms".into(), (p99.as_secs_f64() * 1e3).into());
     }
     Ok(m)
+}
+
+/// Write every probe sample to the record (in time order) and sum each probe up for the script:
+/// #{guest, dst, sent, received, loss_pct, rtt_avg_ms, rtt_max_ms}.
+fn record_probes(
+    specs: &[crate::timeline::ProbeSpec],
+    mut samples: Vec<crate::timeline::Sample>,
+) -> Array {
+    samples.sort_by_key(|x| (x.planned, x.probe));
+    TIMELINE.with(|t| {
+        let mut t = t.borrow_mut();
+        for x in &samples {
+            let p = &specs[x.probe];
+            let mut d = serde_json::json!({"guest": p.guest.to_string(), "dst": p.dst.to_string(), "seq": x.seq});
+            match x.rtt {
+                Some(r) => d["rtt_ms"] = (r.as_secs_f64() * 1e3).into(),
+                None => d["lost"] = true.into(),
+            }
+            t.record(&Event {
+                planned: x.planned,
+                applied: x.sent,
+                what: "probe",
+                detail: d,
+            });
+        }
+        t.flush();
+    });
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mine: Vec<_> = samples.iter().filter(|x| x.probe == i).collect();
+            let rtts: Vec<f64> = mine
+                .iter()
+                .filter_map(|x| x.rtt.map(|r| r.as_secs_f64() * 1e3))
+                .collect();
+            let mut m = Map::new();
+            m.insert("guest".into(), p.guest.to_string().into());
+            m.insert("dst".into(), p.dst.to_string().into());
+            m.insert("sent".into(), (mine.len() as i64).into());
+            m.insert("received".into(), (rtts.len() as i64).into());
+            let loss = if mine.is_empty() {
+                0.0
+            } else {
+                100.0 * (mine.len() - rtts.len()) as f64 / mine.len() as f64
+            };
+            m.insert("loss_pct".into(), loss.into());
+            if !rtts.is_empty() {
+                m.insert(
+                    "rtt_avg_ms".into(),
+                    (rtts.iter().sum::<f64>() / rtts.len() as f64).into(),
+                );
+                m.insert(
+                    "rtt_max_ms".into(),
+                    rtts.iter().cloned().fold(0.0, f64::max).into(),
+                );
+            }
+            Dynamic::from(m)
+        })
+        .collect()
 }
 
 /// A callback from inside a script's own `play()`: `every`'s take the call count, `at`'s nothing.
@@ -220,7 +305,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         engine,
         "every",
         ["period: &str", "f: FnPtr", "opts: Map", "()"],
-        "Register f(n) to run every `period` after play() starts (n = 0, 1, …), #{count, until}; without either it runs until play's limit.",
+        "Register f(n) to run every `period` after play() starts (n = 0, 1, …), #{count, \"until\"} (Rhai reserves until: quote it); without either it runs until play's limit.",
         every
     );
     reg!(
@@ -284,6 +369,31 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
                 )),
             }
         }
+    );
+    let probe = |g: Guest, ip: &str, o: Map| -> RhaiResult<()> {
+        check_keys("probe", &o, &["every", "count", "until"])?;
+        let spec = crate::timeline::ProbeSpec {
+            guest: g,
+            dst: parse::ip(ip).rhai()?,
+            every: opt_duration("probe", &o, "every")?.unwrap_or(Duration::from_millis(100)),
+            count: opt_int("probe", &o, "count")?,
+            until: opt_duration("probe", &o, "until")?,
+        };
+        TIMELINE.with(|t| t.borrow_mut().probe(spec)).rhai()
+    };
+    reg!(
+        engine,
+        "probe",
+        ["guest: Guest", "ip: &str", "opts: Map", "()"],
+        "Ping `ip` from inside the guest during play(): #{every: \"100ms\", count, until}; each echo is recorded (--timeline) and play() returns each probe's #{sent, received, loss_pct, rtt_avg_ms, rtt_max_ms}. A reply later than a period (at most 1 s) is lost.",
+        probe
+    );
+    reg!(
+        engine,
+        "probe",
+        ["guest: Guest", "ip: &str", "()"],
+        "probe(guest, ip, #{}): every 100 ms while play() runs.",
+        move |g: Guest, ip: &str| probe(g, ip, Map::new())
     );
     let ss = s.clone();
     reg!(
