@@ -110,25 +110,20 @@ impl Echo {
         })
     }
 
-    /// Send request `seq` and wait up to `timeout` for its reply.
-    pub fn once(&self, seq: u16, timeout: Duration) -> Result<Reply> {
-        let (v6, dst, ident, fd) = (
-            self.dst.is_ipv6(),
-            self.dst,
-            self.ident,
-            self.sock.as_raw_fd(),
-        );
+    /// Send request `seq`. `Ok(false)`: the network is unreachable from here (the request is as
+    /// good as lost; not an error of the tool).
+    pub fn send(&self, seq: u16) -> Result<bool> {
+        let (v6, dst, fd) = (self.dst.is_ipv6(), self.dst, self.sock.as_raw_fd());
         let (addr, alen) = sockaddr(dst);
         let mut pkt = vec![if v6 { 128 } else { 8 }, 0, 0, 0];
-        pkt.extend_from_slice(&ident.to_be_bytes());
+        pkt.extend_from_slice(&self.ident.to_be_bytes());
         pkt.extend_from_slice(&seq.to_be_bytes());
         pkt.extend_from_slice(b"pipework-ping-payload-0123456789");
         if !v6 {
             let c = checksum(&[&pkt]);
             pkt[2..4].copy_from_slice(&c.to_be_bytes());
         } // the kernel fills the ICMPv6 checksum for raw ICMPv6 sockets
-        let start = Instant::now();
-        // SAFETY: buffers and address are valid for the lengths given.
+          // SAFETY: buffers and address are valid for the lengths given.
         let n = unsafe {
             libc::sendto(
                 fd,
@@ -139,28 +134,89 @@ impl Echo {
                 alen,
             )
         };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            // Unreachable networks are a ping failure, not an error of the tool.
-            if matches!(
-                e.raw_os_error(),
-                Some(
-                    libc::ENETUNREACH
-                        | libc::EHOSTUNREACH
-                        | libc::ENETDOWN
-                        | libc::EINVAL
-                        | libc::ENOBUFS
-                )
-            ) {
-                std::thread::sleep(Duration::from_millis(20).min(timeout));
-                return Ok(Reply::Lost);
-            }
-            return Err(Error::io(format!("ping {dst} from {}", self.label), e));
+        if n >= 0 {
+            return Ok(true);
         }
-        Ok(match wait_reply(fd, v6, ident, seq, dst, start, timeout) {
-            Some(rtt) => Reply::Rtt(rtt),
-            None => Reply::Lost,
-        })
+        let e = std::io::Error::last_os_error();
+        if matches!(
+            e.raw_os_error(),
+            Some(
+                libc::ENETUNREACH
+                    | libc::EHOSTUNREACH
+                    | libc::ENETDOWN
+                    | libc::EINVAL
+                    | libc::ENOBUFS
+            )
+        ) {
+            return Ok(false);
+        }
+        Err(Error::io(format!("ping {dst} from {}", self.label), e))
+    }
+
+    /// The next reply to any of our requests before `until`: its sequence number and when it came.
+    pub fn recv(&self, until: Instant) -> Option<(u16, Instant)> {
+        let v6 = self.dst.is_ipv6();
+        let fd = self.sock.as_raw_fd();
+        let mut buf = [0u8; 2048];
+        loop {
+            let left = until.checked_duration_since(Instant::now())?;
+            if !crate::net::packet::readable(&fd, left).unwrap_or(false) {
+                if Instant::now() >= until {
+                    return None;
+                }
+                continue;
+            }
+            let mut from: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+            let mut flen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            // SAFETY: the buffer and address are valid for the lengths given.
+            let n = unsafe {
+                libc::recvfrom(
+                    fd,
+                    buf.as_mut_ptr() as *mut _,
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                    &mut from as *mut _ as *mut libc::sockaddr,
+                    &mut flen,
+                )
+            };
+            let at = Instant::now();
+            if n <= 0 {
+                continue;
+            }
+            let data = &buf[..n as usize];
+            // Raw IPv4 sockets deliver the IP header too; ICMPv6 ones do not.
+            let icmp = if v6 {
+                data
+            } else {
+                let ihl = ((data[0] & 0x0f) as usize) * 4;
+                if data.len() < ihl + 8 || data[12..16] != dst_octets(self.dst)[..] {
+                    continue;
+                }
+                &data[ihl..]
+            };
+            let reply_type = if v6 { 129 } else { 0 };
+            if icmp.len() >= 8
+                && icmp[0] == reply_type
+                && u16::from_be_bytes([icmp[4], icmp[5]]) == self.ident
+            {
+                return Some((u16::from_be_bytes([icmp[6], icmp[7]]), at));
+            }
+        }
+    }
+
+    /// Send request `seq` and wait up to `timeout` for its reply.
+    pub fn once(&self, seq: u16, timeout: Duration) -> Result<Reply> {
+        let start = Instant::now();
+        if !self.send(seq)? {
+            std::thread::sleep(Duration::from_millis(20).min(timeout));
+            return Ok(Reply::Lost);
+        }
+        while let Some((got, at)) = self.recv(start + timeout) {
+            if got == seq {
+                return Ok(Reply::Rtt(at - start));
+            }
+        }
+        Ok(Reply::Lost)
     }
 }
 
@@ -176,58 +232,6 @@ pub fn ping(guest: &Guest, dst: IpAddr, count: u32, timeout: Duration) -> Result
         }
     }
     Ok(stats)
-}
-
-fn wait_reply(
-    fd: i32,
-    v6: bool,
-    ident: u16,
-    seq: u16,
-    dst: IpAddr,
-    start: Instant,
-    timeout: Duration,
-) -> Option<Duration> {
-    let mut buf = [0u8; 2048];
-    loop {
-        let left = timeout.checked_sub(start.elapsed())?;
-        if !crate::net::packet::readable(&fd, left).unwrap_or(false) {
-            return None;
-        }
-        let mut from: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut flen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        let n = unsafe {
-            libc::recvfrom(
-                fd,
-                buf.as_mut_ptr() as *mut _,
-                buf.len(),
-                0,
-                &mut from as *mut _ as *mut libc::sockaddr,
-                &mut flen,
-            )
-        };
-        if n <= 0 {
-            continue;
-        }
-        let data = &buf[..n as usize];
-        // Raw IPv4 sockets deliver the IP header too; ICMPv6 ones do not.
-        let icmp = if v6 {
-            data
-        } else {
-            let ihl = ((data[0] & 0x0f) as usize) * 4;
-            if data.len() < ihl + 8 || data[12..16] != dst_octets(dst)[..] {
-                continue;
-            }
-            &data[ihl..]
-        };
-        let reply_type = if v6 { 129 } else { 0 };
-        if icmp.len() >= 8
-            && icmp[0] == reply_type
-            && u16::from_be_bytes([icmp[4], icmp[5]]) == ident
-            && u16::from_be_bytes([icmp[6], icmp[7]]) == seq
-        {
-            return Some(start.elapsed());
-        }
-    }
 }
 
 fn dst_octets(dst: IpAddr) -> Vec<u8> {

@@ -311,3 +311,74 @@ fn time_probes_see_the_flaps() {
         "loss {loss}% for 800 of 1600 ms down"
     );
 }
+
+/// A tbf rate ramp on the host kernel: three steps in the record, each replacing the one qdisc, and
+/// the default qdisc back after the run; a ramp between two kinds, or without `over`, is refused
+/// before anything plays.
+#[test]
+fn time_ramp_steps_and_puts_the_qdisc_back() {
+    let w = World::new("tr");
+    let (a, br) = (w.ns("a"), w.br());
+    let log = w.dir().join("ramp.jsonl");
+    let script = w.dir().join("r.rhai");
+    std::fs::write(
+        &script,
+        r#"
+        let x = veth(netns(params.a), bridge(params.br), #{ip: "198.18.65.2/24"});
+        let l = link(netns(params.a), "eth1");
+        ramp(l, #{from: #{rate: "1mbit"}, to: #{rate: "5mbit"}, over: "200ms", steps: 2});
+        every("100ms", |n| {
+            let q = qdisc(link(netns(params.a), "eth1"));
+            print(`${n} ${q.kind} ${q.rate}`);
+        }, #{count: 2});
+        play();
+        "#,
+    )
+    .unwrap();
+    let out = w.cmd(&[
+        "run",
+        "--keep",
+        "--timeline",
+        log.to_str().unwrap(),
+        script.to_str().unwrap(),
+        &format!("a={a}"),
+        &format!("br={br}"),
+    ]);
+    let text = ok(&out);
+    // Read back by the script while the ramp played: the tbf in force at each moment.
+    assert!(text.contains("0 tbf 3mbit"), "{text}");
+    assert!(text.contains("1 tbf 5mbit"), "{text}");
+    let lines = timeline_lines(&log);
+    let steps: Vec<i64> = lines
+        .iter()
+        .filter(|l| l["event"] == "ramp")
+        .map(|l| l["rate_bit"].as_i64().unwrap())
+        .collect();
+    assert_eq!(steps, [1_000_000, 3_000_000, 5_000_000], "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["event"] == "restore" && l["qdisc"] == "default"),
+        "{lines:?}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains(&format!("qdisc of netns:{a}:eth1 back to the default")),
+        "{err}"
+    );
+    let q = Command::new("tc")
+        .args(["-n", &a, "qdisc", "show", "dev", "eth1"])
+        .output()
+        .unwrap();
+    let q = String::from_utf8_lossy(&q.stdout).to_string();
+    assert!(!q.contains("tbf"), "tbf left after the run: {q}");
+    let bad = fails(&w.eval(&format!(
+        "ramp(link(netns({a:?}), \"eth1\"), #{{from: #{{rate: \"1mbit\"}}, to: #{{delay: \"10ms\"}}, over: \"1s\"}})"
+    )));
+    assert!(bad.contains("same kind"), "{bad}");
+    let bad = fails(&w.eval(&format!(
+        "ramp(link(netns({a:?}), \"eth1\"), #{{from: #{{rate: \"1mbit\"}}, to: #{{rate: \"2mbit\"}}}})"
+    )));
+    assert!(bad.contains("over"), "{bad}");
+    ok(&w.cmd(&["down", &w.prefix]));
+}

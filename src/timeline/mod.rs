@@ -7,6 +7,7 @@
 
 mod clock;
 mod probe;
+pub mod ramp;
 
 pub use clock::{interrupted, sleep_until, Catch, Interrupt};
 pub use probe::{ProbeSpec, Running, Sample};
@@ -29,6 +30,14 @@ pub enum Action<C> {
         down: bool,
         /// Which end of the pair this is, for the record ("guest end of netns:a:eth1").
         which: String,
+    },
+    /// One step of a ramp: this profile at the root of the link.
+    Qdisc {
+        guest: Guest,
+        name: String,
+        q: crate::net::Qdisc,
+        /// Step `.0` of `.1` (0 is the `from` end).
+        step: (u32, u32),
     },
 }
 
@@ -62,13 +71,41 @@ impl<C> Ord for Entry<C> {
 /// What the timeline changed and has not put back yet.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
-    LinkDown { guest: Guest, name: String },
+    LinkDown {
+        guest: Guest,
+        name: String,
+    },
+    /// A ramp replaced the root qdisc; `before` is what was there (the kernel's default, or a
+    /// netem/tbf of the user's).
+    Qdisc {
+        guest: Guest,
+        name: String,
+        before: crate::net::Qdisc,
+    },
+}
+
+impl Change {
+    /// Which link it is about: one change per link and kind is kept, the first (what to go back to).
+    fn target(&self) -> (u8, &Guest, &str) {
+        match self {
+            Change::LinkDown { guest, name } => (0, guest, name),
+            Change::Qdisc { guest, name, .. } => (1, guest, name),
+        }
+    }
 }
 
 impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Change::LinkDown { guest, name } => write!(f, "link {guest}:{name} set up again"),
+            Change::Qdisc {
+                guest,
+                name,
+                before: crate::net::Qdisc::Default,
+            } => write!(f, "qdisc of {guest}:{name} back to the default"),
+            Change::Qdisc { guest, name, .. } => {
+                write!(f, "qdisc of {guest}:{name} back to what it was")
+            }
         }
     }
 }
@@ -237,14 +274,54 @@ impl<C> Timeline<C> {
         &self.in_force
     }
 
+    /// Whether a change of this kind to this link is in force already.
+    pub fn remembers(&self, c: &Change) -> bool {
+        self.in_force.iter().any(|x| x.target() == c.target())
+    }
+
     pub fn remember(&mut self, c: Change) {
-        if !self.in_force.contains(&c) {
+        if !self.remembers(&c) {
             self.in_force.push(c);
         }
     }
 
     pub fn forget(&mut self, c: &Change) {
-        self.in_force.retain(|x| x != c);
+        self.in_force.retain(|x| x.target() != c.target());
+    }
+
+    /// A ramp of `name` in `guest` from `from` to `to` over `over` in `steps` steps, the first (the
+    /// `from` profile) at `start`. Every step's profile is made now, so a bad pair is refused
+    /// before anything plays.
+    #[allow(clippy::too_many_arguments)]
+    pub fn ramp(
+        &mut self,
+        guest: &Guest,
+        name: &str,
+        from: &crate::net::Qdisc,
+        to: &crate::net::Qdisc,
+        start: Duration,
+        over: Duration,
+        steps: u32,
+    ) -> Result<()> {
+        if steps < 1 {
+            return Err(Error::invalid("ramp", "steps", "at least 1"));
+        }
+        let profiles = (0..=steps)
+            .map(|i| ramp::between(from, to, i as f64 / steps as f64))
+            .collect::<Result<Vec<_>>>()?;
+        for (i, q) in profiles.into_iter().enumerate() {
+            self.push(
+                start + over.mul_f64(i as f64 / steps as f64),
+                Action::Qdisc {
+                    guest: guest.clone(),
+                    name: name.to_string(),
+                    q,
+                    step: (i as u32, steps),
+                },
+                None,
+            );
+        }
+        Ok(())
     }
 
     pub fn record(&mut self, e: &Event) {

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::guest::Guest;
-use crate::ping::{Echo, Reply};
+use crate::ping::Echo;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -19,6 +19,8 @@ pub struct ProbeSpec {
     pub every: Duration,
     pub count: Option<i64>,
     pub until: Option<Duration>,
+    /// How long a reply may take before its request counts as lost.
+    pub timeout: Duration,
 }
 
 impl ProbeSpec {
@@ -112,6 +114,9 @@ impl Drop for Running {
     }
 }
 
+/// One probe's loop: a request at every deadline, replies matched as they come (a reply may come
+/// after later requests went out: a delay longer than the period is measured, not lost), a request
+/// without reply after `timeout` lost.
 fn probe(
     i: usize,
     echo: &Echo,
@@ -120,42 +125,76 @@ fn probe(
     halt: &dyn Fn() -> bool,
     tx: &Sender<Sample>,
 ) {
-    // A reply later than a period (or a second) counts as lost: the next echo is due.
-    let timeout = spec.every.min(Duration::from_secs(1));
     let end = spec.end();
+    // Requests in flight: seq → (k, planned, when sent).
+    let mut out: std::collections::HashMap<u16, (u64, Duration, Instant)> = Default::default();
+    let give = |k: u64, planned: Duration, sent: Instant, rtt: Option<Duration>| {
+        let _ = tx.send(Sample {
+            probe: i,
+            seq: k,
+            planned,
+            sent: sent.duration_since(origin),
+            rtt,
+        });
+    };
+    // Wait for replies until `until`, then call what is older than the time-out lost.
+    let listen = |out: &mut std::collections::HashMap<u16, (u64, Duration, Instant)>,
+                  until: Instant| {
+        while let Some((seq, at)) = echo.recv(until) {
+            if let Some((k, planned, sent)) = out.remove(&seq) {
+                give(k, planned, sent, Some(at - sent));
+            }
+        }
+        let now = Instant::now();
+        out.retain(|_, (k, planned, sent)| {
+            let expired = now.duration_since(*sent) >= spec.timeout;
+            if expired {
+                give(*k, *planned, *sent, None);
+            }
+            !expired
+        });
+    };
     for k in 0u64.. {
         let planned = spec.every * k as u32;
-        if end.is_some_and(|e| planned > e) {
-            return;
+        if end.is_some_and(|e| planned > e) || halt() {
+            break;
         }
-        // Sleep to the deadline in slices, so a stop is seen within a few milliseconds.
+        // Replies until this request is due, looking at the stop flags every few milliseconds.
         loop {
-            if halt() {
-                return;
-            }
-            let left = (origin + planned).saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            let due = origin + planned;
+            if Instant::now() >= due {
                 break;
             }
-            std::thread::sleep(left.min(Duration::from_millis(10)));
+            listen(
+                &mut out,
+                due.min(Instant::now() + Duration::from_millis(10)),
+            );
+            if halt() {
+                break;
+            }
         }
-        let sent = origin.elapsed();
-        let rtt = match echo.once((k % 65536) as u16, timeout) {
-            Ok(Reply::Rtt(d)) => Some(d),
-            Ok(Reply::Lost) | Err(_) => None,
-        };
-        if tx
-            .send(Sample {
-                probe: i,
-                seq: k,
-                planned,
-                sent,
-                rtt,
-            })
-            .is_err()
-        {
-            return;
+        if halt() {
+            break;
         }
+        let sent = Instant::now();
+        let seq = (k % 65536) as u16;
+        match echo.send(seq) {
+            Ok(true) => {
+                out.insert(seq, (k, planned, sent));
+            }
+            Ok(false) | Err(_) => give(k, planned, sent, None),
+        }
+    }
+    // The last replies: until each request in flight is answered or timed out.
+    let last = Instant::now() + spec.timeout;
+    while !out.is_empty() && Instant::now() < last {
+        listen(
+            &mut out,
+            last.min(Instant::now() + Duration::from_millis(10)),
+        );
+    }
+    for (k, planned, sent) in out.into_values() {
+        give(k, planned, sent, None);
     }
 }
 
@@ -171,6 +210,7 @@ mod tests {
             every: Duration::from_millis(100),
             count,
             until,
+            timeout: Duration::from_secs(1),
         };
         assert_eq!(spec(None, None).end(), None);
         assert_eq!(spec(Some(5), None).end(), Some(Duration::from_millis(400)));

@@ -155,7 +155,7 @@ fn local_opts(func: &str, default_name: String, o: &Map) -> RhaiResult<AttachOpt
 
 /// `tc()` options: delay/jitter/loss (and limit) make a netem impairment, which may include a
 /// rate; a rate alone (with burst/latency) makes a tbf rate limit; `#{}` restores the default.
-fn qdisc(o: &Map) -> RhaiResult<crate::net::Qdisc> {
+pub(super) fn qdisc(o: &Map) -> RhaiResult<crate::net::Qdisc> {
     use crate::net::{Qdisc, Tbf};
     let f = "tc";
     check_keys(

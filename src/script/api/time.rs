@@ -33,6 +33,16 @@ fn json_change(c: &Change) -> serde_json::Value {
         Change::LinkDown { guest, name } => {
             serde_json::json!({"link": format!("{guest}:{name}"), "state": "up", "restored": true})
         }
+        Change::Qdisc {
+            guest,
+            name,
+            before,
+        } => {
+            let mut v = crate::timeline::ramp::describe(before);
+            v["link"] = format!("{guest}:{name}").into();
+            v["restored"] = true.into();
+            v
+        }
     }
 }
 
@@ -48,6 +58,11 @@ pub fn restore(s: &Session, origin: Option<Instant>) -> Vec<String> {
     for c in changes.iter().rev() {
         let done = match c {
             Change::LinkDown { guest, name } => s.set_link(guest, name, &crate::net::link_up()),
+            Change::Qdisc {
+                guest,
+                name,
+                before,
+            } => s.tc(guest, name, before),
         };
         match done {
             Ok(()) => {
@@ -63,6 +78,10 @@ pub fn restore(s: &Session, origin: Option<Instant>) -> Vec<String> {
                     });
                 });
                 said.push(c.to_string());
+            }
+            // Removed meanwhile (the script's own `down()`): nothing left to put back.
+            Err(e) if e.kind() == "not_found" => {
+                TIMELINE.with(|t| t.borrow_mut().forget(c));
             }
             Err(e) => said.push(format!("{c}: FAILED: {e}")),
         }
@@ -138,6 +157,18 @@ fn play_with(
         late.push(applied.saturating_sub(planned));
         let (what, detail) = match &action {
             Action::Call { n, .. } => ("call", serde_json::json!({ "n": n })),
+            Action::Qdisc {
+                guest,
+                name,
+                q,
+                step,
+            } => {
+                let mut d = crate::timeline::ramp::describe(q);
+                d["link"] = format!("{guest}:{name}").into();
+                d["step"] = step.0.into();
+                d["steps"] = step.1.into();
+                ("ramp", d)
+            }
             Action::Link {
                 guest,
                 name,
@@ -162,6 +193,29 @@ fn play_with(
         });
         let done = match action {
             Action::Call { f, n } => call(&f, n),
+            Action::Qdisc { guest, name, q, .. } => (|| {
+                // What was there before the first step is what the end of the run puts back.
+                let probe = Change::Qdisc {
+                    guest: guest.clone(),
+                    name: name.clone(),
+                    before: crate::net::Qdisc::Default,
+                };
+                if !TIMELINE.with(|t| t.borrow().remembers(&probe)) {
+                    let before = s
+                        .root_qdisc(&guest, &name)
+                        .rhai()?
+                        .and_then(|r| r.settings)
+                        .unwrap_or(crate::net::Qdisc::Default);
+                    TIMELINE.with(|t| {
+                        t.borrow_mut().remember(Change::Qdisc {
+                            guest: guest.clone(),
+                            name: name.clone(),
+                            before,
+                        })
+                    });
+                }
+                s.tc(&guest, &name, &q).rhai()
+            })(),
             Action::Link {
                 guest, name, down, ..
             } => {
@@ -212,7 +266,7 @@ fn play_with(
 }
 
 /// Write every probe sample to the record (in time order) and sum each probe up for the script:
-/// #{guest, dst, sent, received, loss_pct, rtt_avg_ms, rtt_max_ms}.
+/// #{guest, dst, sent, received, loss_pct, rtt_avg_ms, rtt_max_ms, samples}.
 fn record_probes(
     specs: &[crate::timeline::ProbeSpec],
     mut samples: Vec<crate::timeline::Sample>,
@@ -256,6 +310,20 @@ fn record_probes(
                 100.0 * (mine.len() - rtts.len()) as f64 / mine.len() as f64
             };
             m.insert("loss_pct".into(), loss.into());
+            // Each echo for the script itself: #{t_ms (planned), rtt_ms} or #{t_ms, lost: true}.
+            let each: Array = mine
+                .iter()
+                .map(|x| {
+                    let mut e = Map::new();
+                    e.insert("t_ms".into(), (x.planned.as_secs_f64() * 1e3).into());
+                    match x.rtt {
+                        Some(r) => e.insert("rtt_ms".into(), (r.as_secs_f64() * 1e3).into()),
+                        None => e.insert("lost".into(), true.into()),
+                    };
+                    Dynamic::from(e)
+                })
+                .collect();
+            m.insert("samples".into(), each.into());
             if !rtts.is_empty() {
                 m.insert(
                     "rtt_avg_ms".into(),
@@ -371,13 +439,14 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         }
     );
     let probe = |g: Guest, ip: &str, o: Map| -> RhaiResult<()> {
-        check_keys("probe", &o, &["every", "count", "until"])?;
+        check_keys("probe", &o, &["every", "count", "until", "timeout"])?;
         let spec = crate::timeline::ProbeSpec {
             guest: g,
             dst: parse::ip(ip).rhai()?,
             every: opt_duration("probe", &o, "every")?.unwrap_or(Duration::from_millis(100)),
             count: opt_int("probe", &o, "count")?,
             until: opt_duration("probe", &o, "until")?,
+            timeout: opt_duration("probe", &o, "timeout")?.unwrap_or(Duration::from_secs(1)),
         };
         TIMELINE.with(|t| t.borrow_mut().probe(spec)).rhai()
     };
@@ -385,7 +454,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         engine,
         "probe",
         ["guest: Guest", "ip: &str", "opts: Map", "()"],
-        "Ping `ip` from inside the guest during play(): #{every: \"100ms\", count, until}; each echo is recorded (--timeline) and play() returns each probe's #{sent, received, loss_pct, rtt_avg_ms, rtt_max_ms}. A reply later than a period (at most 1 s) is lost.",
+        "Ping `ip` from inside the guest during play(): #{every: \"100ms\", count, until, timeout: \"1s\"}; a request goes out at every period whatever the replies do, and one without a reply within `timeout` is lost; each echo is recorded (--timeline) and play() returns each probe's #{sent, received, loss_pct, rtt_avg_ms, rtt_max_ms, samples: [#{t_ms, rtt_ms | lost}]}.",
         probe
     );
     reg!(
@@ -394,6 +463,38 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
         ["guest: Guest", "ip: &str", "()"],
         "probe(guest, ip, #{}): every 100 ms while play() runs.",
         move |g: Guest, ip: &str| probe(g, ip, Map::new())
+    );
+    let ss = s.clone();
+    reg!(
+        engine,
+        "ramp",
+        ["link: Link", "opts: Map", "()"],
+        "Move a link's qdisc from one profile to another during play(): #{from: #{delay: \"10ms\"}, to: #{delay: \"200ms\", loss: \"5%\"}, over: \"30s\", steps: 10, at: \"0s\"}; the profiles are what tc() takes (netem, or tbf by rate), each step replaces the root qdisc; the end of the run puts back what was there.",
+        move |l: Link, o: Map| {
+            check_keys("ramp", &o, &["from", "to", "over", "steps", "at"])?;
+            let end = |k: &str| -> RhaiResult<crate::net::Qdisc> {
+                let m = o
+                    .get(k)
+                    .and_then(|v| v.clone().try_cast::<Map>())
+                    .ok_or_else(|| rt(Error::invalid("ramp", k, "a map of what tc() takes is needed")))?;
+                super::local::qdisc(&m)
+            };
+            let (from, to) = (end("from")?, end("to")?);
+            let over = opt_duration("ramp", &o, "over")?
+                .ok_or_else(|| rt(Error::invalid("ramp", "over", "how long the ramp takes is needed")))?;
+            let steps = opt_int("ramp", &o, "steps")?.unwrap_or(10);
+            if !(1..=10_000).contains(&steps) {
+                return err(format!("ramp(): steps must be 1 to 10000, not {steps}"));
+            }
+            let start = opt_duration("ramp", &o, "at")?.unwrap_or_default();
+            ss.link(&l.guest, &l.name).rhai()?;
+            TIMELINE
+                .with(|t| {
+                    t.borrow_mut()
+                        .ramp(&l.guest, &l.name, &from, &to, start, over, steps as u32)
+                })
+                .rhai()
+        }
     );
     let ss = s.clone();
     reg!(
