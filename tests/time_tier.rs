@@ -310,6 +310,19 @@ fn time_probes_see_the_flaps() {
         (30.0..70.0).contains(&loss),
         "loss {loss}% for 800 of 1600 ms down"
     );
+    // The record drawn: docs/timeline-example.svg is a copy of this picture.
+    let svg = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("timeline-example.svg");
+    ok(&w.cmd(&["plot", log.to_str().unwrap(), "-o", svg.to_str().unwrap()]));
+    let pic = std::fs::read_to_string(&svg).unwrap();
+    assert!(pic.starts_with("<svg"), "{pic}");
+    assert!(
+        pic.contains(&format!("netns:{b}:eth1 down")),
+        "no flap marked"
+    );
+    assert!(
+        pic.contains(&format!("netns:{a} → 198.18.64.3")),
+        "no probe legend"
+    );
 }
 
 /// A tbf rate ramp on the host kernel: three steps in the record, each replacing the one qdisc, and

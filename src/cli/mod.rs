@@ -52,6 +52,15 @@ pub enum Cmd {
         #[arg(long, value_name = "FILE")]
         timeline: Option<std::path::PathBuf>,
     },
+    /// Draw a `run --timeline` record: each probe's RTT and loss over time, with every change the
+    /// timeline made marked (SVG)
+    Plot {
+        /// The record (JSON lines, as `pipework run FILE --timeline OUT` writes it)
+        record: std::path::PathBuf,
+        /// Where to draw it (.svg)
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: std::path::PathBuf,
+    },
     /// Remove everything owners created, as `down(owner)` does in a script; every error is
     /// reported, none stops the rest
     Down {
@@ -132,6 +141,7 @@ pub const VERBS: &[&str] = &[
     "recipes",
     "completions",
     "cni",
+    "plot",
     "help",
 ];
 
@@ -367,6 +377,19 @@ pub fn main_with(cli: Cli) -> i32 {
             match run_source(&s, &src, &name, &params, keep) {
                 Ok(()) => 0,
                 Err(()) => 1,
+            }
+        }
+        Cmd::Plot { record, output } => {
+            let drawn = std::fs::read_to_string(&record)
+                .map_err(|e| crate::Error::io(format!("reading {}", record.display()), e))
+                .and_then(|t| crate::timeline::plot::read(&t))
+                .and_then(|r| crate::timeline::plot::draw(&r, &output));
+            match drawn {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("pipework: plot: {e}");
+                    1
+                }
             }
         }
         Cmd::Down { owners, all, stale } => {

@@ -6,6 +6,7 @@
 //! planned, when it was applied, what changed.
 
 mod clock;
+pub mod plot;
 mod probe;
 pub mod ramp;
 
