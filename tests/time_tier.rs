@@ -368,10 +368,12 @@ fn time_ramp_steps_and_puts_the_qdisc_back() {
         .map(|l| l["rate_bit"].as_i64().unwrap())
         .collect();
     assert_eq!(steps, [1_000_000, 3_000_000, 5_000_000], "{lines:?}");
+    // Put back at the end of the run, which the record dates from the play's start (after the last
+    // step at 200 ms, not at 0).
     assert!(
-        lines
-            .iter()
-            .any(|l| l["event"] == "restore" && l["qdisc"] == "default"),
+        lines.iter().any(|l| l["event"] == "restore"
+            && l["qdisc"] == "default"
+            && l["applied_ms"].as_f64().unwrap() >= 200.0),
         "{lines:?}"
     );
     let err = String::from_utf8_lossy(&out.stderr).to_string();

@@ -78,7 +78,7 @@ pub fn end_of_run(
     match result {
         Ok(v) => api::time::finish(engine, ast, s).map(|()| v),
         Err(e) => {
-            let restored = api::time::restore(s, None);
+            let restored = api::time::restore(s);
             if !restored.is_empty() {
                 eprintln!("pipework: timeline: {}", restored.join("; "));
             }

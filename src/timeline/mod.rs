@@ -128,6 +128,9 @@ pub struct Timeline<C> {
     log: Option<std::io::BufWriter<std::fs::File>>,
     /// Lateness (applied minus planned) of every action played, for the summary.
     pub lateness: Vec<Duration>,
+    /// When the latest play started: what the record's times after it (a restore at the end of
+    /// the run) are counted from.
+    pub origin: Option<Instant>,
 }
 
 impl<C> Default for Timeline<C> {
@@ -139,6 +142,7 @@ impl<C> Default for Timeline<C> {
             in_force: vec![],
             log: None,
             lateness: vec![],
+            origin: None,
         }
     }
 }

@@ -47,12 +47,13 @@ fn json_change(c: &Change) -> serde_json::Value {
 }
 
 /// Put back everything the timeline still has in force, saying so on stderr; also drops what is
-/// still queued. Called when a run ends (played or not), fails, or is interrupted.
-pub fn restore(s: &Session, origin: Option<Instant>) -> Vec<String> {
-    let changes = TIMELINE.with(|t| {
+/// still queued. Called when a run ends (played or not), fails, or is interrupted. The record
+/// counts its time from the start of the latest play.
+pub fn restore(s: &Session) -> Vec<String> {
+    let (changes, origin) = TIMELINE.with(|t| {
         let mut t = t.borrow_mut();
         t.clear();
-        t.in_force().to_vec()
+        (t.in_force().to_vec(), t.origin)
     });
     let mut said = vec![];
     for c in changes.iter().rev() {
@@ -105,7 +106,7 @@ pub fn finish(engine: &Engine, ast: &AST, s: &Session) -> Result<(), Box<EvalAlt
     } else {
         Ok(Map::new())
     };
-    let restored = restore(s, None);
+    let restored = restore(s);
     if !restored.is_empty() {
         eprintln!("pipework: timeline: {}", restored.join("; "));
     }
@@ -113,7 +114,7 @@ pub fn finish(engine: &Engine, ast: &AST, s: &Session) -> Result<(), Box<EvalAlt
 }
 
 /// Play the queued actions (up to `limit` after the start); `call` runs a script callback. Returns
-/// a summary map: #{actions, p50_ms, p99_ms}.
+/// a summary map: #{actions, p50_ms, p99_ms, probes}.
 fn play_with(
     s: &Session,
     limit: Option<Duration>,
@@ -128,6 +129,7 @@ fn play_with(
     }
     let _catch = crate::timeline::Catch::install();
     let origin = Instant::now();
+    TIMELINE.with(|t| t.borrow_mut().origin = Some(origin));
     let has_probes = !specs.is_empty();
     let mut probes = Some(crate::timeline::Running::start(specs, origin).rhai()?);
     let mut late = vec![];
@@ -140,7 +142,7 @@ fn play_with(
     };
     let mut fail = |e: Box<EvalAltResult>| {
         end_probes(true);
-        let restored = restore(s, Some(origin));
+        let restored = restore(s);
         if !restored.is_empty() {
             eprintln!("pipework: timeline stopped; {}", restored.join("; "));
         }
