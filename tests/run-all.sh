@@ -133,8 +133,9 @@ cargo test --release -- --test-threads="${TEST_THREADS:-4}" --skip watch_
 echo "== watch tier (pipework watch against dockerd and OVS; measurements)"
 cargo test --release --test watch_tier -- --nocapture 2>&1 | tee /tmp/pipework-watch-tier.log | grep -E "^(docker|dhcp|udhcpc|dockerd|adopted)|test result|panicked|FAILED" || true
 grep -q "test result: ok. 3 passed" /tmp/pipework-watch-tier.log || { cat /tmp/pipework-watch-tier.log >&2; echo "watch tier failed" >&2; exit 1; }
-echo "== benchmark smoke run (N=10; 5 OVS ports; 10 CNI ADDs)"
+echo "== benchmark smoke run (N=10; 10 guests from nothing; 5 OVS ports; 10 CNI ADDs)"
 SETTLE=0 benches/attach.sh 10
+SETTLE=0 benches/guests.sh 10 1
 benches/ovs-ports.sh 5
 benches/cni-add.sh 10
 
