@@ -245,15 +245,16 @@ impl Guest {
     /// thread), to an unmounted placeholder (removed), or to the mounted namespace (deleted).
     /// Pipework processes make namespaces one at a time (a lock), so two of them asked for one
     /// name never mount twice onto it.
-    /// Returns the namespace and, when this call made it (not another process just before), a
-    /// NETLINK_ROUTE socket opened inside it while it was being made.
-    pub fn create_netns(name: &str, owner: &str) -> Result<(Guest, Option<OwnedFd>)> {
+    /// Returns the namespace, whether this call made it (not another process just before), and
+    /// then a NETLINK_ROUTE socket opened inside it while it was being made (None if that failed:
+    /// the namespace stands, and is reached the usual way).
+    pub fn create_netns(name: &str, owner: &str) -> Result<(Guest, bool, Option<OwnedFd>)> {
         validate_netns_name(name)?;
         let label = format!("netns:{name}");
         make_run_dir_shared().map_err(|e| Error::guest(&label, e))?;
         let _lock = crate::lock::exclusive(crate::lock::Topic::Netns)?;
         if let Some(g) = Guest::open_netns(name)? {
-            return Ok((g, None)); // made by another process while we waited
+            return Ok((g, false, None)); // made by another process while we waited
         }
         let path = netns_path(name);
         let (o, p) = (owner.to_string(), path.clone());
@@ -291,10 +292,9 @@ impl Guest {
                 None::<&str>,
             )
             .map_err(|e| fail("bind mount", &e))?;
-            // The socket the session talks to it through, opened while we are in it anyway.
-            crate::net::route_socket(0)
-                .map(Ok)
-                .map_err(|e| fail("opening a netlink socket", &e))
+            // The socket the session talks to it through, opened while we are in it anyway. The
+            // namespace is made and mounted by now: a failure here must not unmake it.
+            Ok(Ok(crate::net::route_socket(0).ok()))
         });
         let sock = match made.map_err(|e| Error::guest(&label, e)).and_then(|r| r) {
             Ok(sock) => sock,
@@ -309,7 +309,7 @@ impl Guest {
         };
         let g = Guest::open_netns(name)?
             .ok_or_else(|| Error::guest(label, "namespace vanished after creation"))?;
-        Ok((g, Some(sock)))
+        Ok((g, true, sock))
     }
 
     pub fn delete_netns(name: &str) -> Result<()> {

@@ -20,12 +20,15 @@ impl Session {
         if self.nl.verbose {
             eprintln!("netns: create {name}");
         }
-        let (g, sock) = Guest::create_netns(name, &self.owner())?;
-        let Some(sock) = sock else {
+        let (g, made, sock) = Guest::create_netns(name, &self.owner())?;
+        if !made {
             return Ok(g);
-        };
+        }
         let setup = (|| {
-            let ns = self.nl.adopt(&g, sock)?;
+            let ns = match sock {
+                Some(sock) => self.nl.adopt(&g, sock)?,
+                None => self.nl.ns(&g)?,
+            };
             // The loopback is interface 1 in every namespace (LOOPBACK_IFINDEX): no look-up.
             ns.set_link(1, "lo", &crate::net::link_up())
         })();
