@@ -60,7 +60,7 @@ impl Drop for Catch {
 }
 
 /// The signal caught since the last call, if any (reading it clears it).
-pub fn interrupted() -> Option<Interrupt> {
+fn interrupted() -> Option<Interrupt> {
     match CAUGHT.swap(0, Ordering::SeqCst) {
         0 => None,
         s => Some(Interrupt(s)),

@@ -10,7 +10,7 @@ pub mod plot;
 mod probe;
 pub mod ramp;
 
-pub use clock::{interrupted, sleep_until, Catch, Interrupt};
+pub use clock::{sleep_until, Catch, Interrupt};
 pub use probe::{ProbeSpec, Running, Sample};
 
 use crate::error::{Error, Result};
@@ -126,8 +126,6 @@ pub struct Timeline<C> {
     seq: u64,
     in_force: Vec<Change>,
     log: Option<std::io::BufWriter<std::fs::File>>,
-    /// Lateness (applied minus planned) of every action played, for the summary.
-    pub lateness: Vec<Duration>,
     /// When the latest play started: what the record's times after it (a restore at the end of
     /// the run) are counted from.
     pub origin: Option<Instant>,
@@ -141,7 +139,6 @@ impl<C> Default for Timeline<C> {
             seq: 0,
             in_force: vec![],
             log: None,
-            lateness: vec![],
             origin: None,
         }
     }
@@ -170,16 +167,7 @@ impl<C> Timeline<C> {
 
     /// Probe `spec.dst` from `spec.guest` during the next play.
     pub fn probe(&mut self, spec: ProbeSpec) -> Result<()> {
-        if spec.every.is_zero() {
-            return Err(Error::invalid(
-                "probe",
-                "every",
-                "the period must be above zero",
-            ));
-        }
-        if spec.count.is_some_and(|c| c < 1) {
-            return Err(Error::invalid("probe", "count", "count must be at least 1"));
-        }
+        periodic("probe", spec.every, spec.count)?;
         self.probes.push(spec);
         Ok(())
     }
@@ -211,16 +199,7 @@ impl<C> Timeline<C> {
 
     /// `f(n)` every `period` from the play's start (the first call at `period`).
     pub fn every(&mut self, period: Duration, f: C, e: Every) -> Result<()> {
-        if period.is_zero() {
-            return Err(Error::invalid(
-                "every",
-                "0",
-                "the period must be above zero",
-            ));
-        }
-        if e.count.is_some_and(|c| c < 1) {
-            return Err(Error::invalid("every", "count", "count must be at least 1"));
-        }
+        periodic("every", period, e.count)?;
         if e.until.is_some_and(|u| u < period) {
             return Ok(()); // over before its first call
         }
@@ -389,6 +368,21 @@ impl<C> Timeline<C> {
         self.queue.clear();
         self.probes.clear();
     }
+}
+
+/// What `every` and `probe` both check: a period above zero, a count of at least one.
+fn periodic(func: &'static str, period: Duration, count: Option<i64>) -> Result<()> {
+    if period.is_zero() {
+        return Err(Error::invalid(
+            func,
+            "every",
+            "the period must be above zero",
+        ));
+    }
+    if count.is_some_and(|c| c < 1) {
+        return Err(Error::invalid(func, "count", "count must be at least 1"));
+    }
+    Ok(())
 }
 
 /// p50 and p99 of lateness, for the summary a play prints.

@@ -28,6 +28,13 @@ fn opt_duration(func: &str, m: &Map, key: &str) -> RhaiResult<Option<Duration>> 
         .transpose()
 }
 
+/// A qdisc profile as the record shows it, on the link it was put on.
+fn profile_on(q: &crate::net::Qdisc, guest: &Guest, name: &str) -> serde_json::Value {
+    let mut v = crate::timeline::ramp::describe(q);
+    v["link"] = format!("{guest}:{name}").into();
+    v
+}
+
 fn json_change(c: &Change) -> serde_json::Value {
     match c {
         Change::LinkDown { guest, name } => {
@@ -38,8 +45,7 @@ fn json_change(c: &Change) -> serde_json::Value {
             name,
             before,
         } => {
-            let mut v = crate::timeline::ramp::describe(before);
-            v["link"] = format!("{guest}:{name}").into();
+            let mut v = profile_on(before, guest, name);
             v["restored"] = true.into();
             v
         }
@@ -165,8 +171,7 @@ fn play_with(
                 q,
                 step,
             } => {
-                let mut d = crate::timeline::ramp::describe(q);
-                d["link"] = format!("{guest}:{name}").into();
+                let mut d = profile_on(q, guest, name);
                 d["step"] = step.0.into();
                 d["steps"] = step.1.into();
                 ("ramp", d)
@@ -252,11 +257,7 @@ fn play_with(
         }
     }
     let probed = end_probes(limit.is_some());
-    TIMELINE.with(|t| {
-        let mut t = t.borrow_mut();
-        t.lateness.extend(late.iter().copied());
-        t.flush();
-    });
+    TIMELINE.with(|t| t.borrow_mut().flush());
     let mut m = Map::new();
     m.insert("actions".into(), (late.len() as i64).into());
     m.insert("probes".into(), probed.into());
