@@ -15,29 +15,46 @@ fn timeline_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Run `src` as a script with `--timeline`, `flags` before the file and `params` after it, as
+/// `<prefix>.rhai` so what it makes is the World's (its owner is the prefix). Returns the output and
+/// where the record is.
+fn run_recorded(
+    w: &World,
+    src: &str,
+    flags: &[&str],
+    params: &[String],
+) -> (std::process::Output, std::path::PathBuf) {
+    let log = w.dir().join("timeline.jsonl");
+    let script = w.dir().join(format!("{}.rhai", w.prefix));
+    std::fs::write(&script, src).unwrap();
+    let mut args: Vec<&str> = vec!["run"];
+    args.extend_from_slice(flags);
+    args.extend([
+        "--timeline",
+        log.to_str().unwrap(),
+        script.to_str().unwrap(),
+    ]);
+    args.extend(params.iter().map(String::as_str));
+    (w.cmd(&args), log)
+}
+
 /// 200 actions 50 ms apart: each runs at its own deadline from the play's start, not 50 ms after
 /// the one before, so lateness does not add up; the record has every one, in order.
 #[test]
 fn time_two_hundred_actions_keep_their_deadlines() {
     let w = World::new("tm");
-    let log = w.dir().join("timeline.jsonl");
-    let script = w.dir().join("t.rhai");
-    std::fs::write(
-        &script,
+    let (out, log) = run_recorded(
+        &w,
         r#"
         let hits = [];
         every("50ms", |n| { hits.push(n); }, #{count: 200});
         let r = play();
         print(`p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${r.actions} actions`);
         "#,
-    )
-    .unwrap();
-    let out = ok(&w.cmd(&[
-        "run",
-        "--timeline",
-        log.to_str().unwrap(),
-        script.to_str().unwrap(),
-    ]));
+        &[],
+        &[],
+    );
+    let out = ok(&out);
     let lines = timeline_lines(&log);
     assert_eq!(lines.len(), 200, "{out}");
     for (i, l) in lines.iter().enumerate() {
@@ -159,7 +176,7 @@ fn is_up(ns: &str) -> Option<bool> {
 /// (said on stderr) before the process ends; without --keep the run's topology is rolled back.
 #[test]
 fn time_interrupt_puts_links_back() {
-    let mut w = World::new("ti");
+    let w = World::new("ti");
     let (a, br) = (w.ns("a"), w.br());
     let src = r#"
         let x = veth(netns(params.a), bridge(params.br), #{ip: "198.18.62.2/24"});
@@ -207,8 +224,7 @@ fn time_interrupt_puts_links_back() {
             assert!(!netns_list().contains(&a), "not rolled back: {err}");
         }
     }
-    // The World's own check finds nothing of ours left.
-    let _ = &mut w;
+    // The World's own check (when it drops) finds nothing of ours left.
 }
 
 /// A flap of something that does not exist is refused when it is registered, before anything
@@ -255,10 +271,8 @@ fn time_registered_actions_play_at_the_end() {
 fn time_probes_see_the_flaps() {
     let w = World::new("tp");
     let (a, b, br) = (w.ns("a"), w.ns("b"), w.br());
-    let log = w.dir().join("probe.jsonl");
-    let script = w.dir().join("p.rhai");
-    std::fs::write(
-        &script,
+    let (out, log) = run_recorded(
+        &w,
         r#"
         let br = bridge(params.br);
         veth(netns(params.a), br, #{ip: "198.18.64.2/24"});
@@ -268,17 +282,10 @@ fn time_probes_see_the_flaps() {
         let r = play();
         print(r.probes[0].loss_pct);
         "#,
-    )
-    .unwrap();
-    let out = ok(&w.cmd(&[
-        "run",
-        "--timeline",
-        log.to_str().unwrap(),
-        script.to_str().unwrap(),
-        &format!("a={a}"),
-        &format!("b={b}"),
-        &format!("br={br}"),
-    ]));
+        &[],
+        &[format!("a={a}"), format!("b={b}"), format!("br={br}")],
+    );
+    let out = ok(&out);
     let lines = timeline_lines(&log);
     let at = |l: &serde_json::Value| l["applied_ms"].as_f64().unwrap();
     let flaps: Vec<f64> = lines
@@ -332,10 +339,8 @@ fn time_probes_see_the_flaps() {
 fn time_ramp_steps_and_puts_the_qdisc_back() {
     let w = World::new("tr");
     let (a, br) = (w.ns("a"), w.br());
-    let log = w.dir().join("ramp.jsonl");
-    let script = w.dir().join("r.rhai");
-    std::fs::write(
-        &script,
+    let (out, log) = run_recorded(
+        &w,
         r#"
         let x = veth(netns(params.a), bridge(params.br), #{ip: "198.18.65.2/24"});
         let l = link(netns(params.a), "eth1");
@@ -346,17 +351,9 @@ fn time_ramp_steps_and_puts_the_qdisc_back() {
         }, #{count: 2});
         play();
         "#,
-    )
-    .unwrap();
-    let out = w.cmd(&[
-        "run",
-        "--keep",
-        "--timeline",
-        log.to_str().unwrap(),
-        script.to_str().unwrap(),
-        &format!("a={a}"),
-        &format!("br={br}"),
-    ]);
+        &["--keep"],
+        &[format!("a={a}"), format!("br={br}")],
+    );
     let text = ok(&out);
     // Read back by the script while the ramp played: the tbf in force at each moment.
     assert!(text.contains("0 tbf 3mbit"), "{text}");
