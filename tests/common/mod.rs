@@ -467,7 +467,12 @@ pub fn ip_json(ns: Option<&str>, args: &[&str]) -> Value {
     if !out.status.success() {
         // A device that is not there is an answer (Null: callers read it as absent); any other
         // failure is a broken check, and a negative check built on it would pass by accident.
-        if err.contains("does not exist") || err.contains("Cannot find device") {
+        // "No such device" is the same answer when the device goes between ip's name look-up
+        // and its get (a namespace being freed takes its devices with it at any moment).
+        if err.contains("does not exist")
+            || err.contains("Cannot find device")
+            || err.contains("No such device")
+        {
             return Value::Null;
         }
         panic!("ip -j {ns:?} {args:?} failed: {}", text(&out));
