@@ -545,6 +545,171 @@ fn tc_rate_limits_with_tbf_on_this_kernel() {
     }
 }
 
+/// iperf3 for two seconds from `from` to `ip:port` in `to`: what the receiver counted, in Mbit/s.
+fn transfer_mbit(from: &str, to: &str, ip: &str, port: u16) -> f64 {
+    use std::process::{Command, Stdio};
+    let port = port.to_string();
+    let mut server = Command::new("ip")
+        .args([
+            "netns", "exec", to, "iperf3", "-s", "-1", "-B", ip, "-p", &port,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("iperf3 (tests/run-all.sh installs it)");
+    // The server listens a moment after it starts: the client tries again while it is refused
+    // (with -J, iperf3 reports that in its JSON and may still exit 0).
+    let t = std::time::Instant::now();
+    let v = loop {
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", from, "iperf3", "-c", ip, "-p", &port, "-t", "2", "-J",
+            ])
+            .output()
+            .expect("iperf3");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if out.status.success() && v["error"].is_null() {
+            break v;
+        }
+        if t.elapsed() > std::time::Duration::from_secs(5) {
+            panic!("iperf3 to {ip}:{port}: {}", text(&out));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    v["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no received rate: {v}"))
+        / 1e6
+}
+
+/// Bytes htb class `class` of eth1 in `ns` has sent, from tc's own statistics (its text: `tc -j`
+/// prints no JSON for classes).
+fn class_bytes(ns: &str, class: &str) -> u64 {
+    let out = std::process::Command::new("tc")
+        .args(["-s", "-n", ns, "class", "show", "dev", "eth1"])
+        .output()
+        .expect("tc");
+    let t = String::from_utf8_lossy(&out.stdout);
+    let mut lines = t.lines();
+    lines
+        .find(|l| l.starts_with(&format!("class htb {class} ")))
+        .and_then(|_| lines.next())
+        .and_then(|l| l.trim().strip_prefix("Sent "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no class {class}: {}", text(&out)))
+}
+
+#[test]
+fn tc_shape_htb_classes_hold_their_rates_by_transfer() {
+    let w = World::new("htb");
+    let (a, b) = (w.ns("a"), w.ns("b"));
+    let shape = r#"shape(link(netns(params.a), "eth1"), #{rate: "50mbit", classes: [
+            #{rate: "10mbit", proto: "tcp", dport: 5201},
+            #{rate: "20mbit", ceil: "20mbit", dst: "198.18.86.4/32"},
+        ]});"#;
+    let params = [format!("a={a}"), format!("b={b}"), format!("br={}", w.br())];
+    let params: Vec<&str> = params.iter().map(|s| s.as_str()).collect();
+    ok(&w.script(
+        &format!(
+            r#"
+        let br = bridge(params.br);
+        veth(netns(params.a), br, #{{ip: "198.18.86.2/24"}});
+        veth(netns(params.b), br, #{{ip: ["198.18.86.3/24", "198.18.86.4/24"]}});
+        {shape}
+        "#
+        ),
+        &params,
+    ));
+    // Independent witness first: tc's view of what was built.
+    assert_eq!(ip_like_tc(&a)["kind"], "htb");
+    // Each flow by its class: port 5201 at 10 mbit/s, anything to .4 at 20, the rest borrowing up
+    // to the link's 50 (its own guaranteed rate is the 20 left over).
+    for (ip, port, want) in [
+        ("198.18.86.3", 5201, 10.0),
+        ("198.18.86.4", 5202, 20.0),
+        ("198.18.86.3", 5202, 50.0),
+    ] {
+        let got = transfer_mbit(&a, &b, ip, port);
+        assert!(
+            (got - want).abs() <= want * 0.2,
+            "{ip}:{port}: {got:.1} Mbit/s, the class allows {want}"
+        );
+        eprintln!("htb: {ip}:{port} {got:.1} Mbit/s (class {want})");
+    }
+    // What qdisc() reads back is the shape asked for, with the default class it made, and is
+    // what shape() and tc() take.
+    let back = ok(&w.eval(&format!(
+        "let q = qdisc(link(netns({a:?}), \"eth1\")); print(q.classes.len()); print(q.classes[0]); print(q.classes[2].ceil); q"
+    )));
+    let lines: Vec<&str> = back.lines().collect();
+    assert_eq!(lines[0], "3", "{back}");
+    assert!(
+        lines[1].contains(r#""dport": 5201"#)
+            && lines[1].contains(r#""proto": "tcp""#)
+            && lines[1].contains(r#""ceil": "10mbit""#),
+        "{back}"
+    );
+    assert_eq!(lines[2], "50mbit", "{back}");
+    // Applying it again changes nothing: the classes keep their counters (a rebuild zeroes them).
+    let sent = class_bytes(&a, "1:10");
+    assert!(
+        sent > 1_000_000,
+        "class 1:10 carried the first transfer: {sent}"
+    );
+    ok(&w.script(shape, &params));
+    ok(&w.eval(&format!(
+        "let l = link(netns({a:?}), \"eth1\"); tc(l, qdisc(l)); shape(l, qdisc(l))"
+    )));
+    assert_eq!(
+        class_bytes(&a, "1:10"),
+        sent,
+        "re-applying rebuilt the classes"
+    );
+    // Bad input is refused before anything changes.
+    for (opts, want) in [
+        (
+            r#"#{rate: "10mbit", classes: [#{rate: "1mbit", dport: 80}]}"#,
+            "a port needs proto",
+        ),
+        (
+            r#"#{rate: "10mbit", classes: [#{rate: "2mbit", ceil: "1mbit", proto: "udp"}]}"#,
+            "ceil at least rate",
+        ),
+        (
+            r#"#{rate: "10mbit", classes: [#{rate: "1mbit", dst: "198.18.86.4/24"}]}"#,
+            "host bits",
+        ),
+        (
+            r#"#{rate: "10mbit", classes: [#{rate: "1mbit", dst: "fd00::/8", src: "198.18.86.2/32"}]}"#,
+            "same address family",
+        ),
+        (
+            r#"#{rate: "10mbit", classes: [#{rate: "1mbit", prot: "udp"}]}"#,
+            "did you mean `proto`",
+        ),
+        (r#"#{classes: []}"#, "rate"),
+    ] {
+        let err = fails(&w.eval(&format!("shape(link(netns({a:?}), \"eth1\"), {opts})")));
+        assert!(err.contains(want), "{opts}: {err}");
+        assert_eq!(class_bytes(&a, "1:10"), sent, "{opts} changed the classes");
+    }
+    // #{} takes it all away: back to the kernel's default, no filters left.
+    ok(&w.eval(&format!("tc(link(netns({a:?}), \"eth1\"), #{{}})")));
+    assert_eq!(ip_like_tc(&a)["kind"], "noqueue");
+    let filters = std::process::Command::new("tc")
+        .args(["-n", &a, "filter", "show", "dev", "eth1"])
+        .output()
+        .unwrap();
+    assert!(
+        filters.status.success() && filters.stdout.is_empty(),
+        "{}",
+        text(&filters)
+    );
+}
+
 /// The root qdisc of eth1 in `ns`, from tc's own JSON (an independent witness).
 /// The root qdisc of eth1 in `ns`, as tc reports it; tc failing, or no root qdisc, panics (a
 /// "not tbf" check must not pass on an empty answer).

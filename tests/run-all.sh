@@ -45,6 +45,8 @@ command -v dhclient >/dev/null || need+=(isc-dhcp-client)
 command -v dhcpcd >/dev/null || need+=(dhcpcd-base)
 # Announcements (gratuitous ARP) are checked by capture on the bridge and on other ports.
 command -v tcpdump >/dev/null || need+=(tcpdump)
+# htb class rates are checked by transfers between namespaces.
+command -v iperf3 >/dev/null || need+=(iperf3)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing: ${need[*]}"
   apt-get update -qq

@@ -394,3 +394,64 @@ fn time_ramp_steps_and_puts_the_qdisc_back() {
     assert!(bad.contains("over"), "{bad}");
     ok(&w.cmd(&["down", &w.prefix]));
 }
+
+/// tc() and shape() called by a timeline action are the timeline's to undo, like its ramps: the
+/// end of the run puts back what the link had before the first of them — here the user's own htb
+/// shape, rebuilt class for class.
+#[test]
+fn time_shape_in_an_action_is_put_back() {
+    let w = World::new("ts");
+    let (a, br) = (w.ns("a"), w.br());
+    let (out, log) = run_recorded(
+        &w,
+        r#"
+        veth(netns(params.a), bridge(params.br), #{ip: "198.18.87.2/24"});
+        let l = link(netns(params.a), "eth1");
+        shape(l, #{rate: "30mbit", classes: [#{rate: "3mbit", proto: "udp", dport: 53}]});
+        let mine = qdisc(l);
+        at("0ms", || tc(link(netns(params.a), "eth1"), #{rate: "1mbit"}));
+        at("100ms", || shape(link(netns(params.a), "eth1"), #{rate: "7mbit"}));
+        at("200ms", || print(qdisc(link(netns(params.a), "eth1")).classes[0].ceil));
+        play();
+        "#,
+        &["--keep"],
+        &[format!("a={a}"), format!("br={br}")],
+    );
+    let text = ok(&out);
+    assert!(
+        text.contains("7mbit"),
+        "the second action's shape was in force: {text}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains(&format!("qdisc of netns:{a}:eth1 back to what it was")),
+        "{err}"
+    );
+    let restore: Vec<_> = timeline_lines(&log)
+        .into_iter()
+        .filter(|l| l["event"] == "restore")
+        .collect();
+    assert_eq!(restore.len(), 1, "{restore:?}");
+    assert_eq!(restore[0]["qdisc"], "htb", "{restore:?}");
+    assert_eq!(restore[0]["rate_bit"], 30_000_000, "{restore:?}");
+    // tc's own view: the user's classes, filter included, are back.
+    let tc = |what: &str| {
+        let o = Command::new("tc")
+            .args(["-n", &a, what, "show", "dev", "eth1"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let classes = tc("class");
+    assert!(classes.contains("rate 30Mbit"), "{classes}");
+    assert!(
+        classes.contains("class htb 1:10 parent 1:1 prio 0 rate 3Mbit"),
+        "{classes}"
+    );
+    assert!(!classes.contains(" 7Mbit"), "{classes}");
+    assert!(
+        tc("filter").contains("match 00110000/00ff0000 at 8"),
+        "udp filter back"
+    );
+    ok(&w.cmd(&["down", &w.prefix]));
+}

@@ -3,6 +3,7 @@
 //! was created in). Connections are cached by namespace identity.
 
 pub mod arp;
+mod htb;
 pub(crate) mod l3;
 mod link;
 pub(crate) mod packet;
@@ -12,6 +13,7 @@ mod sysctl;
 mod tc;
 mod wait;
 
+pub use htb::{Class as HtbClass, Htb, Select as HtbSelect};
 pub use l3::L3;
 pub use link::{link_up, LinkChange, LinkState, MacVlanMode, Tunnel, TunnelSpec, VethSpec};
 pub use route::{RouteOp, RouteSpec, RouteState, PROTO as ROUTE_PROTO};

@@ -31,6 +31,8 @@ pub enum Qdisc {
     Default,
     Netem(Netem),
     Tbf(Tbf),
+    /// Classes with guaranteed and ceiling rates, traffic steered to them by filters.
+    Htb(super::Htb),
 }
 
 /// A token-bucket rate limit.
@@ -60,16 +62,6 @@ impl Tbf {
 
     /// The TCA_OPTIONS payload for sch_tbf.
     pub fn encode(&self) -> Vec<u8> {
-        // struct tc_ratespec { u8 cell_log; u8 linklayer; u16 overhead; s16 cell_align; u16 mpu;
-        // u32 rate; } — an Ethernet link layer spares the kernel the legacy rate table.
-        let ratespec = |rate: u32| {
-            let mut r = vec![0u8, TC_LINKLAYER_ETHERNET];
-            r.extend_from_slice(&0u16.to_ne_bytes());
-            r.extend_from_slice(&(-1i16).to_ne_bytes());
-            r.extend_from_slice(&0u16.to_ne_bytes());
-            r.extend_from_slice(&rate.to_ne_bytes());
-            r
-        };
         // struct tc_tbf_qopt { rate; peakrate; u32 limit; u32 buffer (ticks); u32 mtu; }
         let mut parms = ratespec(self.rate.min(u32::MAX as u64) as u32);
         parms.extend(vec![0u8; 12]); // no peak rate
@@ -99,8 +91,19 @@ pub struct Netem {
     pub limit: Option<u32>,
 }
 
+/// struct tc_ratespec { u8 cell_log; u8 linklayer; u16 overhead; s16 cell_align; u16 mpu; u32
+/// rate; } — an Ethernet link layer spares the kernel the legacy rate table.
+pub(super) fn ratespec(rate: u32) -> Vec<u8> {
+    let mut r = vec![0u8, TC_LINKLAYER_ETHERNET];
+    r.extend_from_slice(&0u16.to_ne_bytes());
+    r.extend_from_slice(&(-1i16).to_ne_bytes());
+    r.extend_from_slice(&0u16.to_ne_bytes());
+    r.extend_from_slice(&rate.to_ne_bytes());
+    r
+}
+
 /// psched ticks per microsecond, from /proc/net/psched (the same source tc uses).
-fn ticks_per_us() -> f64 {
+pub(super) fn ticks_per_us() -> f64 {
     let Ok(s) = std::fs::read_to_string("/proc/net/psched") else {
         return 15.625;
     };
@@ -117,7 +120,7 @@ fn ticks_per_us() -> f64 {
     }
 }
 
-fn nla(kind: u16, payload: &[u8]) -> Vec<u8> {
+pub(super) fn nla(kind: u16, payload: &[u8]) -> Vec<u8> {
     let len = 4 + payload.len();
     let mut v = Vec::with_capacity((len + 3) & !3);
     v.extend_from_slice(&(len as u16).to_ne_bytes());
@@ -289,13 +292,14 @@ impl Netem {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RootQdisc {
     pub kind: String,
-    /// The netem or tbf settings, as `Qdisc` (with `Tbf::limit` the byte limit); `None` for
-    /// other kinds (the kernel default: noqueue, pfifo_fast, fq_codel…).
+    /// The netem, tbf or htb settings, as `Qdisc` (with `Tbf::limit` the byte limit); `None` for
+    /// other kinds (the kernel default: noqueue, pfifo_fast, fq_codel…) and for an htb not in
+    /// the layout `shape()` builds.
     pub settings: Option<Qdisc>,
 }
 
 /// The nested attributes in a TCA_OPTIONS payload (kind, value).
-fn nlas(mut b: &[u8]) -> Vec<(u16, &[u8])> {
+pub(super) fn nlas(mut b: &[u8]) -> Vec<(u16, &[u8])> {
     let mut out = vec![];
     while b.len() >= 4 {
         let len = u16::from_ne_bytes([b[0], b[1]]) as usize;
@@ -309,11 +313,11 @@ fn nlas(mut b: &[u8]) -> Vec<(u16, &[u8])> {
     out
 }
 
-fn u32_at(b: &[u8], i: usize) -> Option<u32> {
+pub(super) fn u32_at(b: &[u8], i: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(i..i + 4)?.try_into().ok()?))
 }
 
-fn u64_of(b: &[u8]) -> Option<u64> {
+pub(super) fn u64_of(b: &[u8]) -> Option<u64> {
     Some(u64::from_ne_bytes(b.get(..8)?.try_into().ok()?))
 }
 
@@ -394,24 +398,19 @@ impl Ns<'_> {
         else {
             return Ok(None);
         };
-        let mut kind = String::new();
-        let mut raw: Vec<u8> = vec![];
-        for a in &m.attributes {
-            match a {
-                TcAttribute::Kind(k) => kind = k.clone(),
-                TcAttribute::Options(o) => {
-                    if let [netlink_packet_route::tc::TcOption::Other(nla)] = o.as_slice() {
-                        use netlink_packet_core::Nla;
-                        raw = vec![0; nla.value_len()];
-                        nla.emit_value(&mut raw);
-                    }
-                }
-                _ => {}
-            }
-        }
+        let kind = m
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                TcAttribute::Kind(k) => Some(k.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let raw = super::htb::raw_options(&m.attributes);
         let settings = match kind.as_str() {
             "netem" => decode_netem(&raw).map(Qdisc::Netem),
             "tbf" => decode_tbf(&raw).map(Qdisc::Tbf),
+            "htb" => self.read_htb(index, ifname, &raw)?.map(Qdisc::Htb),
             _ => None,
         };
         Ok(Some(RootQdisc { kind, settings }))
@@ -423,6 +422,7 @@ impl Ns<'_> {
             Qdisc::Default => return self.clear_qdisc(index, ifname),
             Qdisc::Netem(n) => ("netem", n.encode()),
             Qdisc::Tbf(t) => ("tbf", t.encode()),
+            Qdisc::Htb(h) => return self.set_htb(index, ifname, h),
         };
         let op = format!("set root qdisc {kind} on {ifname}");
         self.log(&op);
@@ -465,7 +465,7 @@ impl Ns<'_> {
     }
 
     /// Send one request and wait for its acknowledgement.
-    fn request(
+    pub(super) fn request(
         &self,
         msg: RouteNetlinkMessage,
         flags: u16,

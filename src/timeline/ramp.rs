@@ -80,6 +80,14 @@ pub fn describe(q: &Qdisc) -> serde_json::Value {
         Qdisc::Tbf(t) => {
             serde_json::json!({"qdisc": "tbf", "rate_bit": t.rate * 8, "burst": t.burst})
         }
+        Qdisc::Htb(h) => serde_json::json!({
+            "qdisc": "htb",
+            "rate_bit": h.rate * 8,
+            "classes": h.classes.iter().map(|c| serde_json::json!({
+                "rate_bit": c.rate * 8,
+                "ceil_bit": c.ceil * 8,
+            })).collect::<Vec<_>>(),
+        }),
     }
 }
 

@@ -93,6 +93,7 @@ mod exec;
 mod guests;
 mod links;
 mod local;
+mod qdisc;
 mod recipes;
 mod routes;
 mod teardown;
@@ -108,6 +109,7 @@ pub fn register(engine: &mut Engine, s: Rc<Session>) {
     attach::register(engine, &s);
     links::register(engine, &s);
     local::register(engine, &s);
+    qdisc::register(engine, &s);
     addresses::register(engine, &s);
     recipes::register(engine, &s);
     routes::register(engine, &s);

@@ -11,6 +11,41 @@ use std::time::{Duration, Instant};
 
 thread_local! {
     static TIMELINE: RefCell<Timeline<FnPtr>> = RefCell::new(Timeline::default());
+    /// Inside a timeline action: a tc() or shape() it calls is the timeline's to undo.
+    static IN_ACTION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Before a qdisc changes: when a timeline action changes it and the timeline does not yet hold
+/// what was there first, remember that, for the end of the run to put back.
+pub(super) fn before_qdisc_change(s: &Session, guest: &Guest, name: &str) -> RhaiResult<()> {
+    if !IN_ACTION.get() {
+        return Ok(());
+    }
+    remember_qdisc(s, guest, name)
+}
+
+fn remember_qdisc(s: &Session, guest: &Guest, name: &str) -> RhaiResult<()> {
+    let probe = Change::Qdisc {
+        guest: guest.clone(),
+        name: name.to_string(),
+        before: crate::net::Qdisc::Default,
+    };
+    if TIMELINE.with(|t| t.borrow().remembers(&probe)) {
+        return Ok(());
+    }
+    let before = s
+        .root_qdisc(guest, name)
+        .rhai()?
+        .and_then(|r| r.settings)
+        .unwrap_or(crate::net::Qdisc::Default);
+    TIMELINE.with(|t| {
+        t.borrow_mut().remember(Change::Qdisc {
+            guest: guest.clone(),
+            name: name.to_string(),
+            before,
+        })
+    });
+    Ok(())
 }
 
 /// `--timeline FILE`: write the events of this run's plays there, one JSON object per line.
@@ -199,30 +234,16 @@ fn play_with(
             })
         });
         let done = match action {
-            Action::Call { f, n } => call(&f, n),
-            Action::Qdisc { guest, name, q, .. } => (|| {
-                // What was there before the first step is what the end of the run puts back.
-                let probe = Change::Qdisc {
-                    guest: guest.clone(),
-                    name: name.clone(),
-                    before: crate::net::Qdisc::Default,
-                };
-                if !TIMELINE.with(|t| t.borrow().remembers(&probe)) {
-                    let before = s
-                        .root_qdisc(&guest, &name)
-                        .rhai()?
-                        .and_then(|r| r.settings)
-                        .unwrap_or(crate::net::Qdisc::Default);
-                    TIMELINE.with(|t| {
-                        t.borrow_mut().remember(Change::Qdisc {
-                            guest: guest.clone(),
-                            name: name.clone(),
-                            before,
-                        })
-                    });
-                }
-                s.tc(&guest, &name, &q).rhai()
-            })(),
+            Action::Call { f, n } => {
+                IN_ACTION.set(true);
+                let r = call(&f, n);
+                IN_ACTION.set(false);
+                r
+            }
+            // What was there before the first step is what the end of the run puts back.
+            Action::Qdisc { guest, name, q, .. } => {
+                remember_qdisc(s, &guest, &name).and_then(|()| s.tc(&guest, &name, &q).rhai())
+            }
             Action::Link {
                 guest, name, down, ..
             } => {
@@ -480,7 +501,7 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
                     .get(k)
                     .and_then(|v| v.clone().try_cast::<Map>())
                     .ok_or_else(|| rt(Error::invalid("ramp", k, "a map of what tc() takes is needed")))?;
-                super::local::qdisc(&m)
+                super::qdisc::qdisc(&m)
             };
             let (from, to) = (end("from")?, end("to")?);
             let over = opt_duration("ramp", &o, "over")?
