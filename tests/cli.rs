@@ -493,3 +493,29 @@ fn repl_on_a_terminal_completes_and_keeps_history() {
     t.quit();
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// A reader that goes away (`pipework … | head -1`) does not stop a run half-way: print drops
+/// what nobody reads, the script goes on to its end, and nothing panics.
+#[test]
+fn cli_print_to_a_closed_pipe_runs_to_the_end() {
+    let mut child = Command::new(bin())
+        .args([
+            "-e",
+            "for i in 0..20000 { print(`line ${i}`) } throw \"reached the end\"",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then close our end as `head -1` does.
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    drop(out);
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    // The script's own error at its end (exit 1), not a panic (101) at the first lost line.
+    assert_eq!(done.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("reached the end"), "{err}");
+}

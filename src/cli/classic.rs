@@ -415,7 +415,7 @@ fn passthrough(
         argv.join(" ")
     );
     let out = s.exec(g, &argv)?;
-    print!("{}", out.stdout);
+    out!("{}", out.stdout);
     eprint!("{}", out.stderr);
     if out.code == 0 {
         Ok(())

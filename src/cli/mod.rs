@@ -1,6 +1,22 @@
 //! The command line: our verbs (`run`, `repl`, `check`, `doc`, `recipes`, `completions`, `-e`), all of
 //! which end up in the same Rhai engine and `Session`.
 
+/// `println!`/`print!` for what we say on stdout: a reader that went away (`pipework … | head -1`)
+/// loses the rest of the text, and the command still finishes its work and exits as it would
+/// (std's macros panic there).
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
 pub mod classic;
 
 use crate::script;
@@ -263,7 +279,7 @@ fn view(
             narrowed
         }
     };
-    print!("{}", render(&inv));
+    out!("{}", render(&inv));
     0
 }
 
@@ -309,7 +325,7 @@ pub fn main_with(cli: Cli) -> i32 {
         let code = match res {
             Ok(v) => {
                 if !v.is_unit() {
-                    println!("{}", script::api::display(&s, &v));
+                    outln!("{}", script::api::display(&s, &v));
                 }
                 0
             }
@@ -434,7 +450,7 @@ pub fn main_with(cli: Cli) -> i32 {
                             ("dhcp clients", &r.clients),
                         ] {
                             if !list.is_empty() {
-                                println!("{who}: removed {what}: {}", list.join(" "));
+                                outln!("{who}: removed {what}: {}", list.join(" "));
                             }
                         }
                         for e in &r.errors {
@@ -499,7 +515,7 @@ pub fn main_with(cli: Cli) -> i32 {
             let engine = script::engine(s);
             match script::check::check(&engine, &src, &name) {
                 Ok(wrong) if wrong.is_empty() => {
-                    println!("{name}: ok");
+                    outln!("{name}: ok");
                     0
                 }
                 Ok(wrong) => {
@@ -521,7 +537,7 @@ pub fn main_with(cli: Cli) -> i32 {
             let mut shown = 0;
             for (n, sig, doc) in &docs {
                 if name.as_deref().is_none_or(|x| x == n) {
-                    println!("{sig}\n    {doc}\n");
+                    outln!("{sig}\n    {doc}\n");
                     shown += 1;
                 }
             }
@@ -535,7 +551,7 @@ pub fn main_with(cli: Cli) -> i32 {
             if let Some(n) = name {
                 return match script::stdlib::get(&n) {
                     Some(src) => {
-                        print!("{src}");
+                        out!("{src}");
                         0
                     }
                     None => {
@@ -545,9 +561,9 @@ pub fn main_with(cli: Cli) -> i32 {
                 };
             }
             for r in script::stdlib::all() {
-                println!("{:<12} {}", r.name, r.summary);
+                outln!("{:<12} {}", r.name, r.summary);
                 for p in &r.params {
-                    println!("    {:<10} {}", p.name, p.doc);
+                    outln!("    {:<10} {}", p.name, p.doc);
                 }
             }
             0

@@ -16,6 +16,12 @@ pub fn engine(s: Rc<Session>) -> Engine {
     let mut e = Engine::new();
     e.set_module_resolver(stdlib::Resolver::new());
     e.set_max_expr_depths(128, 64);
+    // Rhai's own print panics when stdout is gone (`pipework run x | head -1`), which would stop
+    // a run half-way with no rollback; a line nobody reads is dropped instead and the run goes on.
+    e.on_print(|line| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{line}");
+    });
     api::register(&mut e, s);
     e
 }
