@@ -1604,3 +1604,66 @@ fn attach_announce_false_sends_no_gratuitous_arp() {
     );
     ip_ok(&["link", "del", &br]);
 }
+
+/// flaky_wan: on this kernel (no sch_netem) its `main` builds both sites, then fails the play with
+/// the reason and rolls everything back; imported, its topology routes site to site through both
+/// routers (an echo's TTL shows the two hops).
+#[test]
+fn recipes_flaky_wan_routes_between_sites_and_says_when_netem_is_missing() {
+    let w = World::new("fw");
+    let params = [
+        format!("prefix={}", w.prefix),
+        "a_net=198.18.105.0/24".to_string(),
+        "b_net=198.18.106.0/24".to_string(),
+        "wan_net=198.18.107.0/24".to_string(),
+    ];
+    let mine = || -> Vec<String> {
+        netns_list()
+            .into_iter()
+            .filter(|n| n.starts_with(&format!("{}-", w.prefix)))
+            .collect()
+    };
+    let mut args = vec!["run", "--owner", &w.prefix, "flaky_wan"];
+    args.extend(params.iter().map(String::as_str));
+    let err = fails(&w.cmd(&args));
+    assert!(err.contains("no sch_netem"), "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    assert_eq!(mine(), Vec::<String>::new(), "left after the failed run");
+    assert!(link(None, &format!("br-{}-w", w.prefix)).is_none());
+
+    let params: Vec<&str> = params.iter().map(String::as_str).collect();
+    ok(&w.script(
+        r#"import "flaky_wan" as wan; let t = wan::up(params); wan::up(params);"#,
+        &params,
+    ));
+    assert_eq!(mine().len(), 4, "two hosts, two routers");
+    let ping_b = || {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &format!("{}-a", w.prefix)])
+            .args(["ping", "-c", "1", "-W", "1", "198.18.106.2"])
+            .output()
+            .unwrap()
+    };
+    let out = ping_b();
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("ttl=62"), "two routers on the way: {said}");
+    // Forwarding is what makes a router: off in one, the sites are cut (a new namespace inherits
+    // the host's IPv4 forwarding, which this host has on); on again, they are joined.
+    let ra = format!("{}-ra", w.prefix);
+    ok(&w.eval(&format!("forward(netns({ra:?}), false)")));
+    assert!(
+        !ping_b().status.success(),
+        "crossed a router that does not forward"
+    );
+    let again = ok(&w.eval(&format!("forward(netns({ra:?}))")));
+    assert_eq!(again.trim(), "true", "it changed");
+    assert!(ping_b().status.success(), "{}", text(&ping_b()));
+    let refused = fails(&w.eval("forward(host())"));
+    assert!(
+        refused.contains("never in the host's own namespace"),
+        "{refused}"
+    );
+    ok(&w.cmd(&["down", &w.prefix]));
+    assert_eq!(mine(), Vec::<String>::new());
+}

@@ -1,6 +1,7 @@
-//! Per-interface sysctls, the one kind of setting netlink cannot change: IPv6 on an interface is
-//! switched by `/proc/sys/net/ipv6/conf/IF/disable_ipv6` only. That file shows the namespace of the
-//! thread that opens it, so it is opened from inside the guest.
+//! Sysctls, the settings netlink cannot change: IPv6 on an interface is switched by
+//! `/proc/sys/net/ipv6/conf/IF/disable_ipv6` only, and a namespace's forwarding by
+//! `/proc/sys/net/ipv4/ip_forward` and `…/ipv6/conf/all/forwarding`. These files show the namespace
+//! of the thread that opens them, so they are opened from inside the guest.
 
 use super::Ns;
 use crate::error::Result;
@@ -33,5 +34,35 @@ impl Ns<'_> {
             self.log(&format!("enable IPv6 on {ifname} (it was disabled)"));
         }
         Ok(on)
+    }
+
+    /// Make the namespace a router (or stop it being one): IPv4 and IPv6 forwarding. Returns the
+    /// files that changed. A kernel without IPv6 has no IPv6 file; it is skipped.
+    pub fn set_forwarding(&self, on: bool) -> Result<Vec<&'static str>> {
+        const FILES: [&str; 2] = [
+            "/proc/sys/net/ipv4/ip_forward",
+            "/proc/sys/net/ipv6/conf/all/forwarding",
+        ];
+        let want = if on { "1" } else { "0" };
+        let flip = move || -> std::io::Result<Vec<&'static str>> {
+            let mut changed = vec![];
+            for f in FILES {
+                match std::fs::read_to_string(f) {
+                    Ok(v) if v.trim() == want => {}
+                    Ok(_) => {
+                        std::fs::write(f, want)?;
+                        changed.push(f);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(changed)
+        };
+        let changed = self.guest.inside("setting forwarding", flip)?;
+        for f in &changed {
+            self.log(&format!("{f} = {want}"));
+        }
+        Ok(changed)
     }
 }

@@ -14,6 +14,21 @@ impl Session {
         self.nl.ns(guest)?.set_root_qdisc(l.index, ifname, q)
     }
 
+    /// Forwarding on (or off) inside a guest, so it routes between its interfaces. Never in the
+    /// host's own namespace: that is the machine's uplink policy, not a topology's. Returns
+    /// whether anything changed.
+    pub fn forward(&self, guest: &Guest, on: bool) -> Result<bool> {
+        if guest.is_host() {
+            return Err(Error::invalid(
+                "guest",
+                guest,
+                "forwarding is set inside guests only, never in the host's own namespace",
+            ));
+        }
+        self.touch(guest);
+        Ok(!self.nl.ns(guest)?.set_forwarding(on)?.is_empty())
+    }
+
     /// Apply a route in a guest. Returns false when the route was already there.
     pub fn route(&self, guest: &Guest, spec: &RouteSpec) -> Result<bool> {
         self.touch(guest);

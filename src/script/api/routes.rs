@@ -1,4 +1,4 @@
-//! Routes and policy rules, with the route-map decoder.
+//! Routes, policy rules and forwarding, with the route-map decoder.
 
 use super::*;
 
@@ -11,6 +11,18 @@ pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
     reg!(engine, "route", ["guest: Guest", "spec: Map", "bool"],
         "Structured route: #{op, to, via, dev, metric, table, src, onlink} (op defaults to add, to to default).",
         move |g: Guest, o: Map| ss.route(&g, &route_from_map(&o)?).rhai());
+    let ss = s.clone();
+    reg!(engine, "forward", ["guest: Guest", "bool"],
+        "Make a guest a router: IPv4 and IPv6 forwarding on inside it (never in the host's own namespace); false if it already forwarded.",
+        move |g: Guest| ss.forward(&g, true).rhai());
+    let ss = s.clone();
+    reg!(
+        engine,
+        "forward",
+        ["guest: Guest", "on: bool", "bool"],
+        "Forwarding on or off inside a guest; false if it already was so.",
+        move |g: Guest, on: bool| ss.forward(&g, on).rhai()
+    );
     let ss = s.clone();
     reg!(
         engine,

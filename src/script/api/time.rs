@@ -375,6 +375,13 @@ fn call_in(ctx: &NativeCallContext, f: &FnPtr, n: Option<i64>) -> Result<(), Box
 pub(super) fn register(engine: &mut Engine, s: &Rc<Session>) {
     reg!(
         engine,
+        "ms",
+        ["duration: &str", "f64"],
+        "A duration as the timeline takes it (\"1.5s\", \"250ms\") in milliseconds, to compute with: ms(\"2s\") / 4.0.",
+        |d: &str| duration("ms", "duration", d).map(|d| d.as_secs_f64() * 1e3)
+    );
+    reg!(
+        engine,
         "at",
         ["when: &str", "f: FnPtr", "()"],
         "Register f() to run `when` (\"2s\", \"500ms\") after play() starts.",
