@@ -47,6 +47,8 @@ command -v dhcpcd >/dev/null || need+=(dhcpcd-base)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 # htb class rates are checked by transfers between namespaces.
 command -v iperf3 >/dev/null || need+=(iperf3)
+# `pipework plot … -o x.png` draws its text with the machine's fonts.
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing: ${need[*]}"
   apt-get update -qq

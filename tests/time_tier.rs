@@ -330,6 +330,14 @@ fn time_probes_see_the_flaps() {
         pic.contains(&format!("netns:{a} → 198.18.64.3")),
         "no probe legend"
     );
+    // The same picture as PNG (docs/timeline-example.png is a copy).
+    let png = svg.with_extension("png");
+    ok(&w.cmd(&["plot", log.to_str().unwrap(), "-o", png.to_str().unwrap()]));
+    let head = std::fs::read(&png).unwrap();
+    assert_eq!(&head[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    // IHDR: width and height, big-endian, at 16 and 20.
+    let be = |i: usize| u32::from_be_bytes(head[i..i + 4].try_into().unwrap());
+    assert_eq!((be(16), be(20)), (1100, 700));
 }
 
 /// A tbf rate ramp on the host kernel: three steps in the record, each replacing the one qdisc, and

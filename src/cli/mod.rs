@@ -69,11 +69,11 @@ pub enum Cmd {
         timeline: Option<std::path::PathBuf>,
     },
     /// Draw a `run --timeline` record: each probe's RTT and loss over time, with every change the
-    /// timeline made marked (SVG)
+    /// timeline made marked (SVG or PNG)
     Plot {
         /// The record (JSON lines, as `pipework run FILE --timeline OUT` writes it)
         record: std::path::PathBuf,
-        /// Where to draw it (.svg)
+        /// Where to draw it (.svg, or .png with the machine's fonts)
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: std::path::PathBuf,
     },

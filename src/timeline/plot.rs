@@ -1,6 +1,10 @@
 //! `pipework plot`: a `--timeline` record drawn as a picture. Each probe's RTT over time on top,
 //! its loss (over the last five echoes) below, and every change the timeline made (a flap edge, a
 //! ramp step, a restore) as a vertical line across both, labelled.
+//!
+//! Drawn once, as SVG (plotters), whose text needs no font until something shows it. A PNG is that
+//! SVG rasterised by resvg, with the machine's own fonts: plotters' bitmap backend would need a font
+//! compiled in or found by hand, and two renderers would draw two different pictures.
 
 use crate::error::{Error, Result};
 use plotters::prelude::*;
@@ -93,25 +97,61 @@ fn rolling_loss(s: &Series, n: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Draw `r` into `out` (.svg).
+const SIZE: (u32, u32) = (1100, 700);
+
+/// Draw `r` into `out`: .svg, or .png (which needs a TrueType font on the machine).
 pub fn draw(r: &Record, out: &Path) -> Result<()> {
-    match out.extension().and_then(|e| e.to_str()) {
-        Some("svg") => {}
-        Some("png") => {
-            return Err(Error::invalid(
-                "output",
-                out.display(),
-                "PNG is not drawn yet (it needs a font to rasterise text); use .svg, which any browser shows",
-            ))
-        }
+    let png = match out.extension().and_then(|e| e.to_str()) {
+        Some("svg") => false,
+        Some("png") => true,
         _ => {
             return Err(Error::invalid(
                 "output",
                 out.display(),
-                "the file name must end in .svg",
+                "the file name must end in .svg or .png",
             ))
         }
-    }
+    };
+    let svg = svg(r)?;
+    let written = if png {
+        rasterise(&svg, out)
+    } else {
+        std::fs::write(out, svg).map_err(|e| e.to_string())
+    };
+    written.map_err(|e| Error::external(format!("plot {}", out.display()), e))
+}
+
+/// The fonts resvg may use: the machine's, with "sans-serif" (what the plot asks for) mapped to one
+/// that is there — fontdb would otherwise look for Arial.
+fn fonts() -> std::result::Result<resvg::usvg::fontdb::Database, String> {
+    let mut db = resvg::usvg::fontdb::Database::new();
+    db.load_system_fonts();
+    let families: Vec<String> = db
+        .faces()
+        .flat_map(|f| f.families.iter().map(|(name, _)| name.clone()))
+        .collect();
+    let sans = families
+        .iter()
+        .find(|f| f.contains("Sans") && !f.contains("Mono"))
+        .or(families.first())
+        .ok_or("a PNG needs a TrueType font to draw its text, and this machine has none (Debian: apt-get install fonts-dejavu-core); the .svg needs none")?
+        .clone();
+    db.set_sans_serif_family(sans);
+    Ok(db)
+}
+
+fn rasterise(svg: &str, out: &Path) -> std::result::Result<(), String> {
+    use resvg::{tiny_skia, usvg};
+    let mut opt = usvg::Options::default();
+    *opt.fontdb_mut() = fonts()?;
+    let tree = usvg::Tree::from_str(svg, &opt).map_err(|e| e.to_string())?;
+    let mut pixmap = tiny_skia::Pixmap::new(SIZE.0, SIZE.1).ok_or("an empty picture")?;
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    pixmap.save_png(out).map_err(|e| e.to_string())
+}
+
+/// The picture as SVG text.
+fn svg(r: &Record) -> Result<String> {
     if r.probes.is_empty() && r.changes.is_empty() {
         return Err(Error::invalid(
             "timeline record",
@@ -119,7 +159,6 @@ pub fn draw(r: &Record, out: &Path) -> Result<()> {
             "no probes and no changes in it: nothing to draw (record a play with probe() and --timeline)",
         ));
     }
-    let fail = |e: &dyn std::fmt::Display| Error::external("plot", e.to_string());
     let end = r
         .probes
         .values()
@@ -134,7 +173,23 @@ pub fn draw(r: &Record, out: &Path) -> Result<()> {
         .flat_map(|s| s.iter().filter_map(|x| x.1))
         .fold(1.0f64, f64::max)
         * 1.15;
-    let root = SVGBackend::new(out, (1100, 700)).into_drawing_area();
+    let mut text = String::new();
+    paint(
+        r,
+        SVGBackend::with_string(&mut text, SIZE).into_drawing_area(),
+        end,
+        top,
+    )?;
+    Ok(text)
+}
+
+fn paint(
+    r: &Record,
+    root: DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    end: f64,
+    top: f64,
+) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| Error::external("plot", e.to_string());
     root.fill(&WHITE).map_err(|e| fail(&e))?;
     let (upper, lower) = root.split_vertically(460);
     let colors = [BLUE, GREEN, MAGENTA, CYAN, BLACK];
@@ -220,8 +275,7 @@ pub fn draw(r: &Record, out: &Path) -> Result<()> {
             .draw()
             .map_err(|e| fail(&e))?;
     }
-    root.present().map_err(|e| fail(&e))?;
-    Ok(())
+    root.present().map_err(|e| fail(&e))
 }
 
 #[cfg(test)]
@@ -251,7 +305,23 @@ mod tests {
         assert!(
             text.starts_with("<svg") && text.contains("RTT over time") && text.contains("70ms")
         );
-        assert!(draw(&r, &dir.join("t.png")).is_err());
+        // The PNG is the same picture rasterised: its size, and ink where the text and lines are.
+        let png = dir.join("t.png");
+        draw(&r, &png).unwrap();
+        let img = resvg::tiny_skia::Pixmap::load_png(&png).unwrap();
+        assert_eq!((img.width(), img.height()), SIZE);
+        let ink = |x0: u32, x1: u32, y0: u32, y1: u32| {
+            (y0..y1)
+                .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+                .filter(|&(x, y)| {
+                    let p = img.pixel(x, y).unwrap();
+                    p.red() < 128 && p.green() < 128 && p.blue() < 128
+                })
+                .count()
+        };
+        // The caption "RTT over time", centred at the top: text drawn, so a font was found.
+        assert!(ink(450, 650, 0, 30) > 50, "no caption text in the PNG");
+        assert!(draw(&r, &dir.join("t.gif")).is_err());
         assert!(read("not json").is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
