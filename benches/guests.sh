@@ -29,6 +29,13 @@ cleanup() {
   [ -s "$WORK/del.batch" ] && ip -force -batch "$WORK/del.batch" 2>/dev/null || true
   for b in bgpw bgb bgs; do ip link del "$b" 2>/dev/null || true; done
   "$PW" down --stale >/dev/null 2>&1 || true
+  # A deleted namespace's devices go in the kernel's own time: the next run must not meet the host
+  # ends of this one's (pipework would rightly refuse a name that is still taken).
+  local t=0
+  while ip -o link show 2>/dev/null | grep -qE ': (veth1plg[pbs][a-z][0-9]+|vg[pbs][a-z][0-9]+)@'; do
+    (( t++ < 600 )) || { echo "guests.sh: host ends still there after 30 s" >&2; return 1; }
+    sleep 0.05
+  done
 }
 trap 'cleanup; rm -rf "$WORK"' EXIT
 # Namespace deletion leaves RTNL-holding kernel work running in the background: let it finish
