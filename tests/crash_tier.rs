@@ -511,3 +511,86 @@ fn soak_200_cycles_leave_nothing() {
     left.extend(leftovers(&w, &srv_owner, &ovs_br, None));
     assert!(left.is_empty(), "the soak left: {left:#?}");
 }
+
+/// A run killed mid-play leaves its timeline's changes in force — here on links that are not the
+/// owner's (made by `ip` in a namespace of the test's), which no other teardown touches. `down
+/// OWNER` puts them back from the journal: the flapped link up, the ramped link's qdisc back to
+/// the user's own tbf. Killed after each of the first changes in turn (`timeline-applied@N`).
+#[test]
+fn crash_killed_play_down_puts_the_timeline_back() {
+    let w = World::new("ct");
+    let ns = w.ns("k");
+    let sh = |args: &[&str]| {
+        let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    sh(&["ip", "netns", "add", &ns]);
+    sh(&[
+        "ip", "-n", &ns, "link", "add", "t0", "type", "veth", "peer", "name", "t1",
+    ]);
+    sh(&["ip", "-n", &ns, "link", "set", "t0", "up"]);
+    sh(&["ip", "-n", &ns, "link", "set", "t1", "up"]);
+    // The user's own shaping, which the ramp replaces.
+    sh(&[
+        "tc", "-n", &ns, "qdisc", "add", "dev", "t1", "root", "tbf", "rate", "7mbit", "burst",
+        "32kb", "latency", "50ms",
+    ]);
+    let script = format!(
+        r#"owner("{o}");
+        flap(link(netns("{ns}"), "t0"), #{{down: "30s", count: 1}});
+        ramp(link(netns("{ns}"), "t1"), #{{from: #{{rate: "1mbit"}}, to: #{{rate: "3mbit"}}, over: "20ms", steps: 2}});
+        at("40ms", || tc(link(netns("{ns}"), "t1"), #{{delay: "5ms", rate: "2mbit"}}));
+        play();"#,
+        o = w.prefix
+    );
+    let state = || {
+        let up = sh(&["ip", "-n", &ns, "-o", "link", "show", "t0"]).contains(",UP");
+        (up, sh(&["tc", "-n", &ns, "qdisc", "show", "dev", "t1"]))
+    };
+    // Changes in order: t0 down, t1 at 1, 2, 3 mbit; the last kill lands before the netem.
+    for n in 1..=4 {
+        let point = format!("timeline-applied@{n}");
+        let out = Command::new(bin())
+            .args(["-e", &script])
+            .env("PIPEWORK_CRASH_AT", &point)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            None,
+            "{point}: not killed: {}",
+            text(&out)
+        );
+        let (up, q) = state();
+        assert!(
+            !up,
+            "{point}: the flap's down should be in force after the kill"
+        );
+        if n > 1 {
+            assert!(
+                !q.contains("rate 7Mbit"),
+                "{point}: the ramp's tbf should be: {q}"
+            );
+        }
+        let down = w.cmd(&["down", &w.prefix]);
+        ok(&down);
+        let said = text(&down);
+        let (up, q) = state();
+        assert!(up, "{point}: t0 still down after down (it said: {said})");
+        assert!(
+            q.contains("tbf") && q.contains("rate 7Mbit"),
+            "{point}: {q}"
+        );
+        assert!(said.contains("timeline of a killed run"), "{point}: {said}");
+        // Nothing left to finish: a second down has nothing to say about the timeline.
+        let again = w.cmd(&["down", &w.prefix]);
+        ok(&again);
+        assert!(
+            !text(&again).contains("timeline"),
+            "{point}: {}",
+            text(&again)
+        );
+    }
+    sh(&["ip", "netns", "del", &ns]);
+}

@@ -282,6 +282,56 @@ pub(super) fn raw_options(attrs: &[TcAttribute]) -> Vec<u8> {
 }
 
 impl Htb {
+    /// As JSON (see `Qdisc::to_json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let classes: Vec<serde_json::Value> = self
+            .classes
+            .iter()
+            .map(|c| {
+                let s = c.select.as_ref();
+                serde_json::json!({
+                    "rate": c.rate, "ceil": c.ceil, "prio": c.prio,
+                    "select": s.is_some(),
+                    "dst": s.and_then(|s| s.dst).map(|n| n.to_string()),
+                    "src": s.and_then(|s| s.src).map(|n| n.to_string()),
+                    "proto": s.and_then(|s| s.proto),
+                    "sport": s.and_then(|s| s.sport),
+                    "dport": s.and_then(|s| s.dport),
+                })
+            })
+            .collect();
+        serde_json::json!({"kind": "htb", "rate": self.rate, "classes": classes})
+    }
+
+    pub fn from_json(v: &serde_json::Value) -> Option<Htb> {
+        let classes = v["classes"]
+            .as_array()?
+            .iter()
+            .map(|c| {
+                let net = |k: &str| c[k].as_str().and_then(|n| n.parse().ok());
+                let small = |k: &str| c[k].as_u64().and_then(|p| u16::try_from(p).ok());
+                Some(Class {
+                    rate: c["rate"].as_u64()?,
+                    ceil: c["ceil"].as_u64()?,
+                    prio: u32::try_from(c["prio"].as_u64()?).ok()?,
+                    select: c["select"].as_bool()?.then(|| Select {
+                        dst: net("dst"),
+                        src: net("src"),
+                        proto: c["proto"].as_u64().and_then(|p| u8::try_from(p).ok()),
+                        sport: small("sport"),
+                        dport: small("dport"),
+                    }),
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Htb {
+            rate: v["rate"].as_u64()?,
+            classes,
+        })
+    }
+}
+
+impl Htb {
     /// Check what the kernel would refuse or misread, before anything is sent.
     pub fn validate(&self) -> Result<()> {
         let bad = |why: String| Err(Error::invalid("shape", "classes", why));

@@ -35,6 +35,48 @@ pub enum Qdisc {
     Htb(super::Htb),
 }
 
+impl Qdisc {
+    /// As JSON, for a record that must bring it back (a killed run's journal): `from_json` reads
+    /// it. Times in nanoseconds, rates in bytes per second.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let ns = |d: Option<Duration>| d.map(|d| d.as_nanos() as u64);
+        match self {
+            Qdisc::Default => json!({"kind": "default"}),
+            Qdisc::Netem(n) => {
+                json!({"kind": "netem", "delay": ns(n.delay), "jitter": ns(n.jitter),
+                "loss": n.loss, "rate": n.rate, "limit": n.limit})
+            }
+            Qdisc::Tbf(t) => {
+                json!({"kind": "tbf", "rate": t.rate, "burst": t.burst, "limit": t.limit})
+            }
+            Qdisc::Htb(h) => h.to_json(),
+        }
+    }
+
+    pub fn from_json(v: &serde_json::Value) -> Option<Qdisc> {
+        let u = |k: &str| v[k].as_u64();
+        let d = |k: &str| u(k).map(Duration::from_nanos);
+        Some(match v["kind"].as_str()? {
+            "default" => Qdisc::Default,
+            "netem" => Qdisc::Netem(Netem {
+                delay: d("delay"),
+                jitter: d("jitter"),
+                loss: v["loss"].as_f64(),
+                rate: u("rate"),
+                limit: u("limit").and_then(|l| u32::try_from(l).ok()),
+            }),
+            "tbf" => Qdisc::Tbf(Tbf {
+                rate: u("rate")?,
+                burst: u32::try_from(u("burst")?).ok()?,
+                limit: u32::try_from(u("limit")?).ok()?,
+            }),
+            "htb" => Qdisc::Htb(super::Htb::from_json(v)?),
+            _ => return None,
+        })
+    }
+}
+
 /// A token-bucket rate limit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tbf {
@@ -524,6 +566,49 @@ mod tests {
         assert!(parse_tc(&a("filter add dev eth1")).is_err());
         assert!(parse_tc(&a("qdisc add dev eth1 root netem loss 150%")).is_err());
         assert!(parse_tc(&a("qdisc add dev eth1 root netem")).is_err());
+    }
+
+    #[test]
+    fn qdiscs_read_back_from_json() {
+        let htb = super::super::Htb {
+            rate: 1_000_000,
+            classes: vec![
+                super::super::HtbClass {
+                    rate: 1000,
+                    ceil: 2000,
+                    prio: 3,
+                    select: Some(super::super::HtbSelect {
+                        dst: Some("fd00:1::/64".parse().unwrap()),
+                        proto: Some(6),
+                        dport: Some(80),
+                        ..Default::default()
+                    }),
+                },
+                super::super::HtbClass {
+                    rate: 5000,
+                    ceil: 1_000_000,
+                    prio: 0,
+                    select: None,
+                },
+            ],
+        };
+        for q in [
+            Qdisc::Default,
+            Qdisc::Netem(Netem {
+                delay: Some(Duration::from_micros(1500)),
+                loss: Some(2.5),
+                limit: Some(100),
+                ..Default::default()
+            }),
+            Qdisc::Tbf(Tbf::new(125_000, None, None)),
+            Qdisc::Htb(htb),
+        ] {
+            let text = q.to_json().to_string();
+            assert!(!text.contains(char::is_whitespace), "{text}");
+            let back = serde_json::from_str(&text).unwrap();
+            assert_eq!(Qdisc::from_json(&back), Some(q));
+        }
+        assert_eq!(Qdisc::from_json(&serde_json::json!({"kind": "sfq"})), None);
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //! when the last file in it closed); `@` is not an owner character, so the name parses back.
 //! Named namespaces need no entry here: their record is written before the name exists (see
 //! `Guest::create_netns`); OVS ports and bridges are marked in the transaction that makes them.
+//!
+//! The timeline's changes are intents too, open while in force: a link a flap set down, a qdisc a
+//! ramp (or an action's `tc()`/`shape()`) replaced, with what was there before. A run killed
+//! mid-play leaves them open, and the next `down(owner)` puts them back — on links that are not
+//! the owner's (a container's own interface) nothing else would.
 
 use super::*;
 use crate::guest::{NsId, STATE_DIR};
@@ -115,7 +120,64 @@ impl Drop for Journal {
     }
 }
 
+/// The intent a timeline change stands for: `timeline-link …` or `timeline-qdisc … before=JSON`.
+fn timeline_key(c: &crate::timeline::Change) -> String {
+    use crate::timeline::Change;
+    let at = |kind: &str, guest: &Guest, name: &str| {
+        format!(
+            "{kind} guest={} ns={}:{} name={name}",
+            guest.spec(),
+            guest.id.0,
+            guest.id.1
+        )
+    };
+    match c {
+        Change::LinkDown { guest, name } => at("timeline-link", guest, name),
+        Change::Qdisc {
+            guest,
+            name,
+            before,
+        } => format!(
+            "{} before={}",
+            at("timeline-qdisc", guest, name),
+            before.to_json()
+        ),
+    }
+}
+
 impl Session {
+    /// A timeline change is in force: journaled until `timeline_undone`, so that a killed run's
+    /// `down` puts it back.
+    pub fn timeline_in_force(&self, c: &crate::timeline::Change) -> Result<()> {
+        self.intents.intend(&self.owner(), &timeline_key(c))
+    }
+
+    /// The change is put back (or its link is gone).
+    pub fn timeline_undone(&self, c: &crate::timeline::Change) {
+        self.intents.settle(&self.owner(), &timeline_key(c));
+    }
+
+    /// Put back a timeline change a killed run left in force, if its link is still in the very
+    /// namespace it was changed in. Returns what was done.
+    fn finish_timeline(&self, key: &str) -> Option<String> {
+        let field = |k: &str| marker::field(key, k);
+        let (dev, ino) = field("ns")?.split_once(':')?;
+        let id = NsId(dev.parse().ok()?, ino.parse().ok()?);
+        let guest = self.guest_existing(field("guest")?).ok()?;
+        if guest.id != id {
+            return None; // that namespace is gone, and the change with it
+        }
+        let name = field("name")?;
+        if key.starts_with("timeline-link ") {
+            self.set_link(&guest, name, &crate::net::link_up()).ok()?;
+            return Some(format!("link {guest}:{name} set up again"));
+        }
+        let before: serde_json::Value = serde_json::from_str(field("before")?).ok()?;
+        let q = crate::net::Qdisc::from_json(&before)?;
+        self.tc(&guest, name, &q).ok()?;
+        Some(format!("qdisc of {guest}:{name} put back"))
+    }
+
     /// Create a link that carries our marker, with the intent journaled first: `create` makes it,
     /// `mark` puts the marker on (and whatever else goes in the same message). A failed marking
     /// deletes the link again. Only a kill between the two leaves an open intent.
@@ -187,7 +249,13 @@ impl Session {
             }
             let text = std::fs::read_to_string(e.path()).unwrap_or_default();
             for key in open_intents(&text) {
-                if let Some(done) = self.finish_link(&key) {
+                if key.starts_with("timeline-") {
+                    if let Some(done) = self.finish_timeline(&key) {
+                        removed
+                            .notes
+                            .push(format!("timeline of a killed run: {done}"));
+                    }
+                } else if let Some(done) = self.finish_link(&key) {
                     removed.links.push(done);
                 }
             }

@@ -38,14 +38,27 @@ fn remember_qdisc(s: &Session, guest: &Guest, name: &str) -> RhaiResult<()> {
         .rhai()?
         .and_then(|r| r.settings)
         .unwrap_or(crate::net::Qdisc::Default);
-    TIMELINE.with(|t| {
-        t.borrow_mut().remember(Change::Qdisc {
+    remember(
+        s,
+        Change::Qdisc {
             guest: guest.clone(),
             name: name.to_string(),
             before,
-        })
-    });
+        },
+    )
+}
+
+/// The timeline now has `c` in force: journaled first, so a killed run's `down` puts it back.
+fn remember(s: &Session, c: Change) -> RhaiResult<()> {
+    s.timeline_in_force(&c).rhai()?;
+    TIMELINE.with(|t| t.borrow_mut().remember(c));
     Ok(())
+}
+
+/// `c` is put back (or its link is gone): no longer in force, nor journaled.
+fn forget(s: &Session, c: &Change) {
+    TIMELINE.with(|t| t.borrow_mut().forget(c));
+    s.timeline_undone(c);
 }
 
 /// `--timeline FILE`: write the events of this run's plays there, one JSON object per line.
@@ -108,6 +121,7 @@ pub fn restore(s: &Session) -> Vec<String> {
         };
         match done {
             Ok(()) => {
+                s.timeline_undone(c);
                 TIMELINE.with(|t| {
                     let mut t = t.borrow_mut();
                     t.forget(c);
@@ -122,9 +136,7 @@ pub fn restore(s: &Session) -> Vec<String> {
                 said.push(c.to_string());
             }
             // Removed meanwhile (the script's own `down()`): nothing left to put back.
-            Err(e) if e.kind() == "not_found" => {
-                TIMELINE.with(|t| t.borrow_mut().forget(c));
-            }
+            Err(e) if e.kind() == "not_found" => forget(s, c),
             Err(e) => said.push(format!("{c}: FAILED: {e}")),
         }
     }
@@ -257,12 +269,10 @@ fn play_with(
                 };
                 // Remembered before the change: a link set down and then lost track of would stay
                 // down after the run.
-                if down {
-                    TIMELINE.with(|t| t.borrow_mut().remember(c.clone()));
-                }
-                let r = s.set_link(&guest, &name, &change).rhai();
+                let noted = if down { remember(s, c.clone()) } else { Ok(()) };
+                let r = noted.and_then(|()| s.set_link(&guest, &name, &change).rhai());
                 if r.is_ok() && !down {
-                    TIMELINE.with(|t| t.borrow_mut().forget(&c));
+                    forget(s, &c);
                 }
                 r
             }
@@ -270,6 +280,7 @@ fn play_with(
         if let Err(e) = done {
             return Err(fail(e));
         }
+        crate::crash::point("timeline-applied");
     }
     // With a limit, probes run to it; the play lasts that long.
     if let Some(l) = limit.filter(|_| has_probes) {
