@@ -11,6 +11,8 @@
 # On a large segment every guest's IPv6 link-local start-up (DAD, router solicitations, MLD) is
 # flooded to every other port, so the kernel's work per attach grows with N whatever tool is used;
 # this mode measures the tools without that traffic.
+# ANNOUNCE=0 has pipework skip its gratuitous ARP per attach (`announce: false`): iproute2 sends none,
+# and on a segment of N ports each announcement is flooded to every guest, work that grows with N.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PW=${PIPEWORK:-$PWD/target/release/pipework}
@@ -72,7 +74,7 @@ verify() { # set index [address] — the guest end must exist with its address a
 if pgrep -x ovs-vswitchd >/dev/null; then
   echo "note: ovs-vswitchd is running; it reacts to every new link and slows every contestant (stop it for figures comparable with the README's)"
 fi
-echo "guest IPv6: $([ "${GUEST_IPV6:-1}" = 0 ] && echo off || echo on)"
+echo "guest IPv6: $([ "${GUEST_IPV6:-1}" = 0 ] && echo off || echo on); pipework announces: $([ "${ANNOUNCE:-1}" = 0 ] && echo no || echo yes)"
 printf '%-6s %-34s %10s %12s %10s\n' N contestant total_ms ms/attach vs_pipework
 round=0
 for N in "$@"; do
@@ -86,15 +88,15 @@ for N in "$@"; do
 let br = bridge("bbpw");
 let n = parse_int(params.n);
 for i in 0..n {
-    veth(netns(`${params.set}${i}`), br, #{ ip: `198.18.${i / 250}.${i % 250 + 2}/16`, gateway: "198.18.0.1" });
+    veth(netns(`${params.set}${i}`), br, #{ ip: `198.18.${i / 250}.${i % 250 + 2}/16`, gateway: "198.18.0.1", announce: params.announce != "0" });
 }
 EOR
-    t0=$(now_ms); "$PW" run "$WORK/attach.rhai" n="$N" set="$P" >/dev/null; t_pw=$(( $(now_ms) - t0 ))
+    t0=$(now_ms); "$PW" run "$WORK/attach.rhai" n="$N" set="$P" announce="${ANNOUNCE:-1}" >/dev/null; t_pw=$(( $(now_ms) - t0 ))
   }
   run_pq() { # pipework: one process per attach (what a shell loop calling the classic tool would do).
     t0=$(now_ms)
     for ((i = 0; i < N; i++)); do
-      "$PW" -e "veth(netns(\"$Q$i\"), bridge(\"bbpq\"), #{ip: \"$(ip_of $i)/16\", gateway: \"198.18.0.1\"})" >/dev/null
+      "$PW" -e "veth(netns(\"$Q$i\"), bridge(\"bbpq\"), #{ip: \"$(ip_of $i)/16\", gateway: \"198.18.0.1\", announce: ${ANNOUNCE:-1} != 0})" >/dev/null
     done
     t_pq=$(( $(now_ms) - t0 ))
   }
