@@ -691,6 +691,10 @@ fn tc_shape_htb_classes_hold_their_rates_by_transfer() {
             "did you mean `proto`",
         ),
         (r#"#{classes: []}"#, "rate"),
+        (
+            r#"#{rate: "10mbit", classes: [#{rate: "1mbit", prio: 9, proto: "udp"}]}"#,
+            "prio is 0",
+        ),
     ] {
         let err = fails(&w.eval(&format!("shape(link(netns({a:?}), \"eth1\"), {opts})")));
         assert!(err.contains(want), "{opts}: {err}");

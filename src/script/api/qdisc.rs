@@ -119,10 +119,13 @@ fn htb(o: &Map) -> RhaiResult<crate::net::Htb> {
             dport: port("dport")?,
         };
         let prio = opt_int(&fc, &c, "prio")?.unwrap_or(0);
+        if !(0..=7).contains(&prio) {
+            return err(format!("{fc}: prio is 0 (served first) to 7, not {prio}"));
+        }
         classes.push(HtbClass {
             rate: r,
             ceil: rate(&c, "ceil")?.unwrap_or(r),
-            prio: u32::try_from(prio).unwrap_or(u32::MAX),
+            prio: prio as u32,
             select: (sel != HtbSelect::default()).then_some(sel),
         });
     }
