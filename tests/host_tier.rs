@@ -1671,3 +1671,39 @@ fn recipes_flaky_wan_routes_between_sites_and_says_when_netem_is_missing() {
     ok(&w.cmd(&["down", &w.prefix]));
     assert_eq!(mine(), Vec::<String>::new());
 }
+
+/// flaky_wan's check on echoes made up to the schedule (10 -> 60 ms in 4 steps over 2 s): one sent
+/// as a step is applied (the first at 0 ms, the last at 2000 ms) may leave under the step before,
+/// and is left out; one clear of the steps and off the schedule fails. (CI met the 2000 ms case
+/// in the kernel tier: 107.5 ms out under 47.5 and back under 60.)
+#[test]
+fn recipes_flaky_wan_check_leaves_out_echoes_at_a_step() {
+    let w = World::new("fc");
+    let out = ok(&w.script(
+        r#"import "flaky_wan" as wan;
+let t = #{ s: wan::settings(#{ from: "10ms", to: "60ms", over: "2s", steps: "4" }) };
+// Echoes clear of the steps at twice the delay then, one per 100 ms; plus the two racy ones.
+let samples = [];
+for i in 0..21 {
+    let t_ms = i * 100.0;
+    samples.push(#{ t_ms: t_ms, rtt_ms: 2.0 * wan::delay_at(t, t_ms) + 0.5 });
+}
+// Sent as the last step was applied: left under the one before (47.5 ms out, 60 back).
+samples[20] = #{ t_ms: 2000.0, rtt_ms: 107.5 };
+// Sent as the first step was applied: left before any delay.
+samples[0] = #{ t_ms: 0.0, rtt_ms: 0.1 };
+let r = wan::check(t, #{ probes: [#{ samples: samples }] });
+print(`${r.checked} ${r.skipped}`);
+// An echo clear of the steps, off the schedule, is a failure.
+samples[19] = #{ t_ms: 1900.0, rtt_ms: 130.0 };
+try { wan::check(t, #{ probes: [#{ samples: samples }] }); print("not caught"); } catch (e) { print(`caught: ${e}`); }
+"#,
+        &[],
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "16 5", "checked, skipped: {out}");
+    assert!(
+        lines[1].starts_with("caught: flaky_wan: the echo sent at 1900.0 ms took 130.0 ms"),
+        "{out}"
+    );
+}
