@@ -12,18 +12,17 @@
 //! The layout is fixed so that what the kernel holds reads back as the same `Htb`: applying an
 //! `Htb` already in force is a no-op, and the timeline can put back a shape it replaced.
 
-use super::tc::{nla, nlas, ratespec, ticks_per_us, u32_at, u64_of};
+use super::tc::{default_burst, nla, nlas, ratespec, tc_message, u32_at, u64_of, xmit_ticks};
 use super::Ns;
 use crate::error::{Error, Result};
 use ipnetwork::IpNetwork;
-use netlink_packet_core::{DefaultNla, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST};
+use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST};
 use netlink_packet_route::tc::{
     TcAttribute, TcFilterU32Option, TcHandle, TcMessage, TcOption, TcU32Key, TcU32Selector,
     TcU32SelectorFlags,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
-const TCA_OPTIONS: u16 = 2;
 const TCA_HTB_PARMS: u16 = 1;
 const TCA_HTB_INIT: u16 = 2;
 const TCA_HTB_RATE64: u16 = 6;
@@ -208,10 +207,9 @@ fn network(v6: bool, w: &[(u32, u32)]) -> Option<IpNetwork> {
     }
 }
 
-/// A class's bucket: 20 ms at its rate, at least 16 KiB (as `Tbf::new`), in psched ticks.
+/// A class's bucket at `rate`: the usual one (as `Tbf::new`), in psched ticks.
 fn bucket_ticks(rate: u64) -> u32 {
-    let bytes = (rate / 50).max(16 * 1024) as f64;
-    (bytes / rate as f64 * 1e6 * ticks_per_us()).min(u32::MAX as f64) as u32
+    xmit_ticks(default_burst(rate), rate)
 }
 
 /// TCA_OPTIONS of a class: struct tc_htb_opt { rate, ceil; u32 buffer, cbuffer, quantum, level,
@@ -418,28 +416,27 @@ impl Ns<'_> {
         for f in [3u32, 10, h.default_minor() as u32, 0, 0] {
             glob.extend_from_slice(&f.to_ne_bytes());
         }
-        let mut m = TcMessage::with_index(index as i32);
-        m.header.parent = TcHandle::ROOT;
-        m.header.handle = handle(0);
-        m.attributes.push(TcAttribute::Kind("htb".into()));
-        m.attributes.push(TcAttribute::Other(DefaultNla::new(
-            TCA_OPTIONS,
+        let m = tc_message(
+            index,
+            TcHandle::ROOT,
+            handle(0),
+            "htb",
             nla(TCA_HTB_INIT, &glob),
-        )));
+        );
         send(
             format!("set root qdisc htb on {ifname}"),
             RouteNetlinkMessage::NewQueueDiscipline(m),
         )?;
         let class = |minor: u16, parent: TcHandle, opts: Vec<u8>| {
-            let mut m = TcMessage::with_index(index as i32);
-            m.header.parent = parent;
-            m.header.handle = handle(minor);
-            m.attributes.push(TcAttribute::Kind("htb".into()));
-            m.attributes
-                .push(TcAttribute::Other(DefaultNla::new(TCA_OPTIONS, opts)));
             send(
                 format!("add htb class 1:{minor:x} on {ifname}"),
-                RouteNetlinkMessage::NewTrafficClass(m),
+                RouteNetlinkMessage::NewTrafficClass(tc_message(
+                    index,
+                    parent,
+                    handle(minor),
+                    "htb",
+                    opts,
+                )),
             )
         };
         class(1, handle(0), class_options(h.rate, h.rate, 0))?;

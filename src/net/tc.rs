@@ -14,7 +14,7 @@ use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage};
 use netlink_packet_route::RouteNetlinkMessage;
 use std::time::Duration;
 
-const TCA_OPTIONS: u16 = 2;
+pub(super) const TCA_OPTIONS: u16 = 2;
 const TCA_NETEM_RATE: u16 = 6;
 const TCA_NETEM_LATENCY64: u16 = 10;
 const TCA_NETEM_RATE64: u16 = 14;
@@ -92,7 +92,7 @@ impl Tbf {
     /// Defaults like common practice: a bucket of 20 ms at the rate (at least 16 KiB, so a full
     /// frame always fits), and a queue of `latency` at the rate (50 ms unless given).
     pub fn new(rate: u64, burst: Option<u32>, latency: Option<Duration>) -> Tbf {
-        let burst = burst.unwrap_or_else(|| (rate / 50).clamp(16 * 1024, u32::MAX as u64) as u32);
+        let burst = burst.unwrap_or_else(|| default_burst(rate));
         let lat = latency.unwrap_or(Duration::from_millis(50));
         let queued = (rate as f64 * lat.as_secs_f64()) as u64;
         Tbf {
@@ -108,8 +108,7 @@ impl Tbf {
         let mut parms = ratespec(self.rate.min(u32::MAX as u64) as u32);
         parms.extend(vec![0u8; 12]); // no peak rate
         parms.extend_from_slice(&self.limit.to_ne_bytes());
-        let burst_us = self.burst as f64 / self.rate as f64 * 1e6;
-        parms.extend_from_slice(&((burst_us * ticks_per_us()) as u32).to_ne_bytes());
+        parms.extend_from_slice(&xmit_ticks(self.burst, self.rate).to_ne_bytes());
         parms.extend_from_slice(&0u32.to_ne_bytes());
         let mut out = nla(TCA_TBF_PARMS, &parms);
         if self.rate > u32::MAX as u64 {
@@ -142,6 +141,35 @@ pub(super) fn ratespec(rate: u32) -> Vec<u8> {
     r.extend_from_slice(&0u16.to_ne_bytes());
     r.extend_from_slice(&rate.to_ne_bytes());
     r
+}
+
+/// The usual bucket: 20 ms at the rate, and at least 16 KiB, so a full frame always fits.
+pub(super) fn default_burst(rate: u64) -> u32 {
+    (rate / 50).clamp(16 * 1024, u32::MAX as u64) as u32
+}
+
+/// How long `bytes` take at `rate` (bytes per second), in psched ticks: how tbf and htb hold a
+/// bucket.
+pub(super) fn xmit_ticks(bytes: u32, rate: u64) -> u32 {
+    (bytes as f64 / rate as f64 * 1e6 * ticks_per_us()) as u32
+}
+
+/// A request for a qdisc or class of `kind` on interface `index`, its options as the kernel's
+/// sch_KIND parses them.
+pub(super) fn tc_message(
+    index: u32,
+    parent: TcHandle,
+    handle: TcHandle,
+    kind: &str,
+    options: Vec<u8>,
+) -> TcMessage {
+    let mut m = TcMessage::with_index(index as i32);
+    m.header.parent = parent;
+    m.header.handle = handle;
+    m.attributes.push(TcAttribute::Kind(kind.into()));
+    m.attributes
+        .push(TcAttribute::Other(DefaultNla::new(TCA_OPTIONS, options)));
+    m
 }
 
 /// psched ticks per microsecond, from /proc/net/psched (the same source tc uses).
@@ -468,11 +496,7 @@ impl Ns<'_> {
         };
         let op = format!("set root qdisc {kind} on {ifname}");
         self.log(&op);
-        let mut m = TcMessage::with_index(index as i32);
-        m.header.parent = TcHandle::ROOT;
-        m.attributes.push(TcAttribute::Kind(kind.into()));
-        m.attributes
-            .push(TcAttribute::Other(DefaultNla::new(TCA_OPTIONS, options)));
+        let m = tc_message(index, TcHandle::ROOT, TcHandle::UNSPEC, kind, options);
         let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
         self.request(RouteNetlinkMessage::NewQueueDiscipline(m), flags)
             .map_err(|e| {
