@@ -157,6 +157,19 @@ impl Session {
         self.intents.settle(&self.owner(), &timeline_key(c));
     }
 
+    /// Put a timeline change back: the link up, or the qdisc as it was before.
+    pub fn undo_timeline(&self, c: &crate::timeline::Change) -> Result<()> {
+        use crate::timeline::Change;
+        match c {
+            Change::LinkDown { guest, name } => self.set_link(guest, name, &crate::net::link_up()),
+            Change::Qdisc {
+                guest,
+                name,
+                before,
+            } => self.tc(guest, name, before),
+        }
+    }
+
     /// Put back a timeline change a killed run left in force, if its link is still in the very
     /// namespace it was changed in. Returns what was done.
     fn finish_timeline(&self, key: &str) -> Option<String> {
@@ -167,15 +180,19 @@ impl Session {
         if guest.id != id {
             return None; // that namespace is gone, and the change with it
         }
-        let name = field("name")?;
-        if key.starts_with("timeline-link ") {
-            self.set_link(&guest, name, &crate::net::link_up()).ok()?;
-            return Some(format!("link {guest}:{name} set up again"));
-        }
-        let before: serde_json::Value = serde_json::from_str(field("before")?).ok()?;
-        let q = crate::net::Qdisc::from_json(&before)?;
-        self.tc(&guest, name, &q).ok()?;
-        Some(format!("qdisc of {guest}:{name} put back"))
+        let name = field("name")?.to_string();
+        let c = if key.starts_with("timeline-link ") {
+            crate::timeline::Change::LinkDown { guest, name }
+        } else {
+            let before: serde_json::Value = serde_json::from_str(field("before")?).ok()?;
+            crate::timeline::Change::Qdisc {
+                guest,
+                name,
+                before: crate::net::Qdisc::from_json(&before)?,
+            }
+        };
+        self.undo_timeline(&c).ok()?;
+        Some(c.to_string())
     }
 
     /// Create a link that carries our marker, with the intent journaled first: `create` makes it,

@@ -111,22 +111,12 @@ pub fn restore(s: &Session) -> Vec<String> {
     });
     let mut said = vec![];
     for c in changes.iter().rev() {
-        let done = match c {
-            Change::LinkDown { guest, name } => s.set_link(guest, name, &crate::net::link_up()),
-            Change::Qdisc {
-                guest,
-                name,
-                before,
-            } => s.tc(guest, name, before),
-        };
-        match done {
+        match s.undo_timeline(c) {
             Ok(()) => {
-                s.timeline_undone(c);
+                forget(s, c);
                 TIMELINE.with(|t| {
-                    let mut t = t.borrow_mut();
-                    t.forget(c);
                     let at = origin.map(|o| o.elapsed()).unwrap_or_default();
-                    t.record(&Event {
+                    t.borrow_mut().record(&Event {
                         planned: at,
                         applied: at,
                         what: "restore",
