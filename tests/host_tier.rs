@@ -587,11 +587,7 @@ fn transfer_mbit(from: &str, to: &str, ip: &str, port: u16) -> f64 {
 /// Bytes htb class `class` of eth1 in `ns` has sent, from tc's own statistics (its text: `tc -j`
 /// prints no JSON for classes).
 fn class_bytes(ns: &str, class: &str) -> u64 {
-    let out = std::process::Command::new("tc")
-        .args(["-s", "-n", ns, "class", "show", "dev", "eth1"])
-        .output()
-        .expect("tc");
-    let t = String::from_utf8_lossy(&out.stdout);
+    let t = tc_show(ns, &["-s"], "class", "eth1");
     let mut lines = t.lines();
     lines
         .find(|l| l.starts_with(&format!("class htb {class} ")))
@@ -599,7 +595,7 @@ fn class_bytes(ns: &str, class: &str) -> u64 {
         .and_then(|l| l.trim().strip_prefix("Sent "))
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no class {class}: {}", text(&out)))
+        .unwrap_or_else(|| panic!("no class {class}: {t}"))
 }
 
 #[test]
@@ -703,32 +699,16 @@ fn tc_shape_htb_classes_hold_their_rates_by_transfer() {
     // #{} takes it all away: back to the kernel's default, no filters left.
     ok(&w.eval(&format!("tc(link(netns({a:?}), \"eth1\"), #{{}})")));
     assert_eq!(ip_like_tc(&a)["kind"], "noqueue");
-    let filters = std::process::Command::new("tc")
-        .args(["-n", &a, "filter", "show", "dev", "eth1"])
-        .output()
-        .unwrap();
-    assert!(
-        filters.status.success() && filters.stdout.is_empty(),
-        "{}",
-        text(&filters)
-    );
+    let filters = tc_show(&a, &[], "filter", "eth1");
+    assert!(filters.is_empty(), "{filters}");
 }
 
-/// The root qdisc of eth1 in `ns`, from tc's own JSON (an independent witness).
 /// The root qdisc of eth1 in `ns`, as tc reports it; tc failing, or no root qdisc, panics (a
 /// "not tbf" check must not pass on an empty answer).
 fn ip_like_tc(ns: &str) -> serde_json::Value {
-    let out = std::process::Command::new("tc")
-        .args(["-j", "-n", ns, "qdisc", "show", "dev", "eth1"])
-        .output()
-        .expect("tc");
-    assert!(
-        out.status.success(),
-        "tc qdisc show in {ns}: {}",
-        text(&out)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("tc -j printed no JSON ({e}): {}", text(&out)));
+    let out = tc_show(ns, &["-j"], "qdisc", "eth1");
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("tc -j printed no JSON ({e}): {out}"));
     v.as_array()
         .and_then(|a| a.iter().find(|q| q["root"] == true).cloned())
         .unwrap_or_else(|| panic!("no root qdisc on eth1 in {ns}: {v}"))

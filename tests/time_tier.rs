@@ -386,11 +386,7 @@ fn time_ramp_steps_and_puts_the_qdisc_back() {
         err.contains(&format!("qdisc of netns:{a}:eth1 back to the default")),
         "{err}"
     );
-    let q = Command::new("tc")
-        .args(["-n", &a, "qdisc", "show", "dev", "eth1"])
-        .output()
-        .unwrap();
-    let q = String::from_utf8_lossy(&q.stdout).to_string();
+    let q = tc_show(&a, &[], "qdisc", "eth1");
     assert!(!q.contains("tbf"), "tbf left after the run: {q}");
     let bad = fails(&w.eval(&format!(
         "ramp(link(netns({a:?}), \"eth1\"), #{{from: #{{rate: \"1mbit\"}}, to: #{{delay: \"10ms\"}}, over: \"1s\"}})"
@@ -443,14 +439,7 @@ fn time_shape_in_an_action_is_put_back() {
     assert_eq!(restore[0]["qdisc"], "htb", "{restore:?}");
     assert_eq!(restore[0]["rate_bit"], 30_000_000, "{restore:?}");
     // tc's own view: the user's classes, filter included, are back.
-    let tc = |what: &str| {
-        let o = Command::new("tc")
-            .args(["-n", &a, what, "show", "dev", "eth1"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).to_string()
-    };
-    let classes = tc("class");
+    let classes = tc_show(&a, &[], "class", "eth1");
     assert!(classes.contains("rate 30Mbit"), "{classes}");
     assert!(
         classes.contains("class htb 1:10 parent 1:1 prio 0 rate 3Mbit"),
@@ -458,7 +447,7 @@ fn time_shape_in_an_action_is_put_back() {
     );
     assert!(!classes.contains(" 7Mbit"), "{classes}");
     assert!(
-        tc("filter").contains("match 00110000/00ff0000 at 8"),
+        tc_show(&a, &[], "filter", "eth1").contains("match 00110000/00ff0000 at 8"),
         "udp filter back"
     );
     ok(&w.cmd(&["down", &w.prefix]));

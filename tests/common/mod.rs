@@ -490,6 +490,22 @@ pub fn link(ns: Option<&str>, name: &str) -> Option<Value> {
         .and_then(|a| a.first().cloned())
 }
 
+/// `tc OPTS -n NS WHAT show dev DEV` (qdisc, class, filter), as tc prints it. tc failing panics: a
+/// "not there" check must not pass on an empty answer.
+pub fn tc_show(ns: &str, opts: &[&str], what: &str, dev: &str) -> String {
+    let out = Command::new("tc")
+        .args(opts)
+        .args(["-n", ns, what, "show", "dev", dev])
+        .output()
+        .expect("tc must be installed");
+    assert!(
+        out.status.success(),
+        "tc {what} show in {ns}: {}",
+        text(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 pub fn addrs(ns: Option<&str>, name: &str) -> Vec<String> {
     ip_json(ns, &["addr", "show", "dev", name])
         .as_array()
