@@ -5,7 +5,10 @@
 #   CNI      — the reference bridge plugin with host-local IPAM, invoked per the CNI spec per attach.
 # Namespaces are created before timing for every contestant; each contestant gets its own set and
 # bridge, made just before its run and removed after it, so each runs alone. Prints ms per attach
-# and ratios. Usage: benches/attach.sh [N ...]   (default: 10 100 1000)
+# and ratios, then how each contestant's cost per attach grows from the smallest N to the largest:
+# as run, and without the run's fixed cost (start-up, the bridge; measured with no guest), which at
+# N=10 is a large share. N below 100 is run 5 times (REPS) and the median kept.
+# Usage: benches/attach.sh [N ...]   (default: 10 100 1000)
 #
 # GUEST_IPV6=0 disables IPv6 inside every namespace during (untimed) set-up, for all contestants alike.
 # On a large segment every guest's IPv6 link-local start-up (DAD, router solicitations, MLD) is
@@ -45,7 +48,7 @@ settle() { sleep "${SETTLE:-$(( 1 + ${N:-0} / 200 ))}"; }
 trap cleanup EXIT
 cleanup; mkdir -p "$WORK"
 
-now_ms() { date +%s%3N; }
+now_us() { echo $(( $(date +%s%N) / 1000 )); }
 ip_of() { echo "198.18.$(( $1 / 250 )).$(( $1 % 250 + 2 ))"; }
 
 make_ns() { # set N
@@ -75,30 +78,47 @@ if pgrep -x ovs-vswitchd >/dev/null; then
   echo "note: ovs-vswitchd is running; it reacts to every new link and slows every contestant (stop it for figures comparable with the README's)"
 fi
 echo "guest IPv6: $([ "${GUEST_IPV6:-1}" = 0 ] && echo off || echo on); pipework announces: $([ "${ANNOUNCE:-1}" = 0 ] && echo no || echo yes)"
-printf '%-6s %-34s %10s %12s %10s\n' N contestant total_ms ms/attach vs_pipework
-round=0
-for N in "$@"; do
-  r=$(printf "\\$(printf '%03o' $((97 + round)))"); round=$((round + 1))
-  P=bp$r Q=bq$r I=bi$r C=bc$r
-
-  # Each contestant is a function; the order rotates from round to round, so none always runs
-  # first (cold caches) or last (after the others' background kernel work).
-  run_pw() { # pipework: one process, one script, N attaches.
-    cat > "$WORK/attach.rhai" <<'EOR'
+write_rhai() { # cleanup empties $WORK: written before each use
+  cat > "$WORK/attach.rhai" <<'EOR'
 let br = bridge("bbpw");
 let n = parse_int(params.n);
 for i in 0..n {
     veth(netns(`${params.set}${i}`), br, #{ ip: `198.18.${i / 250}.${i % 250 + 2}/16`, gateway: "198.18.0.1", announce: params.announce != "0" });
 }
 EOR
-    t0=$(now_ms); "$PW" run "$WORK/attach.rhai" n="$N" set="$P" announce="${ANNOUNCE:-1}" >/dev/null; t_pw=$(( $(now_ms) - t0 ))
+}
+# What a run costs with no guest at all (start-up, the bridge): median of 5. Subtracted, it leaves
+# the cost of the attaches themselves, whose growth with N is the question; at N=10 pipework's
+# start-up alone is a third of its figure, which flatters its growth.
+fixed_pw=() fixed_ip=()
+for ((k = 0; k < 5; k++)); do
+  write_rhai
+  t0=$(now_us); "$PW" run "$WORK/attach.rhai" n=0 set=bpz announce=1 >/dev/null; fixed_pw+=($(( $(now_us) - t0 )))
+  printf 'link add bbip type bridge\nlink set bbip up\n' > "$WORK/fixed.batch"
+  t0=$(now_us); ip -batch "$WORK/fixed.batch"; fixed_ip+=($(( $(now_us) - t0 )))
+  cleanup; mkdir -p "$WORK"
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+fixed_pw=$(median "${fixed_pw[@]}") fixed_ip=$(median "${fixed_ip[@]}")
+echo "fixed cost of a run with no guest (median of 5): pipework run $(( fixed_pw / 1000 )).$(( fixed_pw % 1000 / 100 )) ms, ip -batch $(( fixed_ip / 1000 )).$(( fixed_ip % 1000 / 100 )) ms"
+printf '%-6s %-34s %10s %12s %10s\n' N contestant total_ms ms/attach vs_pipework
+round=0 sets=0
+declare -A first_per=() last_per=() first_tot=() last_tot=()
+for N in "$@"; do
+  round=$((round + 1))
+
+  # Each contestant is a function; the order rotates from round to round, so none always runs
+  # first (cold caches) or last (after the others' background kernel work).
+  run_pw() { # pipework: one process, one script, N attaches.
+    write_rhai
+    t0=$(now_us); "$PW" run "$WORK/attach.rhai" n="$N" set="$P" announce="${ANNOUNCE:-1}" >/dev/null; t_pw=$(( $(now_us) - t0 ))
   }
   run_pq() { # pipework: one process per attach (what a shell loop calling the classic tool would do).
-    t0=$(now_ms)
+    t0=$(now_us)
     for ((i = 0; i < N; i++)); do
       "$PW" -e "veth(netns(\"$Q$i\"), bridge(\"bbpq\"), #{ip: \"$(ip_of $i)/16\", gateway: \"198.18.0.1\", announce: ${ANNOUNCE:-1} != 0})" >/dev/null
     done
-    t_pq=$(( $(now_ms) - t0 ))
+    t_pq=$(( $(now_us) - t0 ))
   }
   run_ip() { # iproute2: host side in one batch, guest side one batch per namespace. Like pipework,
     # it turns off IPv6 address generation on the bridge ports before bringing them up.
@@ -111,10 +131,10 @@ EOR
     for ((i = 0; i < N; i++)); do
       printf 'link set eth1 up\naddr add %s/16 dev eth1\nroute add default via 198.18.0.1 dev eth1\n' "$(ip_of $i)" > "$WORK/g$i.batch"
     done
-    t0=$(now_ms)
+    t0=$(now_us)
     ip -batch "$WORK/host.batch"
     for ((i = 0; i < N; i++)); do ip -n "$I$i" -batch "$WORK/g$i.batch"; done
-    t_ip=$(( $(now_ms) - t0 ))
+    t_ip=$(( $(now_us) - t0 ))
   }
   run_cni() { # CNI reference bridge plugin, host-local IPAM, one ADD per attach.
     cat > "$WORK/cni.json" <<EOC
@@ -123,12 +143,12 @@ EOR
  "ranges": [[{"subnet": "198.18.0.0/16", "rangeStart": "198.18.0.2", "gateway": "198.18.0.1"}]],
  "routes": [{"dst": "0.0.0.0/0"}]}}
 EOC
-    t0=$(now_ms)
+    t0=$(now_us)
     for ((i = 0; i < N; i++)); do
       CNI_COMMAND=ADD CNI_CONTAINERID="$C$i" CNI_NETNS="/run/netns/$C$i" CNI_IFNAME=eth1 CNI_PATH=$CNI_DIR \
         $CNI_DIR/bridge < "$WORK/cni.json" > "$WORK/cni.out" || { cat "$WORK/cni.out" >&2; exit 1; }
     done
-    t_cni=$(( $(now_ms) - t0 ))
+    t_cni=$(( $(now_us) - t0 ))
   }
   # Everyone does the work, every guest of the set: its address, gateway and link up, its host
   # end a port of the set's bridge; and one ping across the bridge. host-local hands out
@@ -149,30 +169,61 @@ EOC
   # its run and removed after it: another contestant's thousands of namespaces and ports would
   # make the kernel slower for whoever runs next (its per-namespace and per-port work grows
   # with what exists), and growth with N is what this measures.
+  # A small N is over in milliseconds, where one scheduling hiccup is a large share: it is run
+  # several times (each time with fresh names) and the median kept.
+  reps=${REPS:-$(( N < 100 ? 5 : 1 ))}
   contestants=(run_pw run_pq run_ip run_cni)
-  declare -A set_of=([run_pw]="$P bbpw" [run_pq]="$Q bbpq" [run_ip]="$I bbip" [run_cni]="$C bbcni")
-  for ((k = 0; k < 4; k++)); do
-    c=${contestants[$(( (k + round - 1) % 4 ))]}
-    read -r set br <<<"${set_of[$c]}"
-    make_ns "$set" "$N"
-    settle
-    $c
-    verify_set "$set" "$br"
-    cleanup; mkdir -p "$WORK"
-    settle
+  declare -A took=()
+  for ((rep = 0; rep < reps; rep++)); do
+    r=$(printf "\\$(printf '%03o' $((97 + sets)))"); sets=$((sets + 1))
+    P=bp$r Q=bq$r I=bi$r C=bc$r
+    declare -A set_of=([run_pw]="$P bbpw" [run_pq]="$Q bbpq" [run_ip]="$I bbip" [run_cni]="$C bbcni")
+    for ((k = 0; k < 4; k++)); do
+      c=${contestants[$(( (k + round + rep - 1) % 4 ))]}
+      read -r set br <<<"${set_of[$c]}"
+      make_ns "$set" "$N"
+      settle
+      $c
+      verify_set "$set" "$br"
+      cleanup; mkdir -p "$WORK"
+      settle
+      t=t_${c#run_}; took[$c]+=" ${!t}"
+    done
   done
-  echo "round $round order: $(for ((k = 0; k < 4; k++)); do printf '%s ' "${contestants[$(( (k + round - 1) % 4 ))]#run_}"; done)"
+  echo "round $round: $reps run(s) of each, the order rotating; median kept"
+  t_pw=$(median ${took[run_pw]}) t_pq=$(median ${took[run_pq]}) t_ip=$(median ${took[run_ip]}) t_cni=$(median ${took[run_cni]})
 
   row() { awk -v n="$N" -v name="$1" -v t="$2" -v pw="$t_pw" 'BEGIN {
-    printf "%-6d %-34s %10d %12.2f %9.2fx\n", n, name, t, t / n, (pw > 0 ? t / pw : 0) }'; }
+    printf "%-6d %-34s %10.1f %12.3f %9.2fx\n", n, name, t / 1000, t / n / 1000, (pw > 0 ? t / pw : 0) }'; }
   row "pipework run (1 process)" "$t_pw"
   row "pipework -e (1 process/attach)" "$t_pq"
   row "iproute2 ip -batch + ip -n" "$t_ip"
   row "CNI bridge + host-local" "$t_cni"
+  for c in pw pq ip cni; do
+    t=t_$c; per=$(awk -v t="${!t}" -v n="$N" 'BEGIN { printf "%.4f", t / n / 1000 }')
+    [ -n "${first_per[$c]:-}" ] || { first_per[$c]=$per; first_tot[$c]=${!t}; }
+    last_per[$c]=$per last_tot[$c]=${!t}
+  done
   # The headline: a process per attach, as an orchestrator or a shell loop calls either tool.
   awk -v n="$N" -v pq="$t_pq" -v cni="$t_cni" 'BEGIN {
-    printf "headline N=%d: a process per attach, pipework -e %.2f ms vs CNI bridge %.2f ms: CNI takes %.2fx\n", n, pq / n, cni / n, (pq > 0 ? cni / pq : 0) }'
+    printf "headline N=%d: a process per attach, pipework -e %.2f ms vs CNI bridge %.2f ms: CNI takes %.2fx\n", n, pq / n / 1000, cni / n / 1000, (pq > 0 ? cni / pq : 0) }'
 done
+
+# Growth: ms per attach at the largest N over the smallest, each contestant beside the others.
+if [ $# -gt 1 ]; then
+  echo "growth, N=$1 -> N=${!#} (ms per attach; the ratio):"
+  for c in pw pq ip cni; do
+    awk -v name="$c" -v a="${first_per[$c]}" -v b="${last_per[$c]}" 'BEGIN {
+      printf "  %-4s %8.3f -> %8.3f  x%.2f  (%+.3f ms)\n", name, a, b, (a > 0 ? b / a : 0), b - a }'
+  done
+  echo "the same without the run's fixed cost (the attaches alone):"
+  for c in pw ip; do
+    f=fixed_$c
+    awk -v name="$c" -v a="${first_tot[$c]}" -v b="${last_tot[$c]}" -v f="${!f}" -v n1="$1" -v n2="${!#}" 'BEGIN {
+      x = (a - f) / n1 / 1000; y = (b - f) / n2 / 1000
+      printf "  %-4s %8.3f -> %8.3f  x%.2f  (%+.3f ms)\n", name, x, y, (x > 0 ? y / x : 0), y - x }'
+  done
+fi
 
 # Start-up latency of a one-liner (target < 20 ms).
 best=999999
