@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # N guests made from nothing, on one bridge: a named namespace each, a veth pair with the guest end
-# eth1 born inside it, an address on eth1, both ends up. Three contestants in the same run, the
+# eth1 born inside it, an address on eth1, both ends up. Four contestants in the same run, the
 # order alternating from round to round:
-#   pipework      — one `pipework run` of a script that loops netns() + veth();
+#   pipework      — one `pipework run` of a script that loops netns() + veth(), as users run it:
+#                   with its gratuitous ARP per guest (flooded to every port of the bridge);
+#   pipework, no ARP — the same with `announce: false`, the work the peers do;
 #   ip -batch     — iproute2's link part only, in one process: netns add, the pair born in the
 #                   namespace with its host end on the bridge and up (no address, guest end down);
 #   iproute2      — the whole work as a shell script would do it: that batch, then `ip -n NS addr
@@ -25,14 +27,14 @@ ROUNDS=${2:-3}
 WORK=$(mktemp -d /tmp/pipework-guests.XXXXXX)
 
 cleanup() {
-  ip netns list 2>/dev/null | awk '$1 ~ /^g[pbs][a-z][0-9]+$/ {print "netns del " $1}' > "$WORK/del.batch" || true
+  ip netns list 2>/dev/null | awk '$1 ~ /^g[pbsq][a-z][0-9]+$/ {print "netns del " $1}' > "$WORK/del.batch" || true
   [ -s "$WORK/del.batch" ] && ip -force -batch "$WORK/del.batch" 2>/dev/null || true
-  for b in bgpw bgb bgs; do ip link del "$b" 2>/dev/null || true; done
+  for b in bgpw bgpq bgb bgs; do ip link del "$b" 2>/dev/null || true; done
   "$PW" down --stale >/dev/null 2>&1 || true
   # A deleted namespace's devices go in the kernel's own time: the next run must not meet the host
   # ends of this one's (pipework would rightly refuse a name that is still taken).
   local t=0
-  while ip -o link show 2>/dev/null | grep -qE ': (veth1plg[pbs][a-z][0-9]+|vg[pbs][a-z][0-9]+)@'; do
+  while ip -o link show 2>/dev/null | grep -qE ': (veth1plg[pbsq][a-z][0-9]+|vg[pbs][a-z][0-9]+)@'; do
     (( t++ < 600 )) || { echo "guests.sh: host ends still there after 30 s" >&2; return 1; }
     sleep 0.05
   done
@@ -54,7 +56,7 @@ cat > "$WORK/guests.rhai" <<'EOR'
 let br = bridge(params.br);
 let n = parse_int(params.n);
 for i in 0..n {
-    veth(netns(`${params.set}${i}`), br, #{ ip: `198.18.${i / 250}.${i % 250 + 2}/16` });
+    veth(netns(`${params.set}${i}`), br, #{ ip: `198.18.${i / 250}.${i % 250 + 2}/16`, announce: params.announce != "0" });
 }
 EOR
 
@@ -81,12 +83,18 @@ verify() { # set bridge addressed — every guest: eth1 a port's peer, with its 
     || { echo "FAIL: ${set}0 does not reach the last guest across $br" >&2; exit 1; }
 }
 
-declare -A total=([pw]=0 [batch]=0 [script]=0)
+declare -A total=([pw]=0 [pwq]=0 [batch]=0 [script]=0)
 run_pw() {
   local t0; t0=$(now_us)
-  "$PW" run "$WORK/guests.rhai" n="$N" set="gp$r" br=bgpw >/dev/null
+  "$PW" run "$WORK/guests.rhai" n="$N" set="gp$r" br=bgpw announce=1 >/dev/null
   total[pw]=$(( total[pw] + $(now_us) - t0 ))
   verify "gp$r" bgpw yes
+}
+run_pwq() { # the same without pipework's gratuitous ARP per guest, which no peer sends
+  local t0; t0=$(now_us)
+  "$PW" run "$WORK/guests.rhai" n="$N" set="gq$r" br=bgpq announce=0 >/dev/null
+  total[pwq]=$(( total[pwq] + $(now_us) - t0 ))
+  verify "gq$r" bgpq yes
 }
 run_batch() {
   host_batch "gb$r" bgb > "$WORK/b.batch"
@@ -107,32 +115,33 @@ run_script() {
   verify "gs$r" bgs yes
 }
 
-contestants=(run_pw run_batch run_script)
+contestants=(run_pw run_pwq run_batch run_script)
 for ((k = 0; k < ROUNDS; k++)); do
   r=$(printf "\\$(printf '%03o' $((97 + k)))")
-  for ((j = 0; j < 3; j++)); do
-    c=${contestants[$(( (j + k) % 3 ))]}
+  for ((j = 0; j < 4; j++)); do
+    c=${contestants[$(( (j + k) % 4 ))]}
     settle; $c; cleanup
   done
 done
 
 per() { awk -v t="$1" -v n="$N" -v k="$ROUNDS" 'BEGIN { printf "%.3f", t / n / k / 1000 }'; }
 echo "N=$N guests, $ROUNDS rounds, order rotating"
-printf '%-44s %12s %14s\n' contestant ms/guest pipework_vs
-printf '%-44s %12s %14s\n' "pipework run (netns + veth + address + up)" "$(per "${total[pw]}")" "-"
-awk -v p="${total[pw]}" -v b="${total[batch]}" -v s="${total[script]}" -v n="$N" -v k="$ROUNDS" 'BEGIN {
-  printf "%-44s %12.3f %13.2fx\n", "ip -batch, link part only", b / n / k / 1000, p / b
-  printf "%-44s %12.3f %13.2fx\n", "iproute2 script (batch + 2 ip -n per guest)", s / n / k / 1000, p / s }'
+printf '%-44s %12s %14s %14s\n' contestant ms/guest pipework_vs "no-ARP_vs"
+printf '%-44s %12s %14s %14s\n' "pipework run (netns + veth + address + up)" "$(per "${total[pw]}")" "-" "-"
+printf '%-44s %12s %14s %14s\n' "the same, announce: false (no ARP)" "$(per "${total[pwq]}")" "-" "-"
+awk -v p="${total[pw]}" -v q="${total[pwq]}" -v b="${total[batch]}" -v s="${total[script]}" -v n="$N" -v k="$ROUNDS" 'BEGIN {
+  printf "%-44s %12.3f %13.2fx %13.2fx\n", "ip -batch, link part only", b / n / k / 1000, p / b, q / b
+  printf "%-44s %12.3f %13.2fx %13.2fx\n", "iproute2 script (batch + 2 ip -n per guest)", s / n / k / 1000, p / s, q / s }'
 
 # What one attach costs the process: netlink requests and threads, from one more traced run.
 settle
 strace -f -c -o "$WORK/strace" -e trace=sendto,sendmsg,clone,clone3 \
-  "$PW" run "$WORK/guests.rhai" n="$N" set=gpz br=bgpw >/dev/null
+  "$PW" run "$WORK/guests.rhai" n="$N" set=gpz br=bgpw announce=1 >/dev/null
 # strace -c columns: % time, seconds, usecs/call, calls, [errors,] syscall.
 awk -v n="$N" '$NF == "sendto" || $NF == "sendmsg" { req += $4 } $NF == "clone3" || $NF == "clone" { th += $4 }
   END { printf "per attach: %.1f netlink requests (sendto), %.2f threads created\n", req / n, th / n }' "$WORK/strace"
 cleanup; settle
-/usr/bin/time -f "%M" -o "$WORK/rss" "$PW" run "$WORK/guests.rhai" n="$N" set=gpz br=bgpw >/dev/null
+/usr/bin/time -f "%M" -o "$WORK/rss" "$PW" run "$WORK/guests.rhai" n="$N" set=gpz br=bgpw announce=1 >/dev/null
 echo "peak RSS: $(cat "$WORK/rss") KB for $N guests in one run"
 /usr/bin/time -f "%M" -o "$WORK/rss1" "$PW" -e '1+1' >/dev/null
 echo "peak RSS: $(cat "$WORK/rss1") KB for pipework -e '1+1'"
