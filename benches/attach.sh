@@ -103,7 +103,7 @@ fixed_pw=$(median "${fixed_pw[@]}") fixed_ip=$(median "${fixed_ip[@]}")
 echo "fixed cost of a run with no guest (median of 5): pipework run $(( fixed_pw / 1000 )).$(( fixed_pw % 1000 / 100 )) ms, ip -batch $(( fixed_ip / 1000 )).$(( fixed_ip % 1000 / 100 )) ms"
 printf '%-6s %-34s %10s %12s %10s\n' N contestant total_ms ms/attach vs_pipework
 round=0 sets=0
-declare -A first_per=() last_per=() first_tot=() last_tot=()
+declare -A first_tot=() last_tot=()
 for N in "$@"; do
   round=$((round + 1))
 
@@ -200,9 +200,9 @@ EOC
   row "iproute2 ip -batch + ip -n" "$t_ip"
   row "CNI bridge + host-local" "$t_cni"
   for c in pw pq ip cni; do
-    t=t_$c; per=$(awk -v t="${!t}" -v n="$N" 'BEGIN { printf "%.4f", t / n / 1000 }')
-    [ -n "${first_per[$c]:-}" ] || { first_per[$c]=$per; first_tot[$c]=${!t}; }
-    last_per[$c]=$per last_tot[$c]=${!t}
+    t=t_$c
+    [ -n "${first_tot[$c]:-}" ] || first_tot[$c]=${!t}
+    last_tot[$c]=${!t}
   done
   # The headline: a process per attach, as an orchestrator or a shell loop calls either tool.
   awk -v n="$N" -v pq="$t_pq" -v cni="$t_cni" 'BEGIN {
@@ -210,19 +210,18 @@ EOC
 done
 
 # Growth: ms per attach at the largest N over the smallest, each contestant beside the others.
+growth() { # contestant fixed_us — ms per attach at the smallest and the largest N, the run's fixed cost out
+  awk -v name="$1" -v a="${first_tot[$1]}" -v b="${last_tot[$1]}" -v f="$2" -v n1="$first_n" -v n2="$last_n" 'BEGIN {
+    x = (a - f) / n1 / 1000; y = (b - f) / n2 / 1000
+    printf "  %-4s %8.3f -> %8.3f  x%.2f  (%+.3f ms)\n", name, x, y, (x > 0 ? y / x : 0), y - x }'
+}
 if [ $# -gt 1 ]; then
-  echo "growth, N=$1 -> N=${!#} (ms per attach; the ratio):"
-  for c in pw pq ip cni; do
-    awk -v name="$c" -v a="${first_per[$c]}" -v b="${last_per[$c]}" 'BEGIN {
-      printf "  %-4s %8.3f -> %8.3f  x%.2f  (%+.3f ms)\n", name, a, b, (a > 0 ? b / a : 0), b - a }'
-  done
+  first_n=$1 last_n=${!#}
+  echo "growth, N=$first_n -> N=$last_n (ms per attach; the ratio):"
+  for c in pw pq ip cni; do growth "$c" 0; done
   echo "the same without the run's fixed cost (the attaches alone):"
-  for c in pw ip; do
-    f=fixed_$c
-    awk -v name="$c" -v a="${first_tot[$c]}" -v b="${last_tot[$c]}" -v f="${!f}" -v n1="$1" -v n2="${!#}" 'BEGIN {
-      x = (a - f) / n1 / 1000; y = (b - f) / n2 / 1000
-      printf "  %-4s %8.3f -> %8.3f  x%.2f  (%+.3f ms)\n", name, x, y, (x > 0 ? y / x : 0), y - x }'
-  done
+  growth pw "$fixed_pw"
+  growth ip "$fixed_ip"
 fi
 
 # Start-up latency of a one-liner (target < 20 ms).
