@@ -84,18 +84,15 @@ verify() { # set bridge addressed — every guest: eth1 a port's peer, with its 
 }
 
 declare -A total=([pw]=0 [pwq]=0 [batch]=0 [script]=0)
-run_pw() {
+run_pipework() { # key set bridge announce
   local t0; t0=$(now_us)
-  "$PW" run "$WORK/guests.rhai" n="$N" set="gp$r" br=bgpw announce=1 >/dev/null
-  total[pw]=$(( total[pw] + $(now_us) - t0 ))
-  verify "gp$r" bgpw yes
+  "$PW" run "$WORK/guests.rhai" n="$N" set="$2$r" br="$3" announce="$4" >/dev/null
+  total[$1]=$(( total[$1] + $(now_us) - t0 ))
+  verify "$2$r" "$3" yes
 }
-run_pwq() { # the same without pipework's gratuitous ARP per guest, which no peer sends
-  local t0; t0=$(now_us)
-  "$PW" run "$WORK/guests.rhai" n="$N" set="gq$r" br=bgpq announce=0 >/dev/null
-  total[pwq]=$(( total[pwq] + $(now_us) - t0 ))
-  verify "gq$r" bgpq yes
-}
+run_pw() { run_pipework pw gp bgpw 1; }
+# The same without pipework's gratuitous ARP per guest, which no peer sends.
+run_pwq() { run_pipework pwq gq bgpq 0; }
 run_batch() {
   host_batch "gb$r" bgb > "$WORK/b.batch"
   local t0; t0=$(now_us)
